@@ -1,0 +1,180 @@
+"""One typed Settings object, built from defaults <- localrag.toml <- environment <- flags.
+
+Every value remembers where it came from (`Settings.sources`), for `localrag config show`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from localrag.errors import ConfigError
+
+CONFIG_FILE = "localrag.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ChunkingSettings(_Section):
+    size: int = Field(200, ge=16, le=2048, description="target chunk size in embedder tokens")
+    overlap: int = Field(32, ge=0, le=512, description="overlap between consecutive chunks, tokens")
+    max_file_mb: float = Field(50.0, gt=0, description="files larger than this are skipped")
+    max_data_chars: int = Field(200_000, ge=1000, description="cap on text taken from CSV/JSON/YAML")
+    follow_symlinks: bool = False
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> "ChunkingSettings":
+        if self.overlap >= self.size:
+            raise ValueError("chunking.overlap must be smaller than chunking.size")
+        return self
+
+
+class EmbedderSettings(_Section):
+    model: str = "all-MiniLM-L6-v2"
+    batch_size: int = Field(32, ge=1, le=1024)
+    precision: Literal["fp32", "bf16"] = "bf16"
+
+
+class RetrievalSettings(_Section):
+    k: int = Field(5, ge=1, le=100, description="sources given to the LLM / hits shown")
+    candidates: int = Field(50, ge=1, le=2000, description="top-N from each retriever before fusion")
+    rrf_k: int = Field(60, ge=1)
+    dense_weight: float = Field(1.0, ge=0)
+    bm25_weight: float = Field(1.0, ge=0)
+    rerank: bool = True
+    rerank_top: int = Field(20, ge=1, le=500)
+    reranker: str = "ms-marco-MiniLM-L-6-v2"
+    bm25_engine: Literal["bm25s", "rank-bm25"] = "bm25s"
+    ivf_threshold: int = Field(200_000, ge=1000, description="chunks above which FAISS uses IVF")
+    min_score: float = Field(0.0, description="abstain when the best evidence scores below this")
+
+
+class LLMSettings(_Section):
+    backend: Literal["llama-cpp", "openai", "none"] = "llama-cpp"
+    model: str = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+    n_ctx: int = Field(4096, ge=512, le=131072)
+    max_tokens: int = Field(512, ge=16, le=8192)
+    temperature: float = Field(0.1, ge=0, le=2)
+    n_threads: int | None = Field(None, ge=1, description="default: physical cores")
+    base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
+    api_model: str | None = Field(None, description="model name sent to the OpenAI-compatible server")
+    probe: bool = Field(True, description="check the model in a subprocess before loading it in-process")
+
+
+class Settings(_Section):
+    index: Path = Path("indexes/default")
+    models_dir: Path = Path("models")
+    chunking: ChunkingSettings = ChunkingSettings()
+    embedder: EmbedderSettings = EmbedderSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    llm: LLMSettings = LLMSettings()
+
+    # where each dotted key's value came from: default | file:PATH | env:NAME | flag
+    sources: dict[str, str] = Field(default_factory=dict, exclude=True)
+
+    def effective(self) -> list[tuple[str, Any, str]]:
+        """(dotted key, value, source) for every setting."""
+        rows = []
+        for key, value in _flatten(self.model_dump(mode="json")).items():
+            rows.append((key, value, self.sources.get(key, "default")))
+        return rows
+
+
+ENV_PREFIX = "LOCALRAG_"
+# Short env names from DESIGN.md, plus LOCALRAG_<SECTION>__<KEY> for everything else.
+_ENV_ALIASES = {"LOCALRAG_INDEX": "index", "LOCALRAG_MODELS": "models_dir"}
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _set_dotted(tree: dict, dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"config key {dotted!r}: {p!r} is not a section")
+    node[parts[-1]] = value
+
+
+def _env_values(environ: dict[str, str]) -> dict[str, str]:
+    out = {}
+    for name, value in environ.items():
+        if name in _ENV_ALIASES:
+            out[_ENV_ALIASES[name]] = (value, name)
+        elif name.startswith(ENV_PREFIX) and "__" in name:
+            dotted = name[len(ENV_PREFIX):].lower().replace("__", ".")
+            out[dotted] = (value, name)
+    return out
+
+
+def _format_validation_error(err: ValidationError, origin: dict[str, str]) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(root)"
+    where = origin.get(key, "")
+    where = f" (from {where})" if where else ""
+    if first["type"] == "extra_forbidden":
+        return f"unknown config key {key!r}{where}"
+    expected = first["msg"]
+    return f"bad config value for {key!r}{where}: {expected}, got {first.get('input')!r}"
+
+
+def find_config_file(explicit: Path | None = None) -> Path | None:
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"config file not found: {explicit}")
+        return explicit
+    candidate = Path.cwd() / CONFIG_FILE
+    return candidate if candidate.is_file() else None
+
+
+def load_settings(
+    config_file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Build Settings. `overrides` are dotted keys from command-line flags (None values ignored)."""
+    tree: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+
+    path = find_config_file(config_file)
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path}: not valid TOML: {e}") from None
+        for key, value in _flatten(data).items():
+            _set_dotted(tree, key, value)
+            origin[key] = f"file:{path}"
+
+    for key, (value, name) in _env_values(dict(os.environ if environ is None else environ)).items():
+        _set_dotted(tree, key, value)
+        origin[key] = f"env:{name}"
+
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        _set_dotted(tree, key, value)
+        origin[key] = "flag"
+
+    try:
+        settings = Settings.model_validate(tree)
+    except ValidationError as e:
+        raise ConfigError(_format_validation_error(e, origin)) from None
+    settings.sources = origin
+    return settings
