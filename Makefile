@@ -1,0 +1,52 @@
+# localrag — `make demo` (install, fetch models, index docs/, open the chat) and `make test`.
+# Both bootstrap .venv themselves. llama-cpp-python compiles from source on the first install.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+# Extra pip flags, e.g. PIP_EXTRA='--extra-index-url https://download.pytorch.org/whl/cpu' for CPU-only torch.
+PIP_EXTRA ?=
+DEMO_INDEX := indexes/docs
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export CMAKE_BUILD_PARALLEL_LEVEL := $(NPROC)
+
+.PHONY: demo test test-fast bench install models test-models clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip setuptools wheel
+
+# Re-install only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@echo "Installing localrag and its dependencies (first run compiles llama-cpp-python: ~10-25 min)..."
+	$(PIP) install $(PIP_EXTRA) -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+models: install
+	$(BIN)/python scripts/fetch_models.py
+
+test-models: install
+	$(BIN)/python scripts/fetch_models.py --test
+
+demo: models
+	$(BIN)/localrag index docs --index $(DEMO_INDEX)
+	$(BIN)/localrag chat --index $(DEMO_INDEX) --folder docs
+
+test: test-models
+	$(BIN)/python -m pytest -q
+
+test-fast: test-models
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: models
+	$(BIN)/python scripts/bench_ingest.py docs
+	$(BIN)/python scripts/bench_scale.py --sizes 100000
+
+clean:
+	rm -rf $(VENV) $(DEMO_INDEX) .pytest_cache

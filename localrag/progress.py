@@ -1,0 +1,61 @@
+"""A rich progress display for indexing, fed by the indexer's progress events.
+
+The indexer calls `progress(event, **fields)`:
+    "scan"   files=<int>                      the folder has been listed
+    "file"   path=<str>, done=<int>           a file was read and chunked (done = files so far)
+    "embed"  chunks=<int>                     more chunks embedded (increment)
+    "done"                                    finished
+Unknown events are ignored, so the indexer can say more without breaking the display.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+class IndexProgress:
+    def __init__(self, enabled: bool = True, console: Console | None = None):
+        self.enabled = enabled
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+            disable=not enabled,
+        )
+        self._files = None
+        self._chunks = None
+        self.chunks_embedded = 0
+
+    def __enter__(self) -> "IndexProgress":
+        self._progress.__enter__()
+        self._files = self._progress.add_task("files", total=None, rate="")
+        self._chunks = self._progress.add_task("chunks embedded", total=None, rate="")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._progress.__exit__(*exc)
+
+    def __call__(self, event: str, **fields) -> None:
+        if event == "scan":
+            self._progress.update(self._files, total=fields.get("files"))
+        elif event == "file":
+            self._progress.update(self._files, completed=fields.get("done", 0), description=_short(fields.get("path")))
+        elif event == "embed":
+            self.chunks_embedded += int(fields.get("chunks", 0))
+            task = self._progress.tasks[self._chunks]
+            rate = self.chunks_embedded / task.elapsed if task.elapsed else 0.0
+            self._progress.update(self._chunks, completed=self.chunks_embedded, rate=f"{rate:.0f}/s")
+        elif event == "done":
+            self._progress.update(self._files, description="files")
+
+
+def _short(path: str | None, width: int = 32) -> str:
+    if not path:
+        return "files"
+    return path if len(path) <= width else "…" + path[-(width - 1):]

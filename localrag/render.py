@@ -1,0 +1,94 @@
+"""Rich rendering of search hits, answers, status and tables for the CLI (people, not scripts)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from localrag.types import Answer, Hit
+
+
+def _snippet(text: str, width: int = 240) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def print_hits(console: Console, result, explain: bool = False) -> None:
+    if not result.hits:
+        console.print("no results")
+        return
+    for hit in result.hits:
+        console.print(f"[bold cyan]{hit.rank}.[/] [bold]{escape(hit.location())}[/]  [dim]score {hit.score:.4f}[/]")
+        if hit.heading:
+            console.print(f"   [magenta]{escape(hit.heading_path)}[/]")
+        console.print(f"   {escape(_snippet(hit.text))}")
+        if explain:
+            s = hit.scores
+            console.print(
+                f"   [dim]dense #{s.dense_rank or '—'} {_fmt(s.dense)} · bm25 #{s.bm25_rank or '—'} {_fmt(s.bm25)}"
+                f" · rrf #{s.rrf_rank or '—'} {_fmt(s.rrf)} · rerank #{s.rerank_rank or '—'} {_fmt(s.rerank)}"
+                f" · matched: {', '.join(hit.matched_terms) or '—'}[/]"
+            )
+    if explain and result.timings:
+        console.print("[dim]" + "  ".join(f"{k} {v:.1f} ms" for k, v in result.timings.items()) + "[/]")
+
+
+def print_sources(console: Console, hits: Sequence[Hit], rewritten_query: str | None = None) -> None:
+    if rewritten_query:
+        console.print(f"[dim]searched for: {escape(rewritten_query)}[/]")
+    console.print("[bold]Sources[/]")
+    for n, hit in enumerate(hits, 1):
+        console.print(f"  [cyan][{n}][/] {escape(hit.location())}" + (f" — {escape(hit.heading_path)}" if hit.heading else ""))
+    console.print()
+
+
+def print_answer_footer(console: Console, answer: Answer) -> None:
+    if answer.invalid_citations:
+        console.print(f"[yellow]dropped citations to sources that were not given: {answer.invalid_citations}[/]")
+    cited = sorted({c.n for c in answer.citations})
+    if cited:
+        console.print("[dim]cited: " + ", ".join(f"[{n}]" for n in cited) + "[/]")
+    t = answer.timings_ms
+    first = "—" if t.first_token is None else f"{t.first_token / 1000:.1f} s"
+    console.print(
+        f"[dim]tokens {answer.tokens.prompt}+{answer.tokens.completion}/{answer.tokens.context_window} · "
+        f"retrieve {t.retrieve:.0f} ms · first token {first} · total {t.total / 1000:.1f} s[/]"
+    )
+
+
+def print_table(console: Console, rows: Iterable[dict], columns: Sequence[str]) -> None:
+    table = Table(*columns, show_lines=False)
+    for row in rows:
+        table.add_row(*(escape("" if row.get(c) is None else str(row.get(c))) for c in columns))
+    console.print(table)
+
+
+def print_status(console: Console, info: dict) -> None:
+    for key, value in info.items():
+        if key == "skipped":
+            continue
+        console.print(f"[bold]{key}[/]: {escape(str(value))}")
+    skipped = info.get("skipped") or []
+    if skipped:
+        console.print(f"[bold]skipped files[/] ({len(skipped)}):")
+        for item in skipped:
+            console.print(f"  {escape(item['path'])}: {escape(item['reason'])}")
+
+
+def print_doctor(console: Console, report: dict) -> None:
+    for key, value in report.items():
+        if key == "problems":
+            continue
+        console.print(f"[bold]{key}[/]: {escape(str(value))}")
+    problems = report.get("problems") or []
+    if not problems:
+        console.print("[green]no problems found[/]")
+    for p in problems:
+        console.print(f"[red]problem:[/] {escape(p['problem'])}\n   [green]fix:[/] {escape(p['fix'])}")

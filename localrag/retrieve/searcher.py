@@ -1,0 +1,145 @@
+"""Hybrid search: dense top-N + BM25 top-N -> RRF -> cross-encoder rerank of the top M -> top k."""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from localrag.config import Settings
+from localrag.retrieve.fusion import rrf
+from localrag.retrieve.rerank import RERANK_OFF_NOTICE, Reranker
+from localrag.types import Hit, StageScores
+
+
+@dataclass
+class SearchResult:
+    query: str
+    hits: list[Hit]
+    timings: dict[str, float] = field(default_factory=dict)  # ms: dense, bm25, retrieve, rerank, total
+    notices: list[str] = field(default_factory=list)
+
+    def to_json(self, explain: bool = False) -> dict:
+        out = {"query": self.query, "hits": [h.to_json(explain=explain) for h in self.hits]}
+        if explain:
+            out["timings_ms"] = {k: round(v, 2) for k, v in self.timings.items()}
+            out["notices"] = self.notices
+        return out
+
+
+def _normalise_types(types: list[str] | str | None) -> set[str] | None:
+    if not types:
+        return None
+    if isinstance(types, str):
+        types = types.split(",")
+    return {t.strip().lower().lstrip(".") for t in types if t.strip()}
+
+
+def path_matches(path: str, path_glob: str | None, types: set[str] | None) -> bool:
+    if types is not None and path.rsplit(".", 1)[-1].lower() not in types:
+        return False
+    if path_glob and not (fnmatch.fnmatch(path, path_glob) or fnmatch.fnmatch(path, f"*/{path_glob}")):
+        return False
+    return True
+
+
+class Searcher:
+    def __init__(self, store, embedder, settings: Settings, reranker: Reranker | None = None):
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.reranker = reranker
+
+    def _allowed_ids(self, path_glob: str | None, types: set[str] | None) -> np.ndarray | None:
+        if path_glob is None and types is None:
+            return None
+        doc_ids = [
+            doc_id for doc_id, path in self.store.catalog.document_paths() if path_matches(path, path_glob, types)
+        ]
+        return np.asarray(self.store.catalog.chunk_ids_for_documents(doc_ids), dtype=np.int64)
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        path_glob: str | None = None,
+        types: list[str] | str | None = None,
+        rerank: bool | None = None,
+        candidates: int | None = None,
+    ) -> SearchResult:
+        cfg = self.settings.retrieval
+        k = k or cfg.k
+        n = max(candidates or cfg.candidates, k)
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        notices: list[str] = []
+        allowed = self._allowed_ids(path_glob, _normalise_types(types))
+        if allowed is not None and allowed.size == 0:
+            return SearchResult(query, [], {"total": 0.0}, ["no documents match the filters"])
+
+        dense: list[tuple[int, float]] = []
+        if cfg.dense_weight > 0:
+            t = time.perf_counter()
+            qvec = self.embedder.encode_query(query)
+            dense = self.store.dense.search(qvec, n, allowed_ids=allowed)
+            timings["dense"] = (time.perf_counter() - t) * 1000
+        keyword: list[tuple[int, float]] = []
+        if cfg.bm25_weight > 0:
+            t = time.perf_counter()
+            keyword = self.store.keyword.search(query, n, allowed_ids=allowed)
+            timings["bm25"] = (time.perf_counter() - t) * 1000
+
+        fused = rrf(
+            [[cid for cid, _ in dense], [cid for cid, _ in keyword]],
+            k=cfg.rrf_k,
+            weights=[cfg.dense_weight, cfg.bm25_weight],
+        )
+        timings["retrieve"] = (time.perf_counter() - t0) * 1000
+
+        use_rerank = cfg.rerank if rerank is None else rerank
+        reranked = bool(use_rerank and self.reranker is not None and fused)
+        if use_rerank and self.reranker is None:
+            notices.append(RERANK_OFF_NOTICE)
+        depth = max(k, cfg.rerank_top) if reranked else k
+        top = fused[:depth]
+        hits_by_id = self.store.get_hits([cid for cid, _ in top])
+
+        stage: dict[int, StageScores] = {}
+        for rank, (cid, score) in enumerate(dense, 1):
+            stage[cid] = StageScores(dense=float(score), dense_rank=rank)
+        for rank, (cid, score) in enumerate(keyword, 1):
+            s = stage.setdefault(cid, StageScores())
+            s.bm25, s.bm25_rank = float(score), rank
+        hits: list[Hit] = []
+        for rank, (cid, score) in enumerate(top, 1):
+            hit = hits_by_id.get(cid)
+            if hit is None:  # deleted between index generations; skip rather than show a ghost
+                continue
+            hit.scores = stage.get(cid, StageScores())
+            hit.scores.rrf, hit.scores.rrf_rank = float(score), rank
+            hit.score = float(score)
+            hits.append(hit)
+
+        if reranked:
+            t = time.perf_counter()
+            scores = self.reranker.score(query, [_rerank_text(h) for h in hits])
+            for h, s in zip(hits, scores):
+                h.scores.rerank = s
+                h.score = s
+            hits.sort(key=lambda h: -h.scores.rerank)
+            for rank, h in enumerate(hits, 1):
+                h.scores.rerank_rank = rank
+            timings["rerank"] = (time.perf_counter() - t) * 1000
+        hits = hits[:k]
+        terms = set(self.store.keyword.query_terms(query))
+        for rank, h in enumerate(hits, 1):
+            h.rank = rank
+            h.matched_terms = self.store.keyword.matched_terms(terms, h.text) if terms else []
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        return SearchResult(query, hits, timings, notices)
+
+
+def _rerank_text(hit: Hit) -> str:
+    return f"{hit.heading_path}\n{hit.text}" if hit.heading else hit.text
