@@ -1,118 +1,225 @@
-"""BEIR-format datasets: DIR/corpus.jsonl, DIR/queries.jsonl, DIR/qrels/SPLIT.tsv.
+"""Retrieval evaluation on a BEIR dataset, through the product's own indexing and search.
 
-Only reading and validating lives here; indexing and running a dataset is in
-`localrag.eval.retrieval`.
+The corpus is written out as one text file per document ("title\\n\\ntext") and indexed
+with `Index.add`, i.e. the very walk -> load -> chunk -> embed -> store path a user's folder
+takes; queries go through the same `Searcher`. A document's score is its best chunk's
+(the best rank any of its chunks reached).
+
+The built index is cached in an eval workspace (default indexes/eval-<dataset>):
+
+    WORKSPACE/eval.json   what the index was built from (corpus sha256, embedder, chunking)
+    WORKSPACE/corpus/     the corpus as files (doc id, percent-encoded, + ".txt")
+    WORKSPACE/index/      the localrag index
+
+so runs that only change retrieval switches (--no-dense, --no-bm25, --no-rerank) reuse it.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
 
+import numpy as np
+
+from localrag.config import Settings
 from localrag.errors import ConfigError
+from localrag.eval.beir_format import BeirDataset, file_sha256, load_beir
+from localrag.eval.metrics import DEFAULT_METRICS, evaluate
+
+WORKSPACE_FILE = "eval.json"
+DOC_SUFFIX = ".txt"
+WORKSPACE_VERSION = 1
 
 
-@dataclass(frozen=True, slots=True)
-class BeirDoc:
-    doc_id: str
-    title: str
-    text: str
-
-    def document_text(self) -> str:
-        """What gets indexed: "title\\n\\ntext" (just the text when there is no title)."""
-        title = self.title.strip()
-        return f"{title}\n\n{self.text}" if title else self.text
+def doc_filename(doc_id: str) -> str:
+    """A safe, reversible, non-hidden file name for a corpus id."""
+    name = quote(doc_id, safe="")
+    if name.startswith("."):  # the walker skips hidden files
+        name = "%2E" + name[1:]
+    return name + DOC_SUFFIX
 
 
-@dataclass(frozen=True, slots=True)
-class BeirDataset:
-    name: str
-    directory: Path
-    split: str
-    corpus: list[BeirDoc]
-    queries: dict[str, str]  # only the queries that have qrels in `split`
-    qrels: dict[str, dict[str, int]]
+def doc_id_from_path(path: str) -> str:
+    return unquote(Path(path).name.removesuffix(DOC_SUFFIX))
 
 
-def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
-    if not path.is_file():
-        raise ConfigError(f"{path}: not found (a BEIR dataset folder holds corpus.jsonl, queries.jsonl, qrels/)")
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ConfigError(f"{path}:{n}: not valid JSON ({e.msg})") from None
-            if not isinstance(obj, dict) or "_id" not in obj:
-                raise ConfigError(f"{path}:{n}: expected an object with an \"_id\"")
-            yield n, obj
+def aggregate_to_documents(paths_in_rank_order: list[str]) -> dict[str, float]:
+    """Chunk hits (paths, best first) -> doc id -> score, each document scored by its best chunk.
+
+    Scores are 1/rank of the document's first chunk: strictly decreasing, so the document
+    order is the chunk order and no ties reach the metrics' tie-breaking.
+    """
+    scores: dict[str, float] = {}
+    for path in paths_in_rank_order:
+        doc = doc_id_from_path(path)
+        if doc not in scores:
+            scores[doc] = 1.0 / (len(scores) + 1)
+    return scores
 
 
-def load_corpus(path: Path) -> list[BeirDoc]:
-    """corpus.jsonl -> documents in file order; duplicate ids are an error."""
-    docs: list[BeirDoc] = []
-    seen: set[str] = set()
-    for n, obj in _jsonl(path):
-        doc_id = str(obj["_id"])
-        if doc_id in seen:
-            raise ConfigError(f"{path}:{n}: duplicate document id {doc_id!r}")
-        seen.add(doc_id)
-        docs.append(BeirDoc(doc_id, str(obj.get("title") or ""), str(obj.get("text") or "")))
-    return docs
+def percentile_ms(samples: list[float], q: float) -> float:
+    return round(float(np.percentile(samples, q)), 2) if samples else 0.0
 
 
-def load_queries(path: Path) -> dict[str, str]:
-    return {str(obj["_id"]): str(obj.get("text") or "") for _, obj in _jsonl(path)}
+def _workspace_key(dataset: BeirDataset, settings: Settings) -> dict[str, Any]:
+    return {
+        "version": WORKSPACE_VERSION,
+        "corpus_sha256": file_sha256(dataset.directory / "corpus.jsonl"),
+        "embedder": settings.embedder.model,
+        "precision": settings.embedder.precision,
+        "chunking": {"size": settings.chunking.size, "overlap": settings.chunking.overlap},
+    }
 
 
-def load_qrels(path: Path) -> dict[str, dict[str, int]]:
-    """qrels/SPLIT.tsv (header `query-id corpus-id score`) -> query id -> doc id -> grade."""
-    if not path.is_file():
-        raise ConfigError(f"{path}: not found (is the split name right?)")
-    qrels: dict[str, dict[str, int]] = {}
-    with path.open(encoding="utf-8", newline="") as f:
-        rows = csv.reader(f, delimiter="\t")
-        header = next(rows, None)
-        if header is None or [h.strip() for h in header[:3]] != ["query-id", "corpus-id", "score"]:
-            raise ConfigError(f"{path}: expected a header 'query-id<TAB>corpus-id<TAB>score'")
-        for n, row in enumerate(rows, start=2):
-            if not row or not "".join(row).strip():
-                continue
-            try:
-                qid, did, score = row[0].strip(), row[1].strip(), int(row[2])
-            except (IndexError, ValueError):
-                raise ConfigError(f"{path}:{n}: expected 'query-id<TAB>corpus-id<TAB>integer score'") from None
-            qrels.setdefault(qid, {})[did] = score
-    return qrels
+def _reset_workspace(workspace: Path) -> None:
+    """Empty a workspace this module created; refuse to touch any other non-empty folder."""
+    if workspace.exists():
+        if not (workspace / WORKSPACE_FILE).is_file() and any(workspace.iterdir()):
+            raise ConfigError(
+                f"{workspace}: exists and is not an eval workspace (no {WORKSPACE_FILE}); choose another --index"
+            )
+        for sub in ("index", "corpus"):
+            shutil.rmtree(workspace / sub, ignore_errors=True)
+        (workspace / WORKSPACE_FILE).unlink(missing_ok=True)
+    workspace.mkdir(parents=True, exist_ok=True)
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def _write_corpus(dataset: BeirDataset, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for doc in dataset.corpus:
+        (folder / doc_filename(doc.doc_id)).write_text(doc.document_text(), encoding="utf-8")
 
 
-def load_beir(directory: Path, split: str = "test") -> BeirDataset:
-    """Read and cross-check a BEIR dataset; queries are limited to those judged in `split`."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise ConfigError(f"{directory}: no such dataset folder")
-    corpus = load_corpus(directory / "corpus.jsonl")
-    all_queries = load_queries(directory / "queries.jsonl")
-    qrels = load_qrels(directory / "qrels" / f"{split}.tsv")
-    missing = sorted(q for q in qrels if q not in all_queries)
-    if missing:
+def open_eval_index(
+    dataset: BeirDataset,
+    settings: Settings,
+    workspace: Path,
+    embedder=None,
+    progress: Callable[[str], None] | None = None,
+):
+    """An `Index` over the dataset's corpus, built, or reused when its key matches.
+
+    Returns (index, info) with info = {"index_seconds", "chunks", "cached"}. The embedder
+    is loaded only when needed (building, or a dense query) unless one is passed in.
+    """
+    from localrag.index import Index
+
+    key = _workspace_key(dataset, settings)
+    meta_path = workspace / WORKSPACE_FILE
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else None
+    index_settings = settings.model_copy(deep=True)
+    index_settings.index = workspace / "index"
+
+    if meta is not None and meta.get("key") == key and (workspace / "index").is_dir():
+        index = Index.open(index_settings.index, index_settings)
+        if embedder is not None:
+            index.embedder = embedder  # share the loaded model (overrides the lazy cached_property)
+        return index, {"index_seconds": meta["index_seconds"], "chunks": meta["chunks"], "cached": True}
+
+    _reset_workspace(workspace)
+    _write_corpus(dataset, workspace / "corpus")
+    index = Index.create(index_settings.index, index_settings)
+    if embedder is not None:
+        index.embedder = embedder
+    if progress:
+        progress(f"indexing {len(dataset.corpus)} documents from {dataset.name}")
+    t = time.perf_counter()
+    summary = index.add(workspace / "corpus")
+    seconds = time.perf_counter() - t
+    chunks = int(index.status()["chunks"])
+    if summary.get("skipped"):
+        first = summary["skipped"][0]
+        index.close()
         raise ConfigError(
-            f"{directory}: {len(missing)} query ids in qrels/{split}.tsv are not in queries.jsonl "
-            f"(first: {missing[0]!r})"
+            f"{len(summary['skipped'])} corpus documents were skipped while indexing "
+            f"(first: {first['path']}: {first['reason']})"
         )
-    queries = {qid: all_queries[qid] for qid in qrels}
-    return BeirDataset(directory.name, directory, split, corpus, queries, qrels)
+    info = {"index_seconds": round(seconds, 2), "chunks": chunks}
+    meta_path.write_text(json.dumps({"key": key, **info}, indent=2), encoding="utf-8")
+    return index, {**info, "cached": False}
+
+
+def run_beir(
+    data_dir: Path,
+    settings: Settings,
+    *,
+    split: str = "test",
+    index_dir: Path | None = None,
+    limit: int | None = None,
+    depth: int = 100,
+    embedder=None,
+    reranker=None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Index DATA_DIR/corpus.jsonl (cached in `index_dir`), run the judged queries of `split`,
+    and return the DESIGN.md report.
+
+    Stages follow `settings.retrieval` (the CLI's --no-dense / --no-bm25 / --no-rerank set
+    dense_weight=0 / bm25_weight=0 / rerank=False). `depth` chunk hits are fetched per query,
+    from at least `depth` candidates per retriever, for recall@100 at the document level.
+    """
+    cfg = settings.retrieval
+    if cfg.dense_weight == 0 and cfg.bm25_weight == 0:
+        raise ConfigError("dense and BM25 weights are both 0: nothing to retrieve with")
+    if limit is not None and limit < 1:
+        raise ConfigError("--limit must be at least 1")
+    dataset = load_beir(Path(data_dir), split)
+    workspace = Path(index_dir) if index_dir is not None else Path("indexes") / f"eval-{dataset.name}"
+    run_settings = settings.model_copy(deep=True)
+    run_settings.retrieval.candidates = max(cfg.candidates, depth)
+    dense = cfg.dense_weight > 0
+
+    index, info = open_eval_index(dataset, run_settings, workspace, embedder=embedder, progress=progress)
+    try:
+        if reranker is None and cfg.rerank:
+            reranker = index.reranker  # None when no cross-encoder is installed (a notice says so)
+        from localrag.retrieve.searcher import Searcher
+
+        searcher = Searcher(index.store, index.embedder if dense else None, run_settings, reranker if cfg.rerank else None)
+        query_ids = list(dataset.qrels)[:limit]
+        if not query_ids:
+            raise ConfigError(f"{dataset.directory}/qrels/{split}.tsv has no judged queries")
+        n = run_settings.retrieval.candidates
+        searcher.search(dataset.queries[query_ids[0]], k=depth, candidates=n)  # warm-up, untimed
+        run: dict[str, dict[str, float]] = {}
+        latencies: list[float] = []
+        notices: set[str] = set()
+        for i, qid in enumerate(query_ids, 1):
+            t = time.perf_counter()
+            result = searcher.search(dataset.queries[qid], k=depth, candidates=n)
+            latencies.append((time.perf_counter() - t) * 1000)
+            notices.update(result.notices)
+            run[qid] = aggregate_to_documents([h.path for h in result.hits])
+            if progress and i % 50 == 0:
+                progress(f"{i}/{len(query_ids)} queries")
+    finally:
+        index.close()
+
+    scores = evaluate({qid: dataset.qrels[qid] for qid in query_ids}, run, DEFAULT_METRICS)
+    seconds = info["index_seconds"]
+    return {
+        "dataset": dataset.name,
+        "queries": len(scores.per_query),
+        **{name: round(value, 4) for name, value in scores.mean.items()},
+        "index_seconds": seconds,
+        "chunks": info["chunks"],
+        "chunks_per_s": round(info["chunks"] / seconds, 1) if seconds else None,
+        "query_p50_ms": percentile_ms(latencies, 50),
+        "query_p95_ms": percentile_ms(latencies, 95),
+        "index_cached": info["cached"],
+        "stages": {
+            "dense": dense,
+            "bm25": cfg.bm25_weight > 0,
+            "rerank": bool(cfg.rerank and searcher.reranker is not None),
+            "embedder": settings.embedder.model,
+            "precision": getattr(searcher.embedder, "precision", None),  # the one in use (bf16 falls back to fp32)
+            "reranker": getattr(searcher.reranker, "name", None),
+            "candidates": n,
+        },
+        "notices": sorted(notices),
+    }

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from localrag.errors import ConfigError, LocalragError
-from localrag.eval.beir import BeirDoc, load_beir
+from localrag.eval.beir_format import BeirDoc, load_beir
 
 SCIFACT = Path(__file__).resolve().parents[3] / "shared" / "eval" / "scifact"
 
