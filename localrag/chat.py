@@ -1,0 +1,292 @@
+"""ChatSession: one conversation over an index — condense, retrieve, generate, cite (no UI here).
+
+`ask_stream` yields events in a fixed order so a UI can show sources before the model starts:
+``Sources`` once, then ``Token`` pieces, then ``Done`` with the finished `Answer`.
+
+Abstention: the session answers "I couldn't find this in your documents" (and still lists the
+nearest sources) when the best hit scores below `settings.retrieval.min_score` (the model is
+then not called at all), when the model's reply says it cannot find the answer and cites
+nothing, or when the reply cites none of the sources (it is then kept, marked unverified).
+A reply that cites sources and also says part of the question is not covered is an answer.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from localrag.config import Settings
+from localrag.generate.base import LLM, is_generative
+from localrag.generate.citations import resolve, strip_invalid
+from localrag.generate.prompt import NOT_FOUND, build_messages
+from localrag.store.tokenize import STOPWORDS
+from localrag.types import Answer, Hit, TokenUsage, Timings
+
+CONDENSE_TIMEOUT_S = 8.0
+CONDENSE_MAX_TOKENS = 64
+HISTORY_TURNS = 3  # earlier exchanges shown to the condenser
+TITLE_CHARS = 80
+
+CONDENSE_SYSTEM = (
+    "Rewrite the user's follow-up question as one standalone question that can be understood "
+    "without the conversation. Keep names and technical terms. Reply with the question only."
+)
+
+# Replies that mean "not in the sources" (the prompt asks for NOT_FOUND, models paraphrase it).
+_NOT_FOUND_PATTERNS = re.compile(
+    r"couldn'?t find|could not find|can'?not find|can'?t find|unable to find|did not find|didn'?t find|"
+    r"no information|not (?:mentioned|contained|provided|found|stated|specified|covered)|"
+    r"(?:sources|documents|context) do(?:es)? not (?:contain|mention|say|provide|include)|"
+    r"don'?t (?:contain|mention|have|know)|do not (?:contain|mention|have|know)|no relevant",
+    re.IGNORECASE,
+)
+# A question that leans on the conversation: pronouns, ellipsis, "what about ...".
+_REFERS_BACK = re.compile(
+    r"\b(?:it|its|it's|this|that|these|those|they|them|their|there|he|she|his|her|him|one|ones|"
+    r"same|also|else|more|other|another|former|latter)\b|^\s*(?:and|but|or|so|what about|how about)\b",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[^\W_][\w\-.]*", re.UNICODE)
+_QUESTION_WORDS = frozenset(
+    "what which who whom whose how when where why do does did can could would should tell me about "
+    "please is are was were".split()
+)
+WEAK_EVIDENCE_NOTE = "The closest passages I found are listed below."
+UNCITED_NOTE = "The model's reply below cites none of them, so treat it as unverified:"
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    hits: list[Hit]
+    query: str
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    answer: Answer
+
+
+Event = Sources | Token | Done
+
+
+class SearchResultLike(Protocol):
+    hits: list[Hit]
+    timings: dict[str, float]
+
+
+class SearcherLike(Protocol):
+    def search(self, query: str, k: int | None = None) -> SearchResultLike: ...
+
+
+@dataclass(slots=True)
+class Turn:
+    question: str
+    answer: str
+    query: str
+
+
+def says_not_found(text: str) -> bool:
+    return bool(_NOT_FOUND_PATTERNS.search(text))
+
+
+def refers_back(question: str) -> bool:
+    """Whether a question probably needs the conversation to be understood."""
+    return bool(_REFERS_BACK.search(question)) or len(_WORD.findall(question)) <= 3
+
+
+def key_terms(text: str) -> list[str]:
+    """Content words of `text` in their own spelling (for the no-LLM follow-up rewrite)."""
+    seen: dict[str, None] = {}
+    for w in _WORD.findall(text):
+        low = w.lower().strip(".-")
+        if low and low not in STOPWORDS and low not in _QUESTION_WORDS:
+            seen.setdefault(w.strip(".-"), None)
+    return list(seen)
+
+
+def fallback_query(question: str, previous: Turn) -> str:
+    """Previous query's key terms + the new question: cheap and keeps the topic for retrieval."""
+    new = {w.lower() for w in key_terms(question)}
+    carried = [w for w in key_terms(previous.query) if w.lower() not in new]
+    return " ".join([*carried, question.strip()])
+
+
+class ChatSession:
+    def __init__(
+        self,
+        searcher: SearcherLike,
+        llm: LLM,
+        settings: Settings,
+        catalog: Any = None,
+        chat_id: int | None = None,
+        condense_timeout_s: float = CONDENSE_TIMEOUT_S,
+    ) -> None:
+        self.searcher = searcher
+        self.llm = llm
+        self.settings = settings
+        self.catalog = catalog
+        self.chat_id = chat_id
+        self.condense_timeout_s = condense_timeout_s
+        self.history: list[Turn] = self._load_history() if catalog is not None and chat_id is not None else []
+        self._cancel = threading.Event()
+
+    # ---- history ----------------------------------------------------------------------
+    def _load_history(self) -> list[Turn]:
+        turns: list[Turn] = []
+        question: str | None = None
+        for m in self.catalog.messages(self.chat_id):
+            if m["role"] == "user":
+                question = m["content"]
+            elif m["role"] == "assistant" and question is not None:
+                query = (m.get("payload") or {}).get("query") or question
+                turns.append(Turn(question, m["content"], query))
+                question = None
+        return turns
+
+    def _persist(self, answer: Answer) -> None:
+        if self.catalog is None:
+            return
+        if self.chat_id is None:
+            self.chat_id = self.catalog.create_chat(answer.question.strip()[:TITLE_CHARS] or "chat")
+        self.catalog.add_message(self.chat_id, "user", answer.question)
+        self.catalog.add_message(self.chat_id, "assistant", answer.text, payload=answer.to_json())
+
+    # ---- condensation -----------------------------------------------------------------
+    def condense(self, question: str) -> tuple[str, str]:
+        """(retrieval query, question for the answer prompt) for a possibly context-dependent question."""
+        if not self.history or not refers_back(question):
+            return question, question
+        previous = self.history[-1]
+        if is_generative(self.llm):
+            rewritten = self._condense_with_llm(question)
+            if rewritten:
+                return rewritten, rewritten
+        return fallback_query(question, previous), f"{question.strip()} (follow-up to: {previous.question.strip()})"
+
+    def _condense_with_llm(self, question: str) -> str | None:
+        """The LLM's standalone rewrite, or None when it is slow, empty, or implausible."""
+        lines = []
+        for turn in self.history[-HISTORY_TURNS:]:
+            lines.append(f"User: {turn.question.strip()}")
+            lines.append(f"Assistant: {turn.answer.strip()[:300]}")
+        messages = [
+            {"role": "system", "content": CONDENSE_SYSTEM},
+            {
+                "role": "user",
+                "content": "Conversation:\n" + "\n".join(lines) + f"\n\nFollow-up question: {question.strip()}\n"
+                "Standalone question:",
+            },
+        ]
+        deadline = threading.Event()
+        timer = threading.Timer(self.condense_timeout_s, deadline.set)
+        timer.start()
+        stop_watch = threading.Thread(target=_forward, args=(self._cancel, deadline), daemon=True)
+        stop_watch.start()
+        pieces: list[str] = []
+        try:
+            for piece in self.llm.stream(messages, CONDENSE_MAX_TOKENS, stop=["\n"], cancel=deadline):
+                pieces.append(piece)
+        finally:
+            timer.cancel()
+            timed_out = deadline.is_set()
+            deadline.set()  # ends the watcher
+        text = "".join(pieces).strip().strip('"').strip()
+        if timed_out or not text or len(text) > 4 * len(question) + 200:
+            return None
+        return text
+
+    # ---- asking -------------------------------------------------------------------------
+    def cancel(self) -> None:
+        """Stop the answer being generated (from any thread); the stream ends within a token."""
+        self._cancel.set()
+
+    def ask(self, question: str) -> Answer:
+        for event in self.ask_stream(question):
+            if isinstance(event, Done):
+                return event.answer
+        raise AssertionError("ask_stream ended without Done")  # pragma: no cover
+
+    def ask_stream(self, question: str) -> Iterator[Event]:
+        self._cancel = cancel = threading.Event()
+        t0 = time.perf_counter()
+        query, prompt_question = self.condense(question)
+
+        result = self.searcher.search(query, k=self.settings.retrieval.k)
+        hits = list(result.hits)
+        timings = Timings(
+            retrieve=float(result.timings.get("retrieve", 0.0)),
+            rerank=float(result.timings.get("rerank", 0.0)),
+        )
+        yield Sources(hits, query, list(getattr(result, "notices", [])))
+
+        answer = Answer(
+            question=question,
+            text="",
+            sources=hits,
+            query=query if query != question else None,
+            tokens=TokenUsage(context_window=self.llm.n_ctx),
+            timings_ms=timings,
+        )
+        if not hits or hits[0].score < self.settings.retrieval.min_score:
+            answer.abstained = True
+            answer.text = NOT_FOUND + (f" {WEAK_EVIDENCE_NOTE}" if hits else "")
+            timings.first_token = (time.perf_counter() - t0) * 1000
+            yield Token(answer.text)
+        else:
+            plan = build_messages(prompt_question, hits, self.llm, self.settings)
+            answer.sources = hits[: len(plan.hits)]  # untruncated text for display
+            answer.dropped_sources = plan.dropped
+            answer.tokens.prompt = plan.prompt_tokens
+            pieces: list[str] = []
+            for piece in self.llm.stream(plan.messages, plan.max_tokens, cancel=cancel):
+                if timings.first_token is None:
+                    timings.first_token = (time.perf_counter() - t0) * 1000
+                pieces.append(piece)
+                yield Token(piece)
+                if cancel.is_set():
+                    break
+            reply = "".join(pieces).strip()
+            answer.tokens.completion = self.llm.count_tokens(reply) if reply else 0
+            self._finish(answer, reply, plan.hits, cancelled=cancel.is_set())
+
+        timings.total = (time.perf_counter() - t0) * 1000
+        self.history.append(Turn(question, answer.text, query))
+        self._persist(answer)
+        yield Done(answer)
+
+    def _finish(self, answer: Answer, reply: str, numbered: list[Hit], cancelled: bool) -> None:
+        """Check citations and decide whether the reply counts as an answer."""
+        citations, invalid = resolve(reply, numbered)
+        text = strip_invalid(reply, len(numbered)) if invalid else reply
+        answer.citations, answer.invalid_citations = citations, invalid
+        if cancelled:
+            answer.text = text
+        elif not text:
+            answer.abstained = True
+            answer.text = NOT_FOUND
+        elif not citations and says_not_found(text):
+            answer.abstained = True
+            answer.text = text
+        elif not citations:
+            answer.abstained = True
+            answer.text = f"{NOT_FOUND} {UNCITED_NOTE}\n\n{text}"
+        else:
+            answer.text = text
+
+
+def _forward(source: threading.Event, target: threading.Event) -> None:
+    """Set `target` when `source` is set (until `target` is set for another reason)."""
+    while not target.is_set():
+        if source.wait(0.05):
+            target.set()
+            return

@@ -1,0 +1,109 @@
+"""What every answer backend provides, and how the configured one is chosen."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from localrag.config import Settings
+from localrag.errors import ConfigError
+
+Message = dict[str, str]
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """A chat model. `stream` yields text pieces and stops soon after `cancel` is set."""
+
+    name: str
+    n_ctx: int
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def stream(
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        stop: list[str] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[str]: ...
+
+
+# Chat templates wrap each message in a few tokens (role markers, separators); backends that
+# cannot render their template are charged this much per message, plus a generation prompt.
+APPROX_TOKENS_PER_MESSAGE = 8
+APPROX_TOKENS_REPLY_PRIMER = 8
+
+
+def count_prompt_tokens(llm: LLM, messages: list[Message]) -> int:
+    """Tokens the rendered chat prompt takes: exact when the backend can render its template
+    (it then has `count_messages`), otherwise the content tokens plus a per-message allowance."""
+    exact = getattr(llm, "count_messages", None)
+    if exact is not None:
+        return int(exact(messages))
+    return APPROX_TOKENS_REPLY_PRIMER + sum(
+        llm.count_tokens(m["content"]) + APPROX_TOKENS_PER_MESSAGE for m in messages
+    )
+
+
+def is_generative(llm: LLM) -> bool:
+    """False for backends that cannot follow free-form instructions (the extractive one)."""
+    return bool(getattr(llm, "generative", True))
+
+
+def physical_cores() -> int:
+    """Physical cores this process may run on (hyper-threads slow llama.cpp down, not up)."""
+    try:
+        allowed = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        allowed = os.cpu_count() or 1
+    cores: set[tuple[str, str]] = set()
+    try:
+        phys = core = ""
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "physical id":
+                phys = value.strip()
+            elif key == "core id":
+                core = value.strip()
+                cores.add((phys, core))
+    except OSError:
+        pass
+    return max(1, min(allowed, len(cores) or allowed))
+
+
+def load_llm(settings: Settings) -> LLM:
+    """The backend `settings.llm.backend` names, ready to generate (llama.cpp models stay loaded)."""
+    cfg = settings.llm
+    if cfg.backend == "none":
+        from localrag.generate.extractive import ExtractiveLLM
+
+        return ExtractiveLLM()
+    if cfg.backend == "openai":
+        if not cfg.base_url:
+            raise ConfigError(
+                "llm.backend = 'openai' needs llm.base_url (e.g. http://127.0.0.1:8080/v1)"
+            )
+        from localrag.generate.openai_compat import OpenAICompatLLM
+
+        return OpenAICompatLLM(
+            base_url=cfg.base_url,
+            model=cfg.api_model,
+            n_ctx=cfg.n_ctx,
+            temperature=cfg.temperature,
+        )
+    from localrag.generate.llama import load_llama
+    from localrag.models import resolve_model_path
+
+    path = resolve_model_path(settings, "llm", cfg.model)
+    return load_llama(
+        path,
+        n_ctx=cfg.n_ctx,
+        n_threads=cfg.n_threads or physical_cores(),
+        temperature=cfg.temperature,
+        probe=cfg.probe,
+    )
