@@ -220,7 +220,7 @@ def resolve_model_path(settings: Settings, role: str, name: str | None = None) -
             f"copy it to {p} or run `localrag models add {role} PATH`"
         )
     if spec.role != role:
-        raise ConfigError(f"model {name!r} is a {spec.role}, not a {role}")
+        raise ConfigError(f"model {name!r} has role {spec.role!r}, not {role!r}")
     if not is_present(spec, mdir):
         raise _missing(spec, mdir)
     wrong = _wrong_sizes(spec, mdir)
@@ -608,7 +608,7 @@ def add(settings: Settings, role: str, path: Path | str, name: str | None = None
                 break
     base = specs.get(name)
     if base is not None and base.role != role:
-        raise ConfigError(f"model {name!r} is registered as a {base.role}, not a {role}")
+        raise ConfigError(f"model {name!r} has role {base.role!r}, not {role!r}")
     rel = base.path if base is not None and base.origin == "registry" else (src.name if role == "llm" else name)
     target = mdir / rel
     if target.resolve() != src:

