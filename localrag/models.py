@@ -306,14 +306,16 @@ class VerifyResult:
         return self.status == "ok"
 
     def to_dict(self) -> dict[str, Any]:
+        """Flat row for tables and --json; `message` names the first bad file and the fix."""
         return {
             "name": self.name,
             "role": self.role,
             "status": self.status,
             "ok": self.ok,
+            "files": len(self.files),
+            "cached": bool(self.files) and all(f.cached for f in self.files),
             "path": self.path,
             "message": self.message,
-            "files": [f.__dict__ for f in self.files],
         }
 
 
@@ -350,14 +352,18 @@ def _select(specs: dict[str, ModelSpec], names: Iterable[str] | None) -> list[Mo
     return out
 
 
-def verify(settings: Settings, name: str | Iterable[str] | None = None, *, present_only: bool = False) -> list[VerifyResult]:
-    """sha256-check models (all registered ones by default). Hashes are cached by (path, size, mtime)."""
+def verify(settings: Settings, name: str | Iterable[str] | None = None, *, present_only: bool = False) -> list[dict[str, Any]]:
+    """sha256-check models (all registered ones by default); one `VerifyResult.to_dict` row each.
+
+    status: ok | missing | mismatch | unrecorded (present, but no hashes to check against).
+    Hashes are cached by (path, size, mtime) in models/.verified.json.
+    """
     mdir = models_dir(settings)
     specs = load_registry(mdir)
     names = [name] if isinstance(name, str) else name
     cache = _HashCache(mdir)
     try:
-        results = [_verify_spec(s, mdir, cache) for s in _select(specs, names) if not present_only or is_present(s, mdir)]
+        results = [_verify_spec(s, mdir, cache).to_dict() for s in _select(specs, names) if not present_only or is_present(s, mdir)]
     finally:
         cache.save()
     return results

