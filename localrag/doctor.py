@@ -1,0 +1,296 @@
+"""`localrag doctor`: what this installation has, what llama.cpp will use, and what to fix.
+
+Every check is guarded: the doctor must report a broken piece, never die of it. Anything that can
+crash the interpreter (llama.cpp's native code) runs in a subprocess.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from localrag.config import Settings
+
+# What `localrag` needs at runtime (read from the installed metadata when localrag is installed).
+_FALLBACK_PACKAGES = (
+    "numpy", "torch", "sentence-transformers", "transformers", "faiss-cpu", "bm25s", "PyStemmer",
+    "rank-bm25", "llama-cpp-python", "textual", "rich", "typer", "pydantic", "platformdirs", "pypdf", "pathspec",
+)  # fmt: skip
+# CPU features that decide which llama.cpp / torch kernels run, as /proc/cpuinfo spells them.
+CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+MIN_FREE_BYTES = 1 << 30  # below 1 GiB at the index location, indexing can fail half-way
+LLAMA_INFO_TIMEOUT_S = 60
+
+Problem = dict[str, str]
+
+
+def _problem(problem: str, fix: str) -> Problem:
+    return {"problem": problem, "fix": fix}
+
+
+# --------------------------------------------------------------------------- pure parsers
+
+
+def parse_cpu_flags(cpuinfo: str) -> dict[str, bool]:
+    """The flags of the first processor in /proc/cpuinfo text, restricted to CPU_FLAGS."""
+    m = re.search(r"^(?:flags|Features)\s*:\s*(.*)$", cpuinfo, re.MULTILINE)
+    have = set(m.group(1).split()) if m else set()
+    return {f: f in have for f in CPU_FLAGS}
+
+
+def parse_cpu_model(cpuinfo: str) -> str | None:
+    m = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.MULTILINE)
+    return m.group(1).strip() if m else None
+
+
+def count_physical_cores(cpuinfo: str) -> int | None:
+    """Distinct (physical id, core id) pairs; None when cpuinfo does not say (e.g. some ARM kernels)."""
+    cores: set[tuple[str, str]] = set()
+    phys = core = None
+    for line in cpuinfo.splitlines() + [""]:
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "physical id":
+            phys = value.strip()
+        elif key == "core id":
+            core = value.strip()
+        elif not line.strip():
+            if core is not None:
+                cores.add((phys or "0", core))
+            phys = core = None
+    return len(cores) or None
+
+
+def parse_llama_system_info(text: str) -> dict[str, bool]:
+    """'CPU : SSE3 = 1 | AVX2 = 1 | AMX_INT8 = 0 | ...' -> {"AVX2": True, ...} (features compiled in and detected)."""
+    return {k: v == "1" for k, v in re.findall(r"([A-Z][A-Z0-9_]+)\s*=\s*([01])\b", text)}
+
+
+# --------------------------------------------------------------------------- probes
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def package_versions() -> dict[str, str | None]:
+    try:
+        reqs = md.requires("localrag") or []
+        names = [re.split(r"[\s<>=!~;\[]", r, maxsplit=1)[0] for r in reqs if "extra ==" not in r]
+    except md.PackageNotFoundError:
+        names = list(_FALLBACK_PACKAGES)
+    out: dict[str, str | None] = {}
+    for name in names or _FALLBACK_PACKAGES:
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def llama_system_info(timeout: float = LLAMA_INFO_TIMEOUT_S) -> dict[str, Any]:
+    """llama.cpp's own report of the CPU features it will use, from a child interpreter."""
+    code = "import llama_cpp, sys; sys.stdout.write(llama_cpp.llama_print_system_info().decode('utf-8', 'replace'))"
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"timed out after {timeout:.0f} s"}
+    except OSError as e:
+        return {"ok": False, "error": str(e)}
+    if proc.returncode != 0:
+        if "No module named 'llama_cpp'" in proc.stderr:
+            return {"ok": False, "error": "llama-cpp-python is not installed", "missing": True}
+        last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        return {"ok": False, "error": f"exit code {proc.returncode}: {last}"}
+    return {"ok": True, "text": proc.stdout.strip(), "features": parse_llama_system_info(proc.stdout)}
+
+
+def cpu_report(cpuinfo: str | None = None) -> dict[str, Any]:
+    text = _read("/proc/cpuinfo") if cpuinfo is None else cpuinfo
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        affinity = os.cpu_count()
+    return {
+        "model": parse_cpu_model(text) or platform.processor() or platform.machine(),
+        "machine": platform.machine(),
+        "flags": parse_cpu_flags(text),
+        "logical_cpus": os.cpu_count(),
+        "usable_cpus": affinity,
+        "physical_cores": count_physical_cores(text),
+    }
+
+
+def _existing_parent(p: Path) -> Path:
+    p = p.expanduser().absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def disk_report(index_dir: Path) -> dict[str, Any]:
+    where = _existing_parent(index_dir)
+    usage = shutil.disk_usage(where)
+    return {"path": str(where), "free_bytes": usage.free, "free_gb": round(usage.free / 2**30, 1)}
+
+
+def index_report(settings: Settings) -> dict[str, Any]:
+    """Open the index if there is one and ask the store for its health. Never raises."""
+    path = Path(settings.index).expanduser()
+    info: dict[str, Any] = {"path": str(path), "exists": (path / "catalog.sqlite3").is_file()}
+    if not info["exists"]:
+        return info
+    try:
+        from localrag.store import Store
+
+        store = Store.open(path, settings)
+        try:
+            status = store.status()
+        finally:
+            close = getattr(store, "close", None)
+            if close:
+                close()
+        info.update({k: status.get(k) for k in ("documents", "chunks", "generation", "health") if k in status})
+        info["skipped"] = len(status.get("skipped") or [])
+        info["ok"] = True
+    except Exception as e:  # noqa: BLE001 - the doctor reports any failure instead of dying
+        info["ok"] = False
+        info["error"] = f"{type(e).__name__}: {e}"
+    return info
+
+
+# --------------------------------------------------------------------------- models
+
+
+def models_report(settings: Settings) -> tuple[list[dict[str, Any]], list[Problem], list[str]]:
+    """Registry rows with sha256 verification of what is present, plus problems for the models in use."""
+    from localrag.errors import LocalragError
+    from localrag.models import fetch_hint, list_models, load_registry, models_dir, resolve_model_path
+
+    problems: list[Problem] = []
+    notices: list[str] = []
+    try:
+        rows = list_models(settings)  # verifies present models (hash cache makes repeats instant)
+        specs = load_registry(models_dir(settings))
+    except LocalragError as e:
+        return [], [_problem(str(e), "restore models/registry.toml from the source tree (git checkout models/registry.toml)")], []
+    for row in rows:
+        if row["present"] and row["verified"] is False:
+            spec = specs[row["name"]]
+            problems.append(_problem(f"model {row['name']!r} does not match its sha256 (damaged or wrong file)", _fix_command(fetch_hint(spec, models_dir(settings)))))
+
+    needed = [("embedder", settings.embedder.model)]
+    if settings.llm.backend == "llama-cpp":
+        needed.append(("llm", settings.llm.model))
+    for role, name in needed:
+        try:
+            resolve_model_path(settings, role, name)
+        except LocalragError as e:
+            problems.append(_problem(f"{role} {name!r} unusable: {_head(str(e))}", _fix_command(str(e))))
+    if settings.retrieval.rerank:
+        try:
+            resolve_model_path(settings, "reranker", settings.retrieval.reranker)
+        except LocalragError as e:  # optional: retrieval runs without it, with a notice
+            notices.append(f"no reranker, search skips reranking: {e}")
+    return rows, problems, notices
+
+
+def _head(msg: str) -> str:
+    return msg.split(": run ", 1)[0].split(": copy ", 1)[0]
+
+
+def _fix_command(msg: str) -> str:
+    """The fix part of a one-line model error ('...: run `x` or copy ...' -> 'run `x` or copy ...')."""
+    for marker in ("run `", "copy ", "give "):
+        i = msg.find(marker)
+        if i >= 0:
+            return msg[i:]
+    return msg
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def run_doctor(settings: Settings, *, llama_info: bool = True) -> dict[str, Any]:
+    """Everything `localrag doctor` prints. `problems` is a list of {problem, fix}; `notices` are
+    things that work but could be better (no reranker, no AVX2, ...)."""
+    problems: list[Problem] = []
+    notices: list[str] = []
+
+    python = {"version": platform.python_version(), "executable": sys.executable, "platform": platform.platform()}
+    if sys.version_info < (3, 11):
+        problems.append(_problem(f"Python {python['version']} is too old", "use Python 3.11 or newer"))
+
+    packages = package_versions()
+    for name, version in packages.items():
+        if version is None and name != "llama-cpp-python":
+            problems.append(_problem(f"package {name} is not installed", f"pip install -e . (or pip install {name})"))
+
+    models, model_problems, model_notices = models_report(settings)
+    problems += model_problems
+    notices += model_notices
+
+    cpu = cpu_report()
+    if cpu["machine"] in ("x86_64", "AMD64") and not cpu["flags"].get("avx2"):
+        notices.append("CPU lacks AVX2: llama.cpp and embeddings will be slow; a smaller GGUF or an OpenAI-compatible server helps")
+    llama: dict[str, Any] = {"ok": None}
+    if llama_info:
+        llama = llama_system_info()
+        if llama.get("missing"):
+            if settings.llm.backend == "llama-cpp":
+                problems.append(_problem("llama-cpp-python is not installed", "pip install 'llama-cpp-python>=0.3.16,<0.4' (or use --llm none / an OpenAI-compatible server)"))
+        elif not llama["ok"]:
+            problems.append(
+                _problem(
+                    f"llama.cpp failed to report its system info ({llama['error']})",
+                    "reinstall it built for this CPU: pip install --force-reinstall --no-cache-dir 'llama-cpp-python>=0.3.16,<0.4'",
+                )
+            )
+    cpu["llama_cpp"] = llama
+
+    physical = cpu["physical_cores"] or cpu["usable_cpus"] or 1
+    threads = {
+        "logical": cpu["logical_cpus"],
+        "usable": cpu["usable_cpus"],
+        "physical_cores": cpu["physical_cores"],
+        "llm_threads": settings.llm.n_threads or min(physical, cpu["usable_cpus"] or physical),
+        "torch_threads": _torch_threads(),
+    }
+    if settings.llm.n_threads and cpu["usable_cpus"] and settings.llm.n_threads > cpu["usable_cpus"]:
+        notices.append(f"llm.n_threads={settings.llm.n_threads} exceeds the {cpu['usable_cpus']} usable CPUs: generation will be slower")
+
+    disk = disk_report(Path(settings.index))
+    if disk["free_bytes"] < MIN_FREE_BYTES:
+        problems.append(_problem(f"only {disk['free_gb']} GB free at {disk['path']}", "free some space or put the index elsewhere with --index DIR"))
+
+    index = index_report(settings)
+    if index.get("ok") is False:
+        problems.append(_problem(f"index at {index['path']} cannot be opened: {index['error']}", f"rebuild it: localrag index FOLDER --index {index['path']} --rebuild (or delete {index['path']})"))
+
+    return {
+        "python": python,
+        "packages": packages,
+        "models": models,
+        "cpu": cpu,
+        "threads": threads,
+        "disk": disk,
+        "index": index,
+        "notices": notices,
+        "problems": problems,
+    }
+
+
+def _torch_threads() -> int | None:
+    if "torch" not in sys.modules:  # importing torch costs ~1 s; report it only when already loaded
+        return None
+    return sys.modules["torch"].get_num_threads()

