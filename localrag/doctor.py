@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from localrag.config import Settings
+from localrag.errors import LocalragError
 
 # What `localrag` needs at runtime (read from the installed metadata when localrag is installed).
 _FALLBACK_PACKAGES = (
@@ -163,6 +164,11 @@ def index_report(settings: Settings) -> dict[str, Any]:
         info.update({k: status.get(k) for k in ("documents", "chunks", "generation", "health") if k in status})
         info["skipped"] = len(status.get("skipped") or [])
         info["ok"] = True
+    except LocalragError as e:
+        info["ok"] = False
+        info["error"], _, fix = str(e).partition(" Fix: ")
+        if fix:
+            info["fix"] = fix
     except Exception as e:  # noqa: BLE001 - the doctor reports any failure instead of dying
         info["ok"] = False
         info["error"] = f"{type(e).__name__}: {e}"
@@ -174,7 +180,6 @@ def index_report(settings: Settings) -> dict[str, Any]:
 
 def models_report(settings: Settings) -> tuple[list[dict[str, Any]], list[Problem], list[str]]:
     """Registry rows with sha256 verification of what is present, plus problems for the models in use."""
-    from localrag.errors import LocalragError
     from localrag.models import fetch_hint, list_models, load_registry, models_dir, resolve_model_path
 
     problems: list[Problem] = []
@@ -275,7 +280,8 @@ def run_doctor(settings: Settings, *, llama_info: bool = True) -> dict[str, Any]
 
     index = index_report(settings)
     if index.get("ok") is False:
-        problems.append(_problem(f"index at {index['path']} cannot be opened: {index['error']}", f"rebuild it: localrag index FOLDER --index {index['path']} --rebuild (or delete {index['path']})"))
+        fix = index.get("fix") or f"localrag index FOLDER --index {index['path']} --rebuild"
+        problems.append(_problem(f"index at {index['path']} cannot be opened: {index['error']}", fix))
 
     return {
         "python": python,

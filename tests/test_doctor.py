@@ -87,6 +87,7 @@ def test_corrupt_index_is_reported_not_raised(tmp_path):
     report = doctor.run_doctor(_settings(tmp_path, tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False)
     assert report["index"]["exists"] and report["index"]["ok"] is False
     assert "ImportError" not in report["index"]["error"]  # the store ran and rejected the file
+    assert "Fix:" not in report["index"]["error"]  # the fix is split out of the message
     assert any("--rebuild" in p["fix"] for p in report["problems"] if "index" in p["problem"])
 
 
