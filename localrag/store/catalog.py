@@ -177,14 +177,14 @@ class Catalog:
 
     # ---- transactions --------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator["_Tx"]:
-        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error). Writes go through the yielded _Tx.
+    def transaction(self) -> Iterator["Transaction"]:
+        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error). Writes go through the yielded Transaction.
 
         When the transaction changed the set of chunks, `generation` is bumped inside it.
         """
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
-            tx = _Tx(self._conn)
+            tx = Transaction(self._conn)
             try:
                 yield tx
                 if tx.chunks_changed:
@@ -347,7 +347,7 @@ class Catalog:
         ]
 
 
-class _Tx:
+class Transaction:
     """Writes inside one transaction. Methods that change the chunk set bump the generation."""
 
     def __init__(self, conn: sqlite3.Connection):

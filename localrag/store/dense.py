@@ -78,6 +78,20 @@ class DenseIndex:
     def __len__(self) -> int:
         return 0 if self.index is None else int(self.index.ntotal)
 
+    def ids(self) -> np.ndarray:
+        """Every chunk id in the index, sorted (for consistency checks)."""
+        if self.index is None or self.index.ntotal == 0:
+            return np.zeros(0, dtype=np.int64)
+        if self.kind == "flat":
+            return np.sort(faiss.vector_to_array(self.index.id_map))
+        invlists = self.index.invlists
+        parts = [
+            faiss.rev_swig_ptr(invlists.get_ids(i), invlists.list_size(i)).copy()
+            for i in range(self.index.nlist)
+            if invlists.list_size(i)
+        ]
+        return np.sort(np.concatenate(parts))
+
     def info(self) -> dict:
         return {"kind": self.kind, "count": len(self), "dim": self.dim, "nprobe": self.nprobe, "recall": self.recall}
 

@@ -1,0 +1,307 @@
+"""Index a folder into a Store, incrementally.
+
+For each file the walk finds:
+- same size and mtime as recorded             -> unchanged, not even read
+- read; same sha256 as recorded               -> unchanged (its new stat is remembered)
+- new path, same sha256 as a file that is gone -> renamed: the path is updated, nothing re-embedded
+- new path, same sha256 as an unchanged file  -> copied: chunks and vectors duplicated, nothing embedded
+- otherwise                                   -> loaded, chunked and embedded (added / updated)
+Files the walk no longer finds are removed; files that cannot be indexed are recorded as
+skipped with a reason. Work is streamed: chunks are embedded a batch at a time and each batch
+is committed in one transaction, so a crash loses at most one batch and never holds all
+vectors in memory. Afterwards the derived FAISS and BM25 indexes are rebuilt from the
+catalogue and replaced atomically.
+
+Progress: pass `progress(kind, **fields)` to follow a run (the CLI draws a bar with it):
+    ("scan",   files=N, skipped=M)                   the walk found N files to consider, M left out
+    ("file",   path=rel, action=A, done=i, total=N)  A in added|updated|unchanged|renamed|copied|skipped
+    ("embed",  done=D, batch=B)                      D chunks embedded so far this run; B in this batch
+    ("commit", generation=G, files=F)                a batch of F files is durable
+    ("remove", path=rel)                             a file gone from the folder was removed
+    ("build",  chunks=C)                             rebuilding the derived indexes over C chunks
+    ("done",   summary=S)                            S is the returned summary
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from localrag.config import Settings
+from localrag.errors import ConfigError
+from localrag.ingest import FileEntry, SkipFile, SkippedEntry, chunk_sections, load_sections, read_file, walk
+from localrag.store import Store
+from localrag.store.catalog import DocumentRow, Transaction
+from localrag.store.passage import HEADING_SEPARATOR, passage_text
+from localrag.types import Chunk
+
+log = logging.getLogger("localrag")
+
+Progress = Callable[..., None]
+
+# Skips whose cause may go away without the file changing (chmod, a file that reappears).
+_TRANSIENT_REASONS = ("unreadable", "vanished")
+
+
+@dataclass(slots=True)
+class _Op:
+    """One pending change to the catalogue, applied in the next batch's transaction."""
+
+    kind: str  # put | skip | touch | move | copy | remove
+    path: str
+    entry: FileEntry | None = None
+    doc: DocumentRow | None = None  # the existing row it acts on (touch/move/copy/remove)
+    sha256: str | None = None
+    reason: str | None = None
+    chunks: list[Chunk] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Counts:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    renamed: int = 0
+    embedded: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+
+def _noop(kind: str, **fields: object) -> None:
+    pass
+
+
+def index_folder(
+    store: Store,
+    root: Path,
+    embedder,
+    settings: Settings,
+    progress: Progress | None = None,
+    *,
+    rebuild: bool = False,
+    lock_timeout: float = 10.0,
+    batch_chunks: int = 256,
+) -> dict:
+    """Bring the index up to date with `root`; returns the summary (see module docstring).
+
+    Summary: {"added","updated","removed","unchanged","renamed","skipped":[{"path","reason"}],
+    "chunks" (in the index now), "embedded" (this run), "generation", "seconds"}.
+    `rebuild=True` forgets every document first and re-indexes everything.
+    """
+    t0 = time.perf_counter()
+    progress = progress or _noop
+    root = Path(root).expanduser().resolve()
+    with store.write_lock(timeout=lock_timeout):
+        if rebuild:
+            store.clear()
+        store.check_embedder(settings.embedder.model, embedder.dim)
+        _check_root(store, root)
+        run = _Run(store, embedder, settings, progress, batch_chunks)
+        counts = run.index(root)
+        if store.generation != store.catalog.generation:
+            progress("build", chunks=store.catalog.counts()["chunks"])
+            store.rebuild_derived()
+        store.catalog.set_meta(root=str(root), indexed_at=str(time.time()))
+    summary = {
+        "added": counts.added,
+        "updated": counts.updated,
+        "removed": counts.removed,
+        "unchanged": counts.unchanged,
+        "renamed": counts.renamed,
+        "skipped": counts.skipped,
+        "chunks": store.catalog.counts()["chunks"],
+        "embedded": counts.embedded,
+        "generation": store.catalog.generation,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    progress("done", summary=summary)
+    return summary
+
+
+def _check_root(store: Store, root: Path) -> None:
+    """One folder per index. A folder that moved is followed (its paths are relative)."""
+    recorded = store.catalog.get_meta("root")
+    if recorded is None or recorded == str(root):
+        return
+    if Path(recorded).exists() and store.catalog.counts()["documents"]:
+        raise ConfigError(
+            f"index {store.index_dir} holds {recorded}; index {root} into another index "
+            f"(--index DIR) or replace it: localrag index --rebuild {root} --index {store.index_dir}"
+        )
+    log.warning("indexed folder moved from %s to %s; following it", recorded, root)
+
+
+def embedding_text(chunk: Chunk, count_tokens: Callable[[str], int], max_tokens: int) -> str:
+    """Heading path + chunk text, dropping outer headings (then all) when they would not fit."""
+    for heading in (chunk.heading, chunk.heading[-1:]):
+        if heading and chunk.n_tokens + count_tokens(HEADING_SEPARATOR.join(heading)) + 1 <= max_tokens:
+            return passage_text(heading, chunk.text)
+    return chunk.text
+
+
+class _Run:
+    def __init__(self, store: Store, embedder, settings: Settings, progress: Progress, batch_chunks: int):
+        self.store = store
+        self.catalog = store.catalog
+        self.embedder = embedder
+        self.settings = settings
+        self.progress = progress
+        self.batch_chunks = batch_chunks
+        self.max_tokens = embedder.max_seq_length - 2  # [CLS] and [SEP]
+        self.size = min(settings.chunking.size, self.max_tokens)
+        self.overlap = min(settings.chunking.overlap, self.size - 1)
+        self.count_heading_tokens = lru_cache(maxsize=4096)(embedder.count_tokens)
+        self.pending: list[_Op] = []
+        self.pending_chunks = 0
+        self.moved_ids: set[int] = set()  # documents claimed by a rename
+        self.counts = _Counts()
+
+    # ---- planning --------------------------------------------------------------------------
+    def index(self, root: Path) -> _Counts:
+        items = list(walk(root, self.settings.chunking))
+        files = [i for i in items if isinstance(i, FileEntry)]
+        existing = {d.path: d for d in self.catalog.documents()}
+        present = {i.rel for i in items}
+        self.gone_by_sha: dict[str, list[DocumentRow]] = {}
+        for d in existing.values():
+            if d.path not in present and d.status == "ok" and d.sha256:
+                self.gone_by_sha.setdefault(d.sha256, []).append(d)
+        # Unchanged by stat: safe sources for copies whatever order the walk visits them in.
+        self.unchanged_by_sha = {
+            d.sha256: d
+            for f in files
+            if (d := existing.get(f.rel)) is not None and d.status == "ok" and _same_stat(d, f)
+        }
+        self.progress("scan", files=len(files), skipped=len(items) - len(files))
+
+        for n, item in enumerate(items, 1):
+            old = existing.get(item.rel)
+            action = self._plan_skipped(item, old) if isinstance(item, SkippedEntry) else self._plan_file(item, old)
+            self.progress("file", path=item.rel, action=action, done=n, total=len(items))
+            if self.pending_chunks >= self.batch_chunks:
+                self._flush()
+
+        for d in existing.values():
+            if d.path not in present and d.id not in self.moved_ids:
+                self.pending.append(_Op("remove", d.path, doc=d))
+                if d.status == "ok":
+                    self.counts.removed += 1
+        self._flush()
+        return self.counts
+
+    def _plan_skipped(self, item: SkippedEntry, old: DocumentRow | None) -> str:
+        self.counts.skipped.append({"path": item.rel, "reason": item.reason})
+        if old is None or old.status != "skipped" or old.error != item.reason:
+            self.pending.append(_Op("skip", item.rel, reason=item.reason))
+        return "skipped"
+
+    def _plan_file(self, entry: FileEntry, old: DocumentRow | None) -> str:
+        if old is not None and _same_stat(old, entry):
+            if old.status == "ok":
+                self.counts.unchanged += 1
+                return "unchanged"
+            if not (old.error or "").startswith(_TRANSIENT_REASONS):
+                self.counts.skipped.append({"path": entry.rel, "reason": old.error or ""})
+                return "skipped"
+        try:
+            data = read_file(entry, self.settings.chunking.max_file_mb)
+        except SkipFile as e:
+            return self._skip(entry, None, e.reason)
+        sha = hashlib.sha256(data).hexdigest()
+        if old is not None and old.sha256 == sha and old.status == "ok":
+            self.pending.append(_Op("touch", entry.rel, entry=entry, doc=old))
+            self.counts.unchanged += 1
+            return "unchanged"
+        if old is None:
+            if self.gone_by_sha.get(sha):
+                source = self.gone_by_sha[sha].pop()
+                self.pending.append(_Op("move", entry.rel, entry=entry, doc=source))
+                self.moved_ids.add(source.id)
+                self.counts.renamed += 1
+                return "renamed"
+            if sha in self.unchanged_by_sha:
+                self.pending.append(_Op("copy", entry.rel, entry=entry, doc=self.unchanged_by_sha[sha]))
+                self.counts.added += 1
+                return "copied"
+        try:
+            sections = load_sections(entry.rel, data, self.settings.chunking)
+        except SkipFile as e:
+            return self._skip(entry, sha, e.reason)
+        except Exception as e:  # noqa: BLE001 - one bad file must not stop the whole folder
+            log.warning("%s: loader failed (%s: %s); skipping it", entry.rel, type(e).__name__, e)
+            return self._skip(entry, sha, f"failed to load: {type(e).__name__}: {e}")
+        chunks = chunk_sections(sections, self.embedder.count_tokens, self.size, self.overlap, self.max_tokens)
+        if not chunks:
+            return self._skip(entry, sha, "no text")
+        self.pending.append(_Op("put", entry.rel, entry=entry, sha256=sha, chunks=chunks))
+        self.pending_chunks += len(chunks)
+        if old is not None and old.status == "ok":
+            self.counts.updated += 1
+            return "updated"
+        self.counts.added += 1
+        return "added"
+
+    def _skip(self, entry: FileEntry, sha: str | None, reason: str) -> str:
+        self.counts.skipped.append({"path": entry.rel, "reason": reason})
+        self.pending.append(_Op("skip", entry.rel, entry=entry, sha256=sha, reason=reason))
+        return "skipped"
+
+    # ---- applying --------------------------------------------------------------------------
+    def _flush(self) -> None:
+        if not self.pending:
+            return
+        chunks = [c for op in self.pending for c in op.chunks]
+        vectors = None
+        if chunks:
+            texts = [embedding_text(c, self.count_heading_tokens, self.max_tokens) for c in chunks]
+            done_before = self.counts.embedded
+            vectors = self.embedder.encode(
+                texts, progress=lambda d: self.progress("embed", done=done_before + d, batch=len(texts))
+            )
+            self.counts.embedded += len(texts)
+        start = 0
+        with self.catalog.transaction() as tx:
+            for op in self.pending:
+                n = len(op.chunks)
+                _apply(tx, op, None if vectors is None else vectors[start : start + n])
+                start += n
+        self.progress("commit", generation=self.catalog.generation, files=len(self.pending))
+        for op in self.pending:
+            if op.kind == "remove":
+                self.progress("remove", path=op.path)
+        self.pending = []
+        self.pending_chunks = 0
+
+
+def _same_stat(doc: DocumentRow, entry: FileEntry) -> bool:
+    return doc.size == entry.size and doc.mtime_ns == entry.mtime_ns
+
+
+def _apply(tx: Transaction, op: _Op, vectors) -> None:
+    e = op.entry
+    if op.kind == "put":
+        tx.put_document(op.path, sha256=op.sha256, size=e.size, mtime_ns=e.mtime_ns, chunks=op.chunks, vectors=vectors)
+    elif op.kind == "skip":
+        tx.put_document(
+            op.path,
+            sha256=op.sha256,
+            size=e.size if e else None,
+            mtime_ns=e.mtime_ns if e else None,
+            status="skipped",
+            error=op.reason,
+        )
+    elif op.kind == "touch":
+        tx.touch_document(op.doc.id, size=e.size, mtime_ns=e.mtime_ns)
+    elif op.kind == "move":
+        tx.move_document(op.doc.id, op.path, size=e.size, mtime_ns=e.mtime_ns)
+    elif op.kind == "copy":
+        tx.copy_document(op.doc.id, op.path, size=e.size, mtime_ns=e.mtime_ns)
+    elif op.kind == "remove":
+        tx.remove_document(op.doc.id)
+    else:  # pragma: no cover - programming error
+        raise ValueError(op.kind)

@@ -1,0 +1,307 @@
+"""Incremental indexing: what gets embedded, renamed, removed, skipped.
+
+A small deterministic bag-of-words embedder counts what it is asked to embed; everything
+else (ingest, SQLite, FAISS, bm25s) is real. tests/test_indexer_minilm.py runs the real model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from localrag.config import Settings
+from localrag.errors import ConfigError, IndexLockedError
+from localrag.indexer import embedding_text, index_folder
+from localrag.store import Store
+from localrag.types import Chunk
+
+NOTES = Path(__file__).parent / "data" / "notes"
+
+
+class CountingEmbedder:
+    """Hashes words into buckets: similar texts get similar vectors. Records every text it embeds."""
+
+    name = "counting"
+    dim = 32
+    max_seq_length = 128
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def encode(self, texts, progress=None) -> np.ndarray:
+        self.texts.extend(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in text.lower().split():
+                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        if progress is not None:
+            progress(len(texts))
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+    def reset(self) -> None:
+        self.texts = []
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    dest = tmp_path / "notes"
+    shutil.copytree(NOTES, dest)
+    return dest
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(index=tmp_path / "index")
+
+
+@pytest.fixture
+def emb() -> CountingEmbedder:
+    return CountingEmbedder()
+
+
+def _open(settings: Settings) -> Store:
+    return Store.open(settings.index, settings, create=True)
+
+
+def _paths(store: Store) -> set[str]:
+    return {d.path for d in store.catalog.documents() if d.status == "ok"}
+
+
+def _assert_consistent(store: Store) -> None:
+    """Every chunk in SQLite is in FAISS and BM25, and nothing else is."""
+    (ids,) = zip(*store.catalog._query("SELECT id FROM chunks ORDER BY id")) or ((),)
+    ids = set(ids)
+    assert set(store.keyword.ids.tolist()) == ids
+    assert set(store.dense.ids().tolist()) == ids
+    assert store.generation == store.catalog.generation
+
+
+def test_first_run_indexes_every_file_and_is_searchable(folder, settings, emb):
+    events = []
+    store = _open(settings)
+    summary = index_folder(store, folder, emb, settings, progress=lambda kind, **f: events.append((kind, f)))
+    n_files = sum(1 for p in folder.rglob("*") if p.is_file())
+    assert summary["added"] == n_files and summary["updated"] == summary["removed"] == 0
+    assert summary["chunks"] == len(emb.texts) == summary["embedded"] > 0
+    assert _paths(store) == {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    _assert_consistent(store)
+    hits = store.keyword.search("tomato", 3)
+    assert hits and "garden/tomatoes.md" in {h.path for h in store.get_hits([c for c, _ in hits]).values()}
+    kinds = [k for k, _ in events]
+    assert kinds[0] == "scan" and kinds[-1] == "done" and "embed" in kinds and "commit" in kinds
+    assert store.catalog.get_meta("root") == str(folder.resolve())
+    # the derived indexes on disk are what a fresh reader loads, without rebuilding
+    store.close()
+    again = Store.open(settings.index, settings)
+    assert again.health == {"catalog": "ok", "dense": "ok", "keyword": "ok"}
+    _assert_consistent(again)
+
+
+def test_unchanged_folder_embeds_nothing(folder, settings, emb):
+    store = _open(settings)
+    index_folder(store, folder, emb, settings)
+    gen = store.catalog.generation
+    emb.reset()
+    os.utime(folder / "travel.md")  # new mtime, same bytes: hashed, not re-embedded
+    summary = index_folder(store, folder, emb, settings)
+    assert emb.texts == []
+    assert summary["unchanged"] == len(_paths(store)) and summary["added"] == summary["updated"] == 0
+    assert store.catalog.generation == gen  # derived indexes untouched
+
+
+def test_modified_file_is_the_only_one_reembedded(folder, settings, emb):
+    store = _open(settings)
+    index_folder(store, folder, emb, settings)
+    emb.reset()
+    target = folder / "garden" / "compost.md"
+    target.write_text(target.read_text() + "\n\nAdd crushed eggshells for calcium.\n")
+    summary = index_folder(store, folder, emb, settings)
+    assert summary["updated"] == 1 and summary["added"] == 0
+    assert emb.texts and all("compost" in t.lower() or "eggshell" in t.lower() for t in emb.texts)
+    assert any("eggshells" in t for t in emb.texts)
+    hits = store.keyword.search("eggshells calcium", 1)
+    assert store.get_hits([hits[0][0]])[hits[0][0]].path == "garden/compost.md"
+    _assert_consistent(store)
+
+
+def test_rename_moves_the_path_without_reembedding(folder, settings, emb):
+    store = _open(settings)
+    index_folder(store, folder, emb, settings)
+    chunk_ids_before = set(store.keyword.ids.tolist())
+    emb.reset()
+    (folder / "garden" / "tomatoes.md").rename(folder / "tomato-notes.md")
+    summary = index_folder(store, folder, emb, settings)
+    assert emb.texts == []
+    assert summary["renamed"] == 1 and summary["removed"] == 0 and summary["added"] == 0
+    assert "tomato-notes.md" in _paths(store) and "garden/tomatoes.md" not in _paths(store)
+    assert set(store.keyword.ids.tolist()) == chunk_ids_before  # same chunks, same vectors
+    hit_id = store.keyword.search("tomato", 1)[0][0]
+    assert store.get_hits([hit_id])[hit_id].path == "tomato-notes.md"
+
+
+def test_copy_reuses_vectors(folder, settings, emb):
+    store = _open(settings)
+    index_folder(store, folder, emb, settings)
+    emb.reset()
+    shutil.copy(folder / "travel.md", folder / "travel-copy.md")
+    summary = index_folder(store, folder, emb, settings)
+    assert emb.texts == [] and summary["added"] == 1
+    copy = store.catalog.document("travel-copy.md")
+    orig = store.catalog.document("travel.md")
+    assert copy.n_chunks == orig.n_chunks > 0
+    _assert_consistent(store)
+
+
+def test_deleted_file_is_gone_from_every_index(folder, settings, emb):
+    store = _open(settings)
+    index_folder(store, folder, emb, settings)
+    doc = store.catalog.document("home/wifi.txt")
+    gone_ids = store.catalog.chunk_ids_for_docs([doc.id]).tolist()
+    assert gone_ids
+    (folder / "home" / "wifi.txt").unlink()
+    summary = index_folder(store, folder, emb, settings)
+    assert summary["removed"] == 1
+    assert store.catalog.document("home/wifi.txt") is None
+    assert store.get_hits(gone_ids) == {}
+    assert not set(gone_ids) & set(store.keyword.ids.tolist())
+    for cid in gone_ids:
+        with pytest.raises(RuntimeError):
+            store.dense.index.reconstruct(cid)  # IndexIDMap2 no longer knows the id
+    assert not store.catalog._query(
+        f"SELECT 1 FROM embeddings WHERE chunk_id IN ({','.join(map(str, gone_ids))})"
+    )
+    _assert_consistent(store)
+    # and a fresh reader agrees
+    store.close()
+    _assert_consistent(Store.open(settings.index, settings))
+
+
+def test_skipped_files_are_recorded_with_reasons(folder, settings, emb):
+    (folder / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    (folder / "empty.md").write_text("")
+    (folder / "blob.txt").write_bytes(bytes(range(256)) * 20)
+    store = _open(settings)
+    summary = index_folder(store, folder, emb, settings)
+    reasons = {s["path"]: s["reason"] for s in summary["skipped"]}
+    assert set(reasons) >= {"photo.png", "empty.md", "blob.txt"}
+    assert reasons["photo.png"] == "unsupported"
+    assert all(reasons[p] for p in reasons)
+    assert {s["path"] for s in store.status()["skipped"]} == set(reasons)
+    assert not ({"photo.png", "empty.md", "blob.txt"} & _paths(store))
+    # a skipped file that later becomes indexable is picked up
+    (folder / "blob.txt").write_text("now it is plain text about bicycles")
+    summary = index_folder(store, folder, emb, settings)
+    assert "blob.txt" in _paths(store) and summary["added"] == 1
+
+
+def test_file_turning_unreadable_leaves_the_index(folder, settings, emb):
+    if os.geteuid() == 0:
+        pytest.skip("root reads everything")
+    store = _open(settings)
+    index_folder(store, folder, emb, settings)
+    target = folder / "recipes.md"
+    target.write_text("changed so the stat differs\n")
+    target.chmod(0)
+    try:
+        summary = index_folder(store, folder, emb, settings)
+    finally:
+        target.chmod(0o644)
+    assert {"path": "recipes.md", "reason": "unreadable: permission denied"} in summary["skipped"]
+    assert "recipes.md" not in _paths(store)
+    _assert_consistent(store)
+    # readable again, same stat: transient reasons are retried
+    summary = index_folder(store, folder, emb, settings)
+    assert "recipes.md" in _paths(store)
+
+
+def test_rebuild_reembeds_everything(folder, settings, emb):
+    store = _open(settings)
+    first = index_folder(store, folder, emb, settings)
+    emb.reset()
+    summary = index_folder(store, folder, emb, settings, rebuild=True)
+    assert summary["added"] == first["added"] and len(emb.texts) == first["chunks"]
+    _assert_consistent(store)
+
+
+def test_second_writer_gets_index_locked_error(folder, settings, emb):
+    store = _open(settings)
+    other = Store.open(settings.index, settings)
+    with other.write_lock():
+        t = time.monotonic()
+        with pytest.raises(IndexLockedError, match=f"pid {os.getpid()}"):
+            index_folder(store, folder, emb, settings, lock_timeout=0.3)
+        assert time.monotonic() - t >= 0.3
+    index_folder(store, folder, emb, settings, lock_timeout=0.3)  # free again
+
+
+def test_another_folder_is_refused_unless_the_first_is_gone(folder, settings, emb, tmp_path):
+    store = _open(settings)
+    index_folder(store, folder, emb, settings)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "a.md").write_text("# A\n\nsomething")
+    with pytest.raises(ConfigError, match="--rebuild"):
+        index_folder(store, other, emb, settings)
+    moved = tmp_path / "moved-notes"
+    folder.rename(moved)
+    emb.reset()
+    summary = index_folder(store, moved, emb, settings)
+    assert emb.texts == [] and summary["removed"] == 0 and summary["unchanged"] > 0
+
+
+def test_embedder_with_other_dimension_is_refused(folder, settings, emb):
+    store = _open(settings)
+    index_folder(store, folder, emb, settings)
+    emb.dim = 8
+    with pytest.raises(ConfigError, match="built with embedder"):
+        index_folder(store, folder, emb, settings)
+
+
+def test_crash_mid_run_keeps_committed_batches_and_reader_rebuilds(folder, settings, emb):
+    class Boom(Exception):
+        pass
+
+    class Crashing(CountingEmbedder):
+        calls = 0
+
+        def encode(self, texts, progress=None):
+            Crashing.calls += 1
+            if Crashing.calls == 2:
+                raise Boom
+            return super().encode(texts, progress)
+
+    store = _open(settings)
+    with pytest.raises(Boom):
+        index_folder(store, folder, Crashing(), settings, batch_chunks=1)
+    committed = _paths(store)
+    assert len(committed) == 1  # the first batch is durable, the second is not
+    store.close()
+    reader = Store.open(settings.index, settings)  # derived indexes are stale: rebuilt from SQLite
+    assert reader.health["dense"] == "rebuilt" and reader.health["keyword"] == "rebuilt"
+    _assert_consistent(reader)
+    emb2 = CountingEmbedder()
+    summary = index_folder(reader, folder, emb2, settings)
+    assert summary["unchanged"] == 1 and summary["added"] == len(_paths(reader)) - 1
+
+
+def test_embedding_text_prefixes_headings_that_fit():
+    def count(text: str) -> int:
+        return len(text.split())
+
+    chunk = Chunk(text="feed weekly", ordinal=0, heading=("Garden", "Tomatoes"), n_tokens=2)
+    assert embedding_text(chunk, count, 100) == "Garden > Tomatoes\nfeed weekly"
+    assert embedding_text(chunk, count, 4) == "Tomatoes\nfeed weekly"  # the full path would not fit
+    assert embedding_text(chunk, count, 2) == "feed weekly"
