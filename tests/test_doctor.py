@@ -57,6 +57,10 @@ def test_report_keys_and_missing_models_with_fixes(tmp_path):
     assert any("localrag models fetch qwen2.5-coder-1.5b-instruct-q4_k_m" in f for f in fixes)
     assert all(set(p) == {"problem", "fix"} and "\n" not in p["fix"] for p in report["problems"])
     assert any("reranker" in n for n in report["notices"])  # optional model: a notice, not a problem
+    lines = dict(doctor.summarize(report))
+    assert "all-MiniLM-L6-v2 (embedder, selected): absent" in lines["models"]
+    assert lines["index"].endswith("not created yet") and "GB free" in lines["disk"]
+    assert all("\n" not in v for v in lines.values())
 
 
 def test_llm_backend_none_needs_no_gguf(tmp_path):
@@ -76,6 +80,7 @@ def test_damaged_model_is_a_problem_with_refetch_fix(tmp_path):
     report = doctor.run_doctor(_settings(tmp_path, mdir, **{"llm.model": "tiny"}), llama_info=False)
     [bad] = [p for p in report["problems"] if "'tiny'" in p["problem"]]
     assert "sha256" in bad["problem"] and "localrag models fetch tiny" in bad["fix"]
+    assert "tiny (llm, selected): CHECKSUM MISMATCH" in dict(doctor.summarize(report))["models"]
 
 
 def test_corrupt_index_is_reported_not_raised(tmp_path):

