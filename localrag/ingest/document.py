@@ -105,10 +105,24 @@ class TextBuilder:
         self._length = 0
         self.sections: list[Section] = []
         self._open: Section | None = None
+        self._open_has_text = False
+        self._only_heading = False
 
     def start_section(self, heading: tuple[str, ...] = (), page: int | None = None, kind: str = "text") -> None:
+        """Begin a section. One holding only its heading line is extended instead, so no
+        chunk is a bare heading (a title followed by a subheading, say)."""
+        if self._open is not None and self._only_heading and self._open.page == page:
+            self._open.heading, self._open.kind = heading, kind
+            return
         self._close()
         self._open = Section(text="", heading=heading, page=page, kind=kind)
+        self._open_has_text = self._only_heading = False
+
+    def add_heading(self, title: str) -> None:
+        """The heading's own text, as the first block of the section just started."""
+        first = not self._open_has_text
+        self.add_block(title)
+        self._only_heading = first and self._open_has_text
 
     def add_block(self, block: str) -> None:
         block = block.strip()
@@ -119,20 +133,22 @@ class TextBuilder:
         assert self._open is not None
         if self._length:
             self._write("\n\n")
-        if self._open.char_end == 0 and not self._open.text:
+        if not self._open_has_text:
             self._open.char_start = self._length
+            self._open_has_text = True
         self._write(block)
         self._open.char_end = self._length
-        self._open.text = "x"  # marks the section non-empty; real text filled at close
+        self._only_heading = False
 
     def _write(self, s: str) -> None:
         self._parts.append(s)
         self._length += len(s)
 
     def _close(self) -> None:
-        if self._open is not None and self._open.text:
+        if self._open is not None and self._open_has_text:
             self.sections.append(self._open)
         self._open = None
+        self._open_has_text = False
 
     def build(self, notes: list[str] | None = None) -> Document:
         self._close()

@@ -56,8 +56,25 @@ def _decode_single_byte(data: bytes) -> tuple[str, str]:
         return data.decode("latin-1"), "latin-1"
 
 
-def detect_and_decode(data: bytes) -> tuple[str, str]:
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+def declared_html_charset(data: bytes) -> str | None:
+    """The codec named by an HTML <meta charset> in the first 4 KB, if Python knows it."""
+    m = _META_CHARSET.search(data[:4096])
+    if not m:
+        return None
+    try:
+        return codecs.lookup(m.group(1).decode("ascii")).name
+    except LookupError:
+        return None
+
+
+def detect_and_decode(data: bytes, declared: str | None = None) -> tuple[str, str]:
     """(text, encoding name) with newlines normalised to LF and any BOM removed.
+
+    `declared` is an encoding the file names for itself (HTML meta charset); it is
+    used after BOM and UTF-16 detection, and only if the bytes decode with it.
 
     Raises SkipFile("empty file") for zero bytes and SkipFile("binary") for data that
     is not text in any of the supported encodings.
@@ -75,6 +92,11 @@ def detect_and_decode(data: bytes) -> tuple[str, str]:
         return normalize_newlines(usable.decode(utf16, errors="replace")), utf16
     if _looks_binary(sample):
         raise SkipFile("binary")
+    if declared is not None and declared not in ("utf-8", "ascii"):
+        try:
+            return normalize_newlines(data.decode(declared)), declared
+        except (UnicodeDecodeError, LookupError):
+            pass
     try:
         return normalize_newlines(data.decode("utf-8")), "utf-8"
     except UnicodeDecodeError:
@@ -89,6 +111,6 @@ def detect_and_decode(data: bytes) -> tuple[str, str]:
     return normalize_newlines(text), name
 
 
-def decode_text(data: bytes) -> str:
+def decode_text(data: bytes, declared: str | None = None) -> str:
     """The text of `data`; see detect_and_decode."""
-    return detect_and_decode(data)[0]
+    return detect_and_decode(data, declared)[0]

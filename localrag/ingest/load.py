@@ -7,7 +7,7 @@ from pathlib import PurePosixPath
 
 from localrag.config import ChunkingSettings
 from localrag.ingest.document import Document
-from localrag.ingest.encoding import decode_text
+from localrag.ingest.encoding import declared_html_charset, decode_text
 from localrag.ingest.errors import SkipFile
 from localrag.ingest.formats import format_of
 from localrag.types import Section
@@ -38,7 +38,7 @@ def load_document(rel: str, data: bytes, settings: ChunkingSettings) -> Document
 
         doc = load_docx(data)
     else:
-        text = decode_text(data)
+        text = decode_text(data, declared_html_charset(data) if fmt == "html" else None)
         doc = _load_text(fmt, rel, text, settings)
     if not doc.sections:
         raise SkipFile("no text")
@@ -63,7 +63,8 @@ def _load_text(fmt: str, rel: str, text: str, settings: ChunkingSettings) -> Doc
     if fmt == "code":
         from localrag.ingest.loaders.code import load_code
 
-        return load_code(text, PurePosixPath(rel).suffix.lower())
+        name = PurePosixPath(rel).name
+        return load_code(text, PurePosixPath(name).suffix or name)
     if fmt == "data":
         from localrag.ingest.loaders.data import load_data
 
