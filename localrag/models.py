@@ -281,7 +281,7 @@ class _HashCache:
     def save(self) -> None:
         if not self.dirty or not self.file.parent.is_dir():
             return
-        tmp = self.file.with_suffix(".tmp")
+        tmp = self.file.with_name(f"{self.file.name}.{os.getpid()}.tmp")  # concurrent verifies never share a temp file
         try:
             tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True), encoding="utf-8")
             os.replace(tmp, self.file)
@@ -588,7 +588,9 @@ def _fetch_lock(mdir: Path) -> Iterator[None]:
 
 
 def _toml_str(s: str) -> str:
-    return json.dumps(s, ensure_ascii=True)  # a JSON string with ASCII escapes is a valid TOML basic string
+    # JSON string syntax is TOML basic-string syntax as long as nothing outside the BMP is escaped
+    # (JSON would write a surrogate pair, which TOML rejects), hence ensure_ascii=False.
+    return json.dumps(s, ensure_ascii=False)
 
 
 def _write_local(mdir: Path, specs: list[ModelSpec]) -> None:

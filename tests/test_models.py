@@ -218,6 +218,7 @@ def make_cross_encoder(folder: Path) -> Path:
     folder.mkdir(parents=True)
     (folder / "config.json").write_text('{"architectures": ["BertForSequenceClassification"]}')
     (folder / "model.safetensors").write_bytes(os.urandom(512))
+    (folder / 'nötes "😀".txt').write_text("names local.toml must quote and escape")
     return folder
 
 
@@ -226,11 +227,11 @@ def test_add_reranker_copies_records_and_verifies(tmp_path):
     mdir = tmp_path / "models"
     s = settings_for(mdir)
     info = m.add(s, "reranker", src)
-    assert info["name"] == "ms-marco-MiniLM-L-6-v2" and info["files"] == 2
+    assert info["name"] == "ms-marco-MiniLM-L-6-v2" and info["files"] == 3
     assert m.resolve_model_path(s, "reranker") == mdir / "ms-marco-MiniLM-L-6-v2"
     assert "ms-marco-MiniLM-L-6-v2" in (mdir / "local.toml").read_text()
     [res] = m.verify(s, "ms-marco-MiniLM-L-6-v2")
-    assert res["ok"] and res["files"] == 2
+    assert res["ok"] and res["files"] == 3
     row = next(r for r in m.list_models(s) if r["name"] == "ms-marco-MiniLM-L-6-v2")
     assert row["origin"] == "local" and row["license"] == "Apache-2.0" and row["verified"] is True
 
