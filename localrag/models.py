@@ -213,14 +213,19 @@ def resolve_model_path(settings: Settings, role: str, name: str | None = None) -
             raise ModelMissingError(f"LLM file {p} not found: give the path of a .gguf file, or a model name from `localrag models list`")
         if role != "llm" and not p.is_dir():
             raise ModelMissingError(f"{role} folder {p} not found: give a sentence-transformers model folder, or a model name from `localrag models list`")
+        if role == "llm":
+            check_gguf(p)
         return p
     specs = load_registry(mdir)
     spec = specs.get(name)
     if spec is None:
-        # an unregistered model the user dropped into models/ under that name
+        # an unregistered model the user dropped into models/ under that name (GGUFs with or without ".gguf")
+        for p in (mdir / name, mdir / f"{name}.gguf") if role == "llm" else (mdir / name,):
+            if p.exists():
+                if role == "llm":
+                    check_gguf(p)
+                return p
         p = mdir / name
-        if p.exists():
-            return p
         known = ", ".join(sorted(s.name for s in specs.values() if s.role == role)) or "none"
         raise ModelMissingError(
             f"unknown {role} model {name!r} (not in the registry nor in {mdir}/; known: {known}): "
@@ -234,6 +239,17 @@ def resolve_model_path(settings: Settings, role: str, name: str | None = None) -
     if wrong:
         raise ModelChecksumError(f"model {spec.name!r} is damaged ({wrong[0]}): {fetch_hint(spec, mdir)}")
     return mdir / spec.path
+
+
+def check_gguf(path: Path) -> None:
+    """Fail early, with a clear message, on a file llama.cpp would reject with an obscure one."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise ModelMissingError(f"LLM file {path} cannot be read: {e.strerror}") from None
+    if magic != b"GGUF":
+        raise ConfigError(f"{path} is not a GGUF file (llama.cpp needs GGUF; convert it or pick another model)")
 
 
 # --------------------------------------------------------------------------- hashing + verify
@@ -609,9 +625,7 @@ def _validate_source(role: str, src: Path) -> None:
     if role == "llm":
         if not src.is_file():
             raise ConfigError(f"an LLM must be a .gguf file; {src} is not a file")
-        with open(src, "rb") as f:
-            if f.read(4) != b"GGUF":
-                raise ConfigError(f"{src} is not a GGUF file (no GGUF header)")
+        check_gguf(src)
     else:
         if not src.is_dir() or not (src / "config.json").is_file():
             raise ConfigError(f"a {role} must be a model folder with config.json (a sentence-transformers / cross-encoder folder); {src} is not")

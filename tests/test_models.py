@@ -153,6 +153,21 @@ def test_resolve_llm_given_as_a_path_to_own_gguf(tmp_path):
     gone = settings_for(tmp_path / "models", **{"llm.model": str(tmp_path / "nope.gguf")})
     with pytest.raises(ModelMissingError, match="nope.gguf not found"):
         m.resolve_model_path(gone, "llm")
+    fake = tmp_path / "mine" / "weights.gguf"
+    fake.write_bytes(b"PK\x03\x04 a zip, not a GGUF")
+    with pytest.raises(ConfigError, match="not a GGUF file"):
+        m.resolve_model_path(settings_for(tmp_path / "models", **{"llm.model": str(fake)}), "llm")
+
+
+def test_relative_gguf_path_and_bare_name_found_in_models_dir(tmp_path, monkeypatch):
+    mdir = tmp_path / "models"
+    mdir.mkdir()
+    (mdir / "my-model.gguf").write_bytes(b"GGUF")
+    monkeypatch.chdir(tmp_path / "models")  # cwd has it: found relative to the cwd
+    assert m.resolve_model_path(settings_for(mdir, **{"llm.model": "my-model.gguf"}), "llm") == Path("my-model.gguf")
+    monkeypatch.chdir(tmp_path)  # not in the cwd: looked up in the models dir
+    assert m.resolve_model_path(settings_for(mdir, **{"llm.model": "my-model.gguf"}), "llm") == mdir / "my-model.gguf"
+    assert m.resolve_model_path(settings_for(mdir, **{"llm.model": "my-model"}), "llm") == mdir / "my-model.gguf"
 
 
 def test_unregistered_model_dropped_into_models_dir_resolves(tmp_path):
