@@ -32,3 +32,23 @@ def minilm_count() -> Callable[[str], int]:
     tok.no_truncation()  # tokenizer.json ships with truncation at 128: counts would be capped
     tok.no_padding()
     return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
+
+
+def _import_bad_files():
+    """tests/fixtures/bad_files.py, imported by path (tests/ is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("localrag_bad_files", REPO / "tests" / "fixtures" / "bad_files.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bad_files = _import_bad_files()
+
+
+@pytest.fixture(scope="module")
+def bad_folder(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    folder = tmp_path_factory.mktemp("bad") / "docs"
+    return folder, bad_files.write_bad_files(folder)
