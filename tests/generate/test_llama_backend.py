@@ -1,0 +1,120 @@
+"""The llama.cpp backend with the real SmolLM2 model: generation, exact counts, prefix reuse, cancel."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from localrag.config import Settings
+from localrag.errors import LLMError
+from localrag.generate.prompt import build_messages
+from localrag.types import Hit
+
+HITS = [Hit(chunk_id=1, path="garden/tomatoes.md", text="The tomatoes get liquid seaweed fertiliser every two weeks.")]
+
+
+def _plan(llm, question="What fertiliser do the tomatoes get?", hits=HITS):
+    return build_messages(question, hits, llm, Settings())
+
+
+def test_generates_text_from_the_gguf_chat_template(smol):
+    assert "<|im_start|>" in smol.chat_template  # SmolLM2's own ChatML template is used
+    assert smol._llama.chat_format == "chat_template.default"
+    assert smol._llama.model_params.use_extra_bufts is False
+    plan = _plan(smol)
+    text = "".join(smol.stream(plan.messages, 40))
+    assert len(text.strip()) > 0
+    assert "<|im_end|>" not in text
+
+
+def test_prompt_count_matches_what_llama_cpp_evaluates(smol):
+    plan = _plan(smol, question="Are tomatoes fertilised?")
+    list(smol.stream(plan.messages, 1))
+    # n_tokens = evaluated prompt tokens (+ the sampled token once it is fed back)
+    assert smol._llama.n_tokens in (plan.prompt_tokens, plan.prompt_tokens + 1)
+
+
+def test_system_prompt_prefix_is_reused_between_questions(smol):
+    evaluated: list[int] = []
+    real_eval = smol._llama.eval
+
+    def counting_eval(tokens):
+        evaluated.append(len(tokens))
+        return real_eval(tokens)
+
+    smol._llama.eval = counting_eval
+    try:
+        first = _plan(smol, question="When are roses pruned?")
+        list(smol.stream(first.messages, 4))
+        evaluated.clear()
+        second = _plan(smol, question="How often are the tomatoes watered in summer?")
+        list(smol.stream(second.messages, 4))
+    finally:
+        del smol._llama.eval
+    shared = smol.count_messages(second.messages[:1])  # at least the system message is shared
+    assert evaluated, "nothing evaluated"
+    assert evaluated[0] <= second.prompt_tokens - shared
+
+
+def _stream_in_thread(llm, messages, max_tokens, cancel):
+    out: dict = {"pieces": [], "first": threading.Event(), "done": threading.Event(), "error": None}
+
+    def run():
+        try:
+            for piece in llm.stream(messages, max_tokens, cancel=cancel):
+                out["pieces"].append(piece)
+                out["first"].set()
+        except Exception as e:  # surfaced by the assertions below
+            out["error"] = e
+        finally:
+            out["done"].set()
+
+    threading.Thread(target=run, daemon=True).start()
+    return out
+
+
+def test_cancel_stops_generation_within_half_a_second(smol):
+    messages = [{"role": "user", "content": "Write a very long story about a garden, with many chapters."}]
+    cancel = threading.Event()
+    run = _stream_in_thread(smol, messages, 1500, cancel)
+    assert run["first"].wait(30), "no token arrived"
+    time.sleep(0.2)
+    t = time.perf_counter()
+    cancel.set()
+    assert run["done"].wait(5)
+    stopped_after = time.perf_counter() - t
+    assert run["error"] is None
+    assert stopped_after < 0.5, f"took {stopped_after:.3f}s to stop"
+    assert len(run["pieces"]) < 1500
+
+
+def test_cancel_interrupts_prompt_processing_and_the_model_recovers(smol_factory):
+    llm = smol_factory(8192)
+    long_text = "The garden has many beds of tomatoes, basil and roses. " * 650  # ~7k tokens of prompt
+    messages = [{"role": "user", "content": long_text + "\nSummarise."}]
+    cancel = threading.Event()
+    t0 = time.perf_counter()
+    run = _stream_in_thread(llm, messages, 16, cancel)
+    time.sleep(0.3)
+    t = time.perf_counter()
+    cancel.set()
+    assert run["done"].wait(10)
+    stopped_after = time.perf_counter() - t
+    assert run["error"] is None and run["pieces"] == []
+    assert stopped_after < 0.5, f"prompt processing took {stopped_after:.3f}s to stop"
+    assert time.perf_counter() - t0 < 3  # it really stopped early, not after the whole prompt
+    # the aborted decode left no damage: the next request works
+    plan = _plan(llm)
+    assert "".join(llm.stream(plan.messages, 8)).strip()
+
+
+def test_a_model_that_cannot_run_is_refused_with_a_way_out(tmp_path):
+    pytest.importorskip("llama_cpp")
+    from localrag.generate.llama import load_llama
+
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\x00" * 4096)
+    with pytest.raises(LLMError, match="--llm none"):
+        load_llama(bad, n_ctx=512, n_threads=1)
