@@ -210,6 +210,33 @@ def models_report(settings: Settings) -> tuple[list[dict[str, Any]], list[Proble
     return rows, problems, notices
 
 
+def llm_report(settings: Settings) -> tuple[dict[str, Any], list[str]]:
+    """The selected LLM as its GGUF header describes it, and notices where settings don't fit it."""
+    from localrag.models import gguf_summary, resolve_model_path
+
+    info: dict[str, Any] = {"backend": settings.llm.backend, "n_ctx": settings.llm.n_ctx}
+    notices: list[str] = []
+    if settings.llm.backend != "llama-cpp":
+        return info, notices
+    try:
+        path = resolve_model_path(settings, "llm", settings.llm.model)
+    except LocalragError as e:  # missing or wrong size: already a problem from models_report
+        info["error"] = str(e)
+        return info, notices
+    try:
+        info.update(gguf_summary(path))
+    except (LocalragError, OSError, ValueError) as e:  # a damaged header
+        info["error"] = f"cannot read the GGUF header of {path}: {e}"
+        notices.append(info["error"])
+        return info, notices
+    trained = info.get("context_length")
+    if isinstance(trained, int) and settings.llm.n_ctx > trained:
+        notices.append(f"llm.n_ctx={settings.llm.n_ctx} exceeds the {trained} tokens the model was trained on: answers may degrade; set llm.n_ctx <= {trained}")
+    if not info.get("chat_template"):
+        notices.append(f"{info['path']} has no chat template: llama.cpp falls back to a generic one, answers may be worse")
+    return info, notices
+
+
 def _head(msg: str) -> str:
     return msg.split(": run ", 1)[0].split(": copy ", 1)[0]
 
@@ -276,6 +303,9 @@ def run_doctor(settings: Settings, *, llama_info: bool = True) -> dict[str, Any]
     if settings.llm.n_threads and cpu["usable_cpus"] and settings.llm.n_threads > cpu["usable_cpus"]:
         notices.append(f"llm.n_threads={settings.llm.n_threads} exceeds the {cpu['usable_cpus']} usable CPUs: generation will be slower")
 
+    llm, llm_notices = llm_report(settings)
+    notices += llm_notices
+
     disk = disk_report(Path(settings.index))
     if disk["free_bytes"] < MIN_FREE_BYTES:
         problems.append(_problem(f"only {disk['free_gb']} GB free at {disk['path']}", "free some space or put the index elsewhere with --index DIR"))
@@ -291,6 +321,7 @@ def run_doctor(settings: Settings, *, llama_info: bool = True) -> dict[str, Any]
         "models": models,
         "cpu": cpu,
         "threads": threads,
+        "llm": llm,
         "disk": disk,
         "index": index,
         "notices": notices,
@@ -343,7 +374,17 @@ def summarize(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("models", models),
         ("cpu", f"{cpu['model']}: {flags}"),
         ("llama.cpp", llama_line),
+        ("llm", _llm_line(report.get("llm") or {})),
         ("threads", f"{th['usable']} usable CPUs, {th['physical_cores'] or '?'} physical cores; LLM uses {th['llm_threads']}"),
         ("disk", f"{disk['free_gb']} GB free at {disk['path']}"),
         ("index", index_line),
     ]
+
+
+def _llm_line(llm: dict[str, Any]) -> str:
+    if llm.get("backend") != "llama-cpp":
+        return f"backend {llm.get('backend')}"
+    if "error" in llm:
+        return llm["error"]
+    template = "chat template" if llm.get("chat_template") else "NO chat template"
+    return f"{llm.get('name') or llm['path']} ({llm.get('architecture')}, trained context {llm.get('context_length')}, n_ctx {llm.get('n_ctx')}, {template})"

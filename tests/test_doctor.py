@@ -47,7 +47,7 @@ def _settings(tmp_path: Path, models: Path, **overrides):
 
 def test_report_keys_and_missing_models_with_fixes(tmp_path):
     report = doctor.run_doctor(_settings(tmp_path, tmp_path / "no-models"), llama_info=False)
-    assert set(report) >= {"python", "packages", "models", "cpu", "threads", "disk", "index", "notices", "problems"}
+    assert set(report) >= {"python", "packages", "models", "cpu", "threads", "llm", "disk", "index", "notices", "problems"}
     assert report["packages"]["numpy"]  # a version string from importlib.metadata
     assert report["threads"]["llm_threads"] >= 1
     assert report["disk"]["free_bytes"] > 0 and Path(report["disk"]["path"]).exists()
@@ -81,6 +81,7 @@ def test_damaged_model_is_a_problem_with_refetch_fix(tmp_path):
     [bad] = [p for p in report["problems"] if "'tiny'" in p["problem"]]
     assert "sha256" in bad["problem"] and "localrag models fetch tiny" in bad["fix"]
     assert "tiny (llm, selected): CHECKSUM MISMATCH" in dict(doctor.summarize(report))["models"]
+    assert "GGUF header" in report["llm"]["error"]  # random bytes after the magic: reported, not raised
 
 
 def test_corrupt_index_is_reported_not_raised(tmp_path):
@@ -115,3 +116,11 @@ def test_repo_models_pass_doctor(tmp_path):
     assert not [p for p in report["problems"] if "model" in p["problem"]]
     rows = {r["name"]: r for r in report["models"]}
     assert rows["all-MiniLM-L6-v2"]["verified"] is True and rows["smollm2-135m-instruct"]["verified"] is True
+    llm = report["llm"]  # read from the GGUF header
+    assert llm["architecture"] == "llama" and llm["context_length"] == 8192 and llm["chat_template"] is True
+
+
+def test_n_ctx_beyond_trained_context_is_a_notice(tmp_path, smollm2_path):
+    s = _settings(tmp_path, smollm2_path.parent, **{"llm.model": "smollm2-135m-instruct", "llm.n_ctx": 16384})
+    report = doctor.run_doctor(s, llama_info=False)
+    assert any("exceeds the 8192 tokens" in n for n in report["notices"])

