@@ -25,7 +25,6 @@ from localrag.ingest.splitting import (
     paragraph_spans,
     sentence_spans,
     word_spans,
-    word_starts,
 )
 from localrag.types import Chunk, Section
 
@@ -53,9 +52,18 @@ class _Cutter:
     def __init__(self, text: str, count: CountTokens) -> None:
         self.text = text
         self.count = count
+        self._word_cache: dict[str, int] = {}
 
     def tokens(self, start: int, end: int) -> int:
         return self.count(self.text[start:end])
+
+    def word_tokens(self, start: int, end: int) -> int:
+        """Tokens of one whitespace-free word, cached: words repeat, tokenizer calls cost."""
+        word = self.text[start:end]
+        n = self._word_cache.get(word)
+        if n is None:
+            n = self._word_cache[word] = self.count(word)
+        return n
 
     def fits(self, start: int, end: int, limit: int) -> bool:
         return end - start <= limit * MAX_CHARS_PER_TOKEN and self.tokens(start, end) <= limit
@@ -84,14 +92,9 @@ class _Cutter:
         words = word_spans(self.text, start, end)
         ends = [e for _, e in words]
         max_chars = limit * MAX_CHARS_PER_TOKEN
-        cache: dict[str, int] = {}
 
         def word_tokens(k: int) -> int:
-            w = self.text[words[k][0] : words[k][1]]
-            n = cache.get(w)
-            if n is None:
-                n = cache[w] = self.count(w)
-            return n
+            return self.word_tokens(*words[k])
 
         i = 0
         while i < len(words):
@@ -142,26 +145,36 @@ def _section_units(cutter: _Cutter, section: Section, size: int, max_tokens: int
     return units
 
 
-def _overlap_start(cutter: _Cutter, start: int, end: int, overlap: int, code: bool) -> int | None:
-    """Earliest offset in (start, end) whose tail text[offset:end] has <= overlap tokens,
-    preferring sentence/line starts; None when not even one word fits."""
+def _overlap_start(cutter: _Cutter, start: int, end: int, overlap: int, code: bool) -> tuple[int, int] | None:
+    """(offset, tokens): the earliest offset in (start, end) whose tail text[offset:end] has
+    at most `overlap` tokens, preferring sentence/line starts; None when not one word fits.
+
+    Tails are first estimated by summing cached word counts (exact for WordPiece), then
+    the chosen one is counted for real; only if the estimate was wrong is a binary search run.
+    """
     text = cutter.text
     window_start = max(start + 1, end - overlap * MAX_CHARS_PER_TOKEN)
-    candidate_sets: list[list[int]] = []
+    words = word_spans(text, window_start, end)
+    tail = [0] * (len(words) + 1)  # tail[k] = estimated tokens of words[k:]
+    for k in range(len(words) - 1, -1, -1):
+        tail[k] = tail[k + 1] + cutter.word_tokens(*words[k])
+    word_index = {s: k for k, (s, _) in enumerate(words)}
     lines = [s for s, _ in line_spans(text, window_start, end)]
     if code:
-        candidate_sets.append(lines)
+        candidate_sets = [lines]
     else:
         sentences = [s for s, _ in sentence_spans(text, window_start, end)]
-        candidate_sets.append(sorted(set(lines) | set(sentences)))
-        candidate_sets.append(word_starts(text, window_start, end))
+        candidate_sets = [sorted(set(lines) | set(sentences)), [s for s, _ in words]]
     for candidates in candidate_sets:
-        candidates = [c for c in candidates if c > start]
+        candidates = [c for c in candidates if c > start and c in word_index]
+        estimated = next((c for c in candidates if tail[word_index[c]] <= overlap), None)
+        if estimated is not None and (n := cutter.tokens(estimated, end)) <= overlap:
+            return estimated, n
         if not candidates or cutter.tokens(candidates[-1], end) > overlap:
             continue
         # candidates ascend, tails shrink: find the first that fits.
         k = largest_fitting(0, len(candidates) - 1, lambda k: cutter.tokens(candidates[-1 - k], end) <= overlap)
-        return candidates[-1 - k]
+        return candidates[-1 - k], cutter.tokens(candidates[-1 - k], end)
     return None
 
 
@@ -169,10 +182,9 @@ def _pack(cutter: _Cutter, units: list[_Unit], size: int, overlap: int, max_toke
     """Greedy packing into (span, n_tokens) with overlap between neighbours."""
     out: list[tuple[Span, int]] = []
     i = 0
-    carry: int | None = None  # start of the overlap taken from the previous chunk
+    carry: tuple[int, int] | None = None  # (start, tokens) of the overlap from the previous chunk
     while i < len(units):
-        start = units[i].start if carry is None else carry
-        carried = 0 if carry is None else cutter.tokens(carry, units[i].start)
+        start, carried = (units[i].start, 0) if carry is None else carry
         if carried + units[i].tokens > max_tokens:
             start, carried = units[i].start, 0
         total, j = carried + units[i].tokens, i + 1
@@ -183,8 +195,9 @@ def _pack(cutter: _Cutter, units: list[_Unit], size: int, overlap: int, max_toke
         # Token counts of pieces need not add up exactly; trust only the count of the chunk.
         while True:
             end = units[j - 1].end
-            n = cutter.tokens(start, end)
-            if n <= max_tokens or (j - 1 == i and start == units[i].start):
+            single = j - 1 == i and start == units[i].start
+            n = units[i].tokens if single else cutter.tokens(start, end)  # a unit's count is exact
+            if n <= max_tokens or single:
                 break
             if j - 1 > i:
                 j -= 1

@@ -91,10 +91,6 @@ def line_spans(text: str, start: int, end: int) -> list[Span]:
     return _spans_between(text, start, end, cuts)
 
 
-def word_starts(text: str, start: int, end: int) -> list[int]:
-    return [m.start() for m in _WORD.finditer(text, start, end)]
-
-
 def word_spans(text: str, start: int, end: int) -> list[Span]:
     return [m.span() for m in _WORD.finditer(text, start, end)]
 
