@@ -129,20 +129,23 @@ class _Cutter:
 def _section_units(cutter: _Cutter, section: Section, size: int, max_tokens: int) -> list[_Unit]:
     text = section.text
     if section.kind == "code":
-        whole = cutter.units(0, len(text), max_tokens, ())
-        if len(whole) == 1:  # a function that fits stays whole
-            return whole
-        return cutter.units(0, len(text), size, _CODE_LEVELS)
+        return _code_units(cutter, 0, len(text), size, max_tokens)
     if section.kind == "table":
         return cutter.units(0, len(text), size, _TABLE_LEVELS)
     units: list[_Unit] = []
     for s, e, fenced in paragraph_spans(text, 0, len(text)):
         if fenced:
-            whole = cutter.units(s, e, max_tokens, ())
-            units.extend(whole if len(whole) == 1 else cutter.units(s, e, size, _CODE_LEVELS))
+            units.extend(_code_units(cutter, s, e, size, max_tokens))
         else:
             units.extend(cutter.units(s, e, size, _TEXT_LEVELS))
     return units
+
+
+def _code_units(cutter: _Cutter, start: int, end: int, size: int, max_tokens: int) -> list[_Unit]:
+    """Code that fits max_tokens stays whole (a function, a fenced block); else blocks, lines."""
+    if end - start <= max_tokens * MAX_CHARS_PER_TOKEN and (n := cutter.tokens(start, end)) <= max_tokens:
+        return [_Unit(start, end, n)]
+    return cutter.units(start, end, size, _CODE_LEVELS)
 
 
 def _overlap_start(cutter: _Cutter, start: int, end: int, overlap: int, code: bool) -> tuple[int, int] | None:
