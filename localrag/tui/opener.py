@@ -1,0 +1,61 @@
+"""How to open a source file at a line: the user's $EDITOR, else the system opener.
+
+Only ever runs the user's own editor or the platform opener on a path inside the indexed
+folder, as an argument list (no shell): nothing a document says is executed.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from localrag.errors import LocalragError
+
+# Terminal editors that take "+LINE PATH"; VS Code and its forks take "-g PATH:LINE" and need no terminal.
+_PLUS_LINE = {"vi", "vim", "nvim", "nano", "emacs", "emacsclient", "micro", "kak", "hx", "helix"}
+_GOTO = {"code", "codium", "code-insiders", "cursor"}  # -g path:line
+
+
+class OpenError(LocalragError):
+    """The source file cannot be opened (outside the index folder, missing, no opener)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCommand:
+    argv: list[str]
+    terminal: bool  # needs the terminal: run it with the app suspended
+
+
+def source_file(root: str | Path | None, rel: str) -> Path:
+    """Absolute path of an indexed document, refusing anything outside the indexed folder."""
+    if not root:
+        raise OpenError("the index does not record its folder: re-index it to open files from here")
+    base = Path(root).resolve()
+    path = (base / rel).resolve()
+    if path != base and base not in path.parents:
+        raise OpenError(f"{rel} is outside the indexed folder {base}")
+    if not path.is_file():
+        raise OpenError(f"{path} no longer exists")
+    return path
+
+
+def open_command(path: Path, line: int | None, editor: str | None = None, platform: str = sys.platform) -> OpenCommand:
+    """The command that opens `path` (at `line` when the editor supports it).
+
+    `editor` defaults to $EDITOR; without one the platform opener (xdg-open / open) is used.
+    """
+    if editor is None:
+        editor = os.environ.get("EDITOR", "")
+    argv = shlex.split(editor)
+    target = str(path)
+    if not argv:
+        return OpenCommand(["open" if platform == "darwin" else "xdg-open", target], terminal=False)
+    name = Path(argv[0]).name
+    if line and name in _PLUS_LINE:
+        return OpenCommand([*argv, f"+{line}", target], terminal=True)
+    if line and name in _GOTO:
+        return OpenCommand([*argv, "-g", f"{target}:{line}"], terminal=False)
+    return OpenCommand([*argv, target], terminal=name not in _GOTO)

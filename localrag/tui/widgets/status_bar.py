@@ -1,0 +1,58 @@
+"""One line of facts: the index, the model, the context used and how long the last answer took."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widgets import Static
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.1f} s"
+
+
+class StatusBar(Static):
+    folder: reactive[str] = reactive("")
+    documents: reactive[int] = reactive(0)
+    chunks: reactive[int] = reactive(0)
+    skipped: reactive[int] = reactive(0)
+    model: reactive[str] = reactive("")
+    rerank: reactive[bool] = reactive(False)
+    tokens_used: reactive[int] = reactive(0)
+    context_window: reactive[int] = reactive(0)
+    retrieve_ms: reactive[float | None] = reactive(None)
+    first_token_ms: reactive[float | None] = reactive(None)
+    busy: reactive[str] = reactive("")
+
+    def set_index(self, info: dict, folder: str | Path | None) -> None:
+        self.folder = Path(folder).name if folder else "no folder"
+        self.documents = int(info.get("documents", 0))
+        self.chunks = int(info.get("chunks", 0))
+        skipped = info.get("skipped", 0)
+        self.skipped = len(skipped) if isinstance(skipped, list) else int(skipped)
+
+    def set_answer(self, tokens_used: int, context_window: int, retrieve_ms: float | None, first_token_ms: float | None) -> None:
+        self.tokens_used, self.context_window = tokens_used, context_window
+        self.retrieve_ms, self.first_token_ms = retrieve_ms, first_token_ms
+
+    def render(self) -> Content:
+        sep = (" │ ", "$text-muted")
+        parts: list = [
+            ("▣ ", "$accent"),
+            (self.folder, "bold"),
+            f" {self.documents} docs · {self.chunks} chunks",
+        ]
+        if self.skipped:
+            parts.append((f" · {self.skipped} skipped", "$warning"))
+        parts += [sep, (self.model, "bold"), (" · rerank " + ("on" if self.rerank else "off"), "$text-muted")]
+        if self.context_window:
+            parts += [sep, f"ctx {self.tokens_used:,}/{self.context_window:,}"]
+        if self.retrieve_ms is not None:
+            parts += [sep, f"retrieve {_ms(self.retrieve_ms)} · first token {_ms(self.first_token_ms)}"]
+        if self.busy:
+            parts += [sep, (self.busy, "bold $warning")]
+        return Content.assemble(*parts)
