@@ -115,3 +115,18 @@ def test_pdf_page_spans_index_the_extracted_text(tmp_path):
     assert doc.text.count("\n\n") >= 2  # pages joined by blank lines
     for s in doc.sections:
         assert doc.text[s.char_start : s.char_end].startswith(f"Page {s.page}:")
+
+
+def test_long_python_class_split_at_methods():
+    body = "\n".join(f"        x{i} = {i}" for i in range(40))
+    src = (
+        "import os\n\n\nclass Garden:\n    \"\"\"Beds.\"\"\"\n\n    def __init__(self):\n" + body
+        + "\n\n    @property\n    def beds(self):\n" + body + "\n\n\ndef helper():\n    pass\n"
+    )
+    doc = load("g.py", src)
+    assert headings(doc) == [(), ("Garden",), ("Garden", "__init__"), ("Garden", "beds"), ("helper",)]
+    beds = doc.sections[3]
+    assert beds.text.startswith("@property")  # decorator kept with its method
+    assert beds.line_start == src.split("\n").index("    @property") + 1
+    short = load("s.py", "class Small:\n    def a(self):\n        pass\n")
+    assert headings(short) == [("Small",)]  # short classes stay one section
