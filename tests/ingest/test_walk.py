@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from localrag.config import ChunkingSettings
-from localrag.ingest import FileEntry, FolderError, SkipFile, SkippedEntry, read_file, walk
+from localrag.ingest import FileEntry, FolderError, SkipFile, read_file, walk
 
 
 def _tree(root: Path, files: dict[str, bytes | str]) -> None:
