@@ -89,7 +89,8 @@ def _reset_workspace(workspace: Path) -> None:
     workspace.mkdir(parents=True, exist_ok=True)
 
 
-def _write_corpus(dataset: BeirDataset, folder: Path) -> None:
+def write_corpus(dataset: BeirDataset, folder: Path) -> None:
+    """Each corpus document as FOLDER/<doc id>.txt holding "title\n\ntext"."""
     folder.mkdir(parents=True, exist_ok=True)
     for doc in dataset.corpus:
         (folder / doc_filename(doc.doc_id)).write_text(doc.document_text(), encoding="utf-8")
@@ -122,7 +123,7 @@ def open_eval_index(
         return index, {"index_seconds": meta["index_seconds"], "chunks": meta["chunks"], "cached": True}
 
     _reset_workspace(workspace)
-    _write_corpus(dataset, workspace / "corpus")
+    write_corpus(dataset, workspace / "corpus")
     index = Index.create(index_settings.index, index_settings)
     if embedder is not None:
         index.embedder = embedder

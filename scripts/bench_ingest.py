@@ -1,0 +1,172 @@
+#!/usr/bin/env python
+"""Ingest benchmark: index a folder (or a BEIR corpus written out as files) into a fresh,
+temporary index through the product's own `Index.add`, and print one JSON object:
+
+  files/s, chunks/s (end to end), embedding chunks/s (time inside Embedder.encode),
+  peak RSS, and fp32 vs bf16 embedding speed on the same chunks in the same run
+  (plus their mean cosine); with --ndcg and --scifact, SciFact nDCG@10 (dense only)
+  at both precisions.
+
+    .venv/bin/python scripts/bench_ingest.py ~/notes
+    .venv/bin/python scripts/bench_ingest.py --scifact ../shared/eval/scifact --limit-docs 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from localrag import offline  # noqa: E402
+
+offline.enforce_offline_env()
+
+from localrag.config import load_settings  # noqa: E402
+from localrag.embed import Embedder  # noqa: E402
+from localrag.eval.beir import run_beir, write_corpus  # noqa: E402
+from localrag.eval.beir_format import load_beir  # noqa: E402
+from localrag.index import Index  # noqa: E402
+from localrag.models import resolve_model_path  # noqa: E402
+from localrag.store.passage import passage_text  # noqa: E402
+
+
+def peak_rss_mib() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+
+
+class TimedEmbedder:
+    """Delegates to an Embedder and adds up the seconds spent in encode()."""
+
+    def __init__(self, inner: Embedder):
+        self.inner = inner
+        self.seconds = 0.0
+        self.texts = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def encode(self, texts, progress=None):
+        t = time.perf_counter()
+        out = self.inner.encode(texts, progress)
+        self.seconds += time.perf_counter() - t
+        self.texts += len(texts)
+        return out
+
+
+def sample_passages(index: Index, n: int) -> list[str]:
+    """Up to n indexed passages, spread evenly over the collection, as the embedder sees them."""
+    rows = [passage_text(h, t) for batch in index.store.catalog.iter_chunk_texts() for _, h, t in batch]
+    if len(rows) <= n:
+        return rows
+    picks = np.linspace(0, len(rows) - 1, n).astype(int)
+    return [rows[i] for i in picks]
+
+
+def precision_speed(model_dir: Path, passages: list[str], batch_size: int) -> dict:
+    """Embed the same passages at fp32 and bf16 (each after a warm-up batch)."""
+    out: dict = {"passages": len(passages)}
+    vecs = {}
+    for precision in ("fp32", "bf16"):
+        emb = Embedder(model_dir, precision=precision, batch_size=batch_size)
+        emb.encode(passages[:batch_size])
+        t = time.perf_counter()
+        vecs[precision] = emb.encode(passages)
+        seconds = time.perf_counter() - t
+        out[precision] = {"precision_used": emb.precision, "chunks_per_s": round(len(passages) / seconds, 1)}
+        del emb
+    out["bf16_over_fp32_speed"] = round(out["bf16"]["chunks_per_s"] / out["fp32"]["chunks_per_s"], 2)
+    out["mean_cosine_bf16_fp32"] = round(float(np.mean(np.sum(vecs["fp32"] * vecs["bf16"], axis=1))), 5)
+    return out
+
+
+def ndcg_by_precision(scifact: Path, settings, work: Path) -> dict:
+    out = {}
+    for precision in ("fp32", "bf16"):
+        s = settings.model_copy(deep=True)
+        s.embedder.precision = precision
+        s.retrieval.bm25_weight = 0.0
+        s.retrieval.rerank = False
+        report = run_beir(scifact, s, index_dir=work / f"eval-{precision}")
+        out[precision] = {"ndcg@10": report["ndcg@10"], "index_seconds": report["index_seconds"]}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("folder", nargs="?", type=Path, help="folder to index")
+    ap.add_argument("--scifact", type=Path, help="BEIR dataset folder whose corpus is indexed instead")
+    ap.add_argument("--limit-docs", type=int, help="with --scifact: only the first N corpus documents")
+    ap.add_argument("--precision-sample", type=int, default=512, help="passages for the fp32/bf16 comparison")
+    ap.add_argument("--ndcg", action="store_true", help="with --scifact: nDCG@10 (dense) at fp32 and bf16 (slow)")
+    args = ap.parse_args(argv)
+    if (args.folder is None) == (args.scifact is None):
+        ap.error("give a FOLDER or --scifact DIR")
+
+    settings = load_settings()
+    model_dir = resolve_model_path(settings, "embedder")
+    with tempfile.TemporaryDirectory(prefix="localrag-bench-") as tmp:
+        work = Path(tmp)
+        if args.scifact is not None:
+            dataset = load_beir(args.scifact)
+            if args.limit_docs:
+                dataset = dataclasses.replace(dataset, corpus=dataset.corpus[: args.limit_docs])
+            folder = work / "corpus"
+            write_corpus(dataset, folder)
+        else:
+            folder = args.folder.expanduser()
+
+        s = settings.model_copy(deep=True)
+        s.index = work / "index"
+        index = Index.create(s.index, s)
+        timed = TimedEmbedder(Embedder(model_dir, precision=s.embedder.precision, batch_size=s.embedder.batch_size))
+        index.embedder = timed
+        t = time.perf_counter()
+        summary = index.add(folder)
+        seconds = time.perf_counter() - t
+        chunks = int(index.status()["chunks"])
+        files = int(summary["added"]) + int(summary["updated"])
+        passages = sample_passages(index, args.precision_sample)
+        index.close()
+        ingest_rss = peak_rss_mib()
+
+        report = {
+            "source": str(args.scifact or args.folder),
+            "files": files,
+            "skipped": len(summary["skipped"]),
+            "chunks": chunks,
+            "seconds": round(seconds, 2),
+            "files_per_s": round(files / seconds, 1),
+            "chunks_per_s": round(chunks / seconds, 1),
+            "embedding": {
+                "precision_used": timed.precision,
+                "seconds": round(timed.seconds, 2),
+                "chunks_per_s": round(timed.texts / timed.seconds, 1) if timed.seconds else None,
+                "share_of_ingest": round(timed.seconds / seconds, 2),
+            },
+            "peak_rss_mib_ingest": ingest_rss,
+            "precision_speed": precision_speed(model_dir, passages, s.embedder.batch_size),
+            "ndcg": None,
+            "ndcg_note": "pass --ndcg with --scifact to measure SciFact nDCG@10 (dense only) at fp32 and bf16",
+            "machine": {"cpus": len(os.sched_getaffinity(0)), "python": platform.python_version()},
+        }
+        if args.ndcg and args.scifact is not None:
+            report["ndcg"] = ndcg_by_precision(args.scifact, settings, work)
+            report["ndcg_note"] = "full SciFact test split, dense retrieval only, no rerank"
+        report["peak_rss_mib"] = peak_rss_mib()
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
