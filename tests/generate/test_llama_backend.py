@@ -118,3 +118,15 @@ def test_a_model_that_cannot_run_is_refused_with_a_way_out(tmp_path):
     bad.write_bytes(b"GGUF" + b"\x00" * 4096)
     with pytest.raises(LLMError, match="--llm none"):
         load_llama(bad, n_ctx=512, n_threads=1)
+
+
+def test_load_llm_resolves_the_registry_name_and_keeps_the_model_warm(models_dir):
+    pytest.importorskip("llama_cpp")
+    from localrag.generate.base import load_llm, physical_cores
+    from localrag.generate.llama import LlamaCppLLM
+
+    settings = Settings(models_dir=models_dir, llm={"model": "smollm2-135m-instruct", "n_ctx": 1024})
+    llm = load_llm(settings)
+    assert isinstance(llm, LlamaCppLLM) and llm.n_ctx == 1024
+    assert llm._llama.n_threads == physical_cores() and llm._llama.n_threads_batch == physical_cores()
+    assert load_llm(settings) is llm  # loaded once
