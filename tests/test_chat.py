@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from localrag.chat import UNCITED_NOTE, ChatSession, Done, Sources, Token, fallback_query, refers_back, Turn
+from localrag.chat import UNCITED_NOTE, ChatSession, Done, Sources, Token, fallback_query, refers_back
 from localrag.config import Settings
 from localrag.generate.extractive import ExtractiveLLM
 from localrag.generate.prompt import NOT_FOUND
