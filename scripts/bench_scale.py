@@ -72,7 +72,7 @@ def peak_rss_mib() -> float:
 
 
 def disk_mib(path: Path) -> float:
-    return round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20, 1)
+    return round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20, 3)
 
 
 def latency(fn: Callable[[int], object], n: int) -> tuple[dict, list]:

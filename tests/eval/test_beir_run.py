@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -14,37 +13,6 @@ CONTRACT_KEYS = {
     "dataset", "queries", "ndcg@10", "recall@10", "recall@100", "mrr@10",
     "index_seconds", "chunks", "chunks_per_s", "query_p50_ms", "query_p95_ms",
 }
-
-DOCS = [
-    ("tom", "Tomato feeding", "Tomatoes get seaweed fertiliser every two weeks from June onwards."),
-    ("cuc", "Cucumbers", "Cucumbers need warmth, a greenhouse and plenty of water."),
-    ("bee", "Pollinators", "Bumblebees pollinate squash flowers early in the morning."),
-    ("bat", "Batteries", "Lithium cells degrade faster when stored fully charged in heat."),
-    ("tea", "Green tea", "Steep green tea at eighty degrees for two minutes to avoid bitterness."),
-]
-QUERIES = {
-    "q1": "what fertiliser do tomatoes get",
-    "q2": "which insects pollinate squash",
-    "q3": "how should lithium batteries be stored",
-    "q4": "temperature for brewing green tea",
-}
-QRELS = {"q1": "tom", "q2": "bee", "q3": "bat", "q4": "tea"}
-
-
-@pytest.fixture
-def tiny_beir(tmp_path: Path) -> Path:
-    root = tmp_path / "tiny"
-    (root / "qrels").mkdir(parents=True)
-    (root / "corpus.jsonl").write_text(
-        "".join(json.dumps({"_id": i, "title": t, "text": x}) + "\n" for i, t, x in DOCS), encoding="utf-8"
-    )
-    (root / "queries.jsonl").write_text(
-        "".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in QUERIES.items()), encoding="utf-8"
-    )
-    (root / "qrels" / "test.tsv").write_text(
-        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, d in QRELS.items()), encoding="utf-8"
-    )
-    return root
 
 
 def test_run_beir_scores_and_reuses_the_cached_index(tiny_beir, tmp_path, make_settings, embedder) -> None:

@@ -1,0 +1,53 @@
+"""The benchmark scripts run end to end on tiny inputs and print the JSON they promise."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_script(name: str, *args: str, models_dir: Path) -> dict:
+    env = {**os.environ, "LOCALRAG_MODELS": str(models_dir)}
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / name), *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.slow
+def test_bench_scale_small(tiny_beir, tmp_path, models_dir) -> None:
+    report = run_script(
+        "bench_scale.py", "--scifact", str(tiny_beir), "--sizes", "600", "--real", "5",
+        "--queries", "4", "--cache", str(tmp_path / "cache"), models_dir=models_dir,
+    )
+    assert report["data"]["synthetic"] is True
+    size = report["sizes"]["600"]
+    assert size["chunks"] == 600
+    assert size["dense_flat"]["disk_mib"] > 0 and size["bm25"]["disk_mib"] > 0
+    assert 0.0 <= size["dense_ivf"]["recall@10_vs_exact"] <= 1.0
+    assert size["hybrid"]["dense_kind"] == "flat"
+    assert size["dense_flat"]["p95_ms"] >= size["dense_flat"]["p50_ms"] > 0
+    assert report["rerank_top20"]["p50_ms"] > 0
+    assert (tmp_path / "cache").is_dir()  # real-passage embeddings are cached
+
+
+@pytest.mark.slow
+def test_bench_ingest_small(tiny_beir, models_dir) -> None:
+    report = run_script(
+        "bench_ingest.py", "--scifact", str(tiny_beir), "--precision-sample", "5", models_dir=models_dir
+    )
+    assert report["files"] == 5 and report["chunks"] == 5 and report["skipped"] == 0
+    assert report["chunks_per_s"] > 0 and report["embedding"]["chunks_per_s"] > 0
+    speed = report["precision_speed"]
+    assert speed["fp32"]["precision_used"] == "fp32"
+    assert speed["mean_cosine_bf16_fp32"] > 0.99
+    assert report["peak_rss_mib"] >= report["peak_rss_mib_ingest"] > 0
