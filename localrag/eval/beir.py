@@ -221,6 +221,7 @@ def run_beir(
             "precision": getattr(searcher.embedder, "precision", None),  # the one in use (bf16 falls back to fp32)
             "reranker": getattr(searcher.reranker, "name", None),
             "candidates": n,
+            "hits_per_query": depth,  # chunk hits fetched per query (latency is for this many)
         },
         "notices": sorted(notices),
     }
