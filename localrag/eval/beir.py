@@ -105,7 +105,7 @@ def open_eval_index(
 ):
     """An `Index` over the dataset's corpus, built, or reused when its key matches.
 
-    Returns (index, info) with info = {"index_seconds", "chunks", "cached"}. The embedder
+    Returns (index, info) with info = {"index_seconds", "chunks", "skipped_documents", "cached"}. The embedder
     is loaded only when needed (building, or a dense query) unless one is passed in.
     """
     from localrag.index import Index
@@ -120,27 +120,28 @@ def open_eval_index(
         index = Index.open(index_settings.index, index_settings)
         if embedder is not None:
             index.embedder = embedder  # share the loaded model (overrides the lazy cached_property)
-        return index, {"index_seconds": meta["index_seconds"], "chunks": meta["chunks"], "cached": True}
+        info = {k: meta.get(k, 0) for k in ("index_seconds", "chunks", "skipped_documents")}
+        return index, {**info, "cached": True}
 
     _reset_workspace(workspace)
+    # Mark the folder as ours before building, so an interrupted build is reset next time.
+    meta_path.write_text(json.dumps({"key": None, "state": "building"}), encoding="utf-8")
     write_corpus(dataset, workspace / "corpus")
     index = Index.create(index_settings.index, index_settings)
-    if embedder is not None:
-        index.embedder = embedder
-    if progress:
-        progress(f"indexing {len(dataset.corpus)} documents from {dataset.name}")
-    t = time.perf_counter()
-    summary = index.add(workspace / "corpus")
-    seconds = time.perf_counter() - t
-    chunks = int(index.status()["chunks"])
-    if summary.get("skipped"):
-        first = summary["skipped"][0]
+    try:
+        if embedder is not None:
+            index.embedder = embedder
+        if progress:
+            progress(f"indexing {len(dataset.corpus)} documents from {dataset.name}")
+        t = time.perf_counter()
+        summary = index.add(workspace / "corpus")
+        seconds = time.perf_counter() - t
+        chunks = int(index.status()["chunks"])
+    except BaseException:
         index.close()
-        raise ConfigError(
-            f"{len(summary['skipped'])} corpus documents were skipped while indexing "
-            f"(first: {first['path']}: {first['reason']})"
-        )
-    info = {"index_seconds": round(seconds, 2), "chunks": chunks}
+        raise
+    # Skipped documents (e.g. empty ones) can never be retrieved: they count as misses.
+    info = {"index_seconds": round(seconds, 2), "chunks": chunks, "skipped_documents": len(summary["skipped"])}
     meta_path.write_text(json.dumps({"key": key, **info}, indent=2), encoding="utf-8")
     return index, {**info, "cached": False}
 
@@ -213,6 +214,7 @@ def run_beir(
         "query_p50_ms": percentile_ms(latencies, 50),
         "query_p95_ms": percentile_ms(latencies, 95),
         "index_cached": info["cached"],
+        "skipped_documents": info["skipped_documents"],
         "stages": {
             "dense": dense,
             "bm25": cfg.bm25_weight > 0,

@@ -50,3 +50,25 @@ def test_run_beir_refuses_foreign_folders_and_empty_retrieval(tiny_beir, tmp_pat
     nothing = make_settings(**{"retrieval.dense_weight": 0.0, "retrieval.bm25_weight": 0.0})
     with pytest.raises(ConfigError, match="nothing to retrieve"):
         run_beir(tiny_beir, nothing, index_dir=tmp_path / "ws")
+
+
+def test_an_interrupted_build_is_reset_not_refused(
+    tiny_beir, tmp_path, make_settings, embedder, monkeypatch
+) -> None:
+    from localrag.eval import beir
+
+    workspace = tmp_path / "ws"
+    settings = make_settings(**{"retrieval.rerank": False})
+    original = beir.write_corpus
+
+    def crash(*args, **kwargs):
+        original(*args, **kwargs)
+        raise KeyboardInterrupt  # as if the user pressed Ctrl+C mid-build
+
+    with monkeypatch.context() as m:
+        m.setattr(beir, "write_corpus", crash)
+        with pytest.raises(KeyboardInterrupt):
+            run_beir(tiny_beir, settings, index_dir=workspace, embedder=embedder)
+    assert (workspace / "corpus").is_dir()
+    report = run_beir(tiny_beir, settings, index_dir=workspace, embedder=embedder, limit=1)
+    assert report["index_cached"] is False and report["chunks"] == 5 and report["skipped_documents"] == 0
