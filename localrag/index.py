@@ -21,22 +21,30 @@ from localrag.types import Answer, Hit
 class Index:
     """An index directory plus the models that read and write it (each loaded on first use)."""
 
-    def __init__(self, store, settings: Settings):
+    def __init__(self, store, settings: Settings, embedder=None):
         self.store = store
         self.settings = settings
+        if embedder is not None:  # share one loaded embedder between indexes (tests, eval)
+            self.__dict__["embedder"] = embedder
 
     @classmethod
-    def open(cls, path: str | Path | None = None, settings: Settings | None = None, create: bool = False) -> "Index":
+    def open(
+        cls,
+        path: str | Path | None = None,
+        settings: Settings | None = None,
+        create: bool = False,
+        embedder=None,
+    ) -> "Index":
         from localrag.store import Store
 
         settings = settings or load_settings()
         if path is not None:
             settings.index = Path(path).expanduser()
-        return cls(Store.open(settings.index, settings, create=create), settings)
+        return cls(Store.open(settings.index, settings, create=create), settings, embedder=embedder)
 
     @classmethod
-    def create(cls, path: str | Path | None = None, settings: Settings | None = None) -> "Index":
-        return cls.open(path, settings, create=True)
+    def create(cls, path: str | Path | None = None, settings: Settings | None = None, embedder=None) -> "Index":
+        return cls.open(path, settings, create=True, embedder=embedder)
 
     # models, loaded lazily: `search` needs no LLM, `status` needs nothing
     @cached_property

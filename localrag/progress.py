@@ -1,11 +1,8 @@
 """A rich progress display for indexing, fed by the indexer's progress events.
 
-The indexer calls `progress(event, **fields)`:
-    "scan"   files=<int>                      the folder has been listed
-    "file"   path=<str>, done=<int>           a file was read and chunked (done = files so far)
-    "embed"  chunks=<int>                     more chunks embedded (increment)
-    "done"                                    finished
-Unknown events are ignored, so the indexer can say more without breaking the display.
+The indexer calls `progress(event, **fields)` (see localrag.indexer for the full list); this
+display uses "scan" (files), "file" (path, done), "embed" (done: chunks embedded so far) and
+"build". Unknown events are ignored, so the indexer can say more without breaking the display.
 """
 
 from __future__ import annotations
@@ -47,10 +44,12 @@ class IndexProgress:
         elif event == "file":
             self._progress.update(self._files, completed=fields.get("done", 0), description=_short(fields.get("path")))
         elif event == "embed":
-            self.chunks_embedded += int(fields.get("chunks", 0))
+            self.chunks_embedded = int(fields.get("done", 0))
             task = self._progress.tasks[self._chunks]
             rate = self.chunks_embedded / task.elapsed if task.elapsed else 0.0
             self._progress.update(self._chunks, completed=self.chunks_embedded, rate=f"{rate:.0f}/s")
+        elif event == "build":
+            self._progress.update(self._files, description="building indexes")
         elif event == "done":
             self._progress.update(self._files, description="files")
 
@@ -59,3 +58,30 @@ def _short(path: str | None, width: int = 32) -> str:
     if not path:
         return "files"
     return path if len(path) <= width else "…" + path[-(width - 1):]
+
+
+class FetchProgress:
+    """A bar per model for `localrag models fetch`, fed as progress(name, step, total, msg)."""
+
+    def __init__(self, console: Console | None = None):
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[msg]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self._tasks: dict[str, int] = {}
+
+    def __enter__(self) -> "FetchProgress":
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._progress.__exit__(*exc)
+
+    def __call__(self, name: str, step: int, total: int, msg: str) -> None:
+        if name not in self._tasks:
+            self._tasks[name] = self._progress.add_task(name, total=total, msg=msg)
+        self._progress.update(self._tasks[name], completed=step, total=total, msg=msg)

@@ -83,10 +83,12 @@ def print_status(console: Console, info: dict) -> None:
 
 
 def print_doctor(console: Console, report: dict) -> None:
-    for key, value in report.items():
-        if key == "problems":
-            continue
-        console.print(f"[bold]{key}[/]: {escape(str(value))}")
+    from localrag.doctor import summarize
+
+    for label, line in summarize(report):
+        console.print(f"[bold]{label}[/]: {escape(line)}")
+    for notice in report.get("notices") or []:
+        console.print(f"[dim]note: {escape(notice)}[/]")
     problems = report.get("problems") or []
     if not problems:
         console.print("[green]no problems found[/]")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import time
 from dataclasses import dataclass, field
 
@@ -29,20 +28,12 @@ class SearchResult:
         return out
 
 
-def _normalise_types(types: list[str] | str | None) -> set[str] | None:
+def _normalise_types(types: list[str] | str | None) -> list[str] | None:
     if not types:
         return None
     if isinstance(types, str):
         types = types.split(",")
-    return {t.strip().lower().lstrip(".") for t in types if t.strip()}
-
-
-def path_matches(path: str, path_glob: str | None, types: set[str] | None) -> bool:
-    if types is not None and path.rsplit(".", 1)[-1].lower() not in types:
-        return False
-    if path_glob and not (fnmatch.fnmatch(path, path_glob) or fnmatch.fnmatch(path, f"*/{path_glob}")):
-        return False
-    return True
+    return [t.strip() for t in types if t.strip()] or None
 
 
 class Searcher:
@@ -51,14 +42,6 @@ class Searcher:
         self.embedder = embedder
         self.settings = settings
         self.reranker = reranker
-
-    def _allowed_ids(self, path_glob: str | None, types: set[str] | None) -> np.ndarray | None:
-        if path_glob is None and types is None:
-            return None
-        doc_ids = [
-            doc_id for doc_id, path in self.store.catalog.document_paths() if path_matches(path, path_glob, types)
-        ]
-        return np.asarray(self.store.catalog.chunk_ids_for_documents(doc_ids), dtype=np.int64)
 
     def search(
         self,
@@ -75,7 +58,7 @@ class Searcher:
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         notices: list[str] = []
-        allowed = self._allowed_ids(path_glob, _normalise_types(types))
+        allowed = self.store.allowed_ids(path_glob, _normalise_types(types))
         if allowed is not None and allowed.size == 0:
             return SearchResult(query, [], {"total": 0.0}, ["no documents match the filters"])
 
@@ -133,10 +116,9 @@ class Searcher:
                 h.scores.rerank_rank = rank
             timings["rerank"] = (time.perf_counter() - t) * 1000
         hits = hits[:k]
-        terms = set(self.store.keyword.query_terms(query))
         for rank, h in enumerate(hits, 1):
             h.rank = rank
-            h.matched_terms = self.store.keyword.matched_terms(terms, h.text) if terms else []
+            h.matched_terms = self.store.keyword.matched_terms(query, h.text)
         timings["total"] = (time.perf_counter() - t0) * 1000
         return SearchResult(query, hits, timings, notices)
 

@@ -1,0 +1,5 @@
+import sys
+
+from localrag.cli import main
+
+sys.exit(main())

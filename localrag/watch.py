@@ -1,0 +1,44 @@
+"""`localrag watch`: keep an index current while files change (debounced, incremental)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from rich.console import Console
+
+log = logging.getLogger("localrag")
+
+DEBOUNCE_MS = 1500
+
+
+def watch_folder(index, folder: Path, console: Console, stop: threading.Event | None = None, on_update=None) -> None:
+    """Index `folder` now, then re-index incrementally after each burst of changes until `stop` is set
+    (or Ctrl+C). A file written while it is being read is simply picked up again by the next burst:
+    the indexer records the size and mtime it read, so a later write always looks changed."""
+    from watchfiles import watch
+
+    def run_once() -> None:
+        summary = index.add(folder)
+        changed = summary["added"] + summary["updated"] + summary["removed"] + summary.get("renamed", 0)
+        if changed or summary["skipped"]:
+            console.print(
+                f"indexed: {summary['added']} added, {summary['updated']} updated, "
+                f"{summary.get('renamed', 0)} renamed, {summary['removed']} removed, {len(summary['skipped'])} skipped"
+            )
+        if on_update is not None:
+            on_update(summary)
+
+    run_once()
+    console.print(f"watching {folder} (Ctrl+C to stop)")
+    index_dir = Path(index.settings.index).resolve()
+    for changes in watch(folder, debounce=DEBOUNCE_MS, stop_event=stop, raise_interrupt=False):
+        # the index may live inside the watched folder: its own writes are not document changes
+        if all(Path(p).resolve().is_relative_to(index_dir) for _, p in changes):
+            continue
+        try:
+            run_once()
+        except Exception as e:  # keep watching; the next change retries
+            log.warning("re-index failed, will retry on the next change: %s", e)
+            console.print(f"[yellow]re-index failed ({e}); will retry on the next change[/]")

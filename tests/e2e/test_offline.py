@@ -1,0 +1,76 @@
+"""Nothing on the index -> search -> ask path touches the network."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from pytest_socket import SocketBlockedError, disable_socket, enable_socket
+
+from localrag.cli import main
+
+
+@pytest.fixture
+def no_network():
+    disable_socket(allow_unix_socket=True)
+    try:
+        yield
+    finally:
+        enable_socket()
+
+
+def test_sockets_really_are_blocked(no_network):
+    import socket
+
+    with pytest.raises(SocketBlockedError):
+        socket.create_connection(("127.0.0.1", 9))
+
+
+@pytest.mark.slow
+def test_index_search_ask_with_sockets_blocked(no_network, notes, tmp_path, models_dir, smollm2_path, capsys, monkeypatch):
+    monkeypatch.setenv("LOCALRAG_MODELS", str(models_dir))
+    index = str(tmp_path / "index")
+    assert main(["index", str(notes), "--index", index, "--json"]) == 0
+    assert main(["search", "boiler pressure", "--index", index, "--json"]) == 0
+    assert main(["ask", "what fertiliser do the tomatoes get?", "--index", index,
+                 "--model", str(smollm2_path), "--json"]) == 0
+    outputs = capsys.readouterr().out
+    assert "garden/tomatoes.md" in outputs
+
+
+STRACE = shutil.which("strace")
+UNSHARE = shutil.which("unshare")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="network namespaces are Linux-only")
+def test_native_code_makes_no_network_syscalls(notes, tmp_path, models_dir, smollm2_path):
+    """Native libraries (tokenizers, torch, faiss, llama.cpp) bypass Python's socket module, so watch the
+    syscalls: in an empty network namespace, every inet socket/connect/sendto attempt is recorded by strace."""
+    if STRACE is None or UNSHARE is None or subprocess.run([UNSHARE, "-n", "true"]).returncode != 0:
+        pytest.fail("this check needs strace and unshare -n (apt-get install strace util-linux; run as root)")
+    index = tmp_path / "index"
+    env = {**os.environ, "LOCALRAG_MODELS": str(models_dir)}
+    env.pop("HF_HUB_OFFLINE", None)  # localrag must set these itself
+    env.pop("TRANSFORMERS_OFFLINE", None)
+    script = (
+        f"{sys.executable} -m localrag.cli index {notes} --index {index} --json && "
+        f"{sys.executable} -m localrag.cli search 'boiler pressure' --index {index} --json && "
+        f"{sys.executable} -m localrag.cli ask 'what fertiliser do the tomatoes get?' --index {index} "
+        f"--model {smollm2_path} --json"
+    )
+    trace = tmp_path / "trace.txt"
+    proc = subprocess.run(
+        [UNSHARE, "-n", STRACE, "-f", "-qq", "-e", "trace=socket,connect,sendto,sendmsg", "-o", str(trace),
+         "sh", "-c", script],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    last = proc.stdout[proc.stdout.rfind('{\n  "question"'):]
+    assert json.loads(last)["sources"]
+    inet = [line for line in trace.read_text().splitlines() if "AF_INET" in line]
+    assert inet == [], "network attempts:\n" + "\n".join(inet[:20])
