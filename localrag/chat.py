@@ -210,18 +210,19 @@ class ChatSession:
         """Stop the answer being generated (from any thread); the stream ends within a token."""
         self._cancel.set()
 
-    def ask(self, question: str) -> Answer:
-        for event in self.ask_stream(question):
+    def ask(self, question: str, **filters: Any) -> Answer:
+        for event in self.ask_stream(question, **filters):
             if isinstance(event, Done):
                 return event.answer
         raise AssertionError("ask_stream ended without Done")  # pragma: no cover
 
-    def ask_stream(self, question: str) -> Iterator[Event]:
+    def ask_stream(self, question: str, **filters: Any) -> Iterator[Event]:
+        """Sources, then Token..., then Done. `filters` go to the searcher (path_glob, types)."""
         self._cancel = cancel = threading.Event()
         t0 = time.perf_counter()
         query, prompt_question = self.condense(question)
 
-        result = self.searcher.search(query, k=self.settings.retrieval.k)
+        result = self.searcher.search(query, k=self.settings.retrieval.k, **filters)
         hits = list(result.hits)
         timings = Timings(
             retrieve=float(result.timings.get("retrieve", 0.0)),

@@ -139,6 +139,7 @@ def ask(
     llm: LlmOpt = None,
     model: ModelOpt = None,
     path_glob: Annotated[Optional[str], typer.Option("--path", help="only files matching this glob")] = None,
+    types: Annotated[Optional[str], typer.Option("--type", help="only these file types, e.g. pdf,md")] = None,
     index_dir: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -148,9 +149,8 @@ def ask(
 
     settings = settings_from(index=index_dir, **{"retrieval.k": k, "llm.backend": llm, "llm.model": model})
     idx = open_index(settings)
-    session = idx.chat()
     answer = None
-    for event in session.ask_stream(question, path_glob=path_glob) if path_glob else session.ask_stream(question):
+    for event in idx.ask_stream(question, path_glob=path_glob, types=types):
         if isinstance(event, Sources):
             if not as_json:
                 print_sources(err, event.hits, event.query if event.query != question else None)

@@ -85,16 +85,19 @@ class Index:
     def search(self, query: str, k: int | None = None, **filters) -> list[Hit]:
         return self.search_result(query, k=k, **filters).hits
 
-    def chat(self, chat_id: int | None = None):
+    def chat(self, chat_id: int | None = None, persist: bool = True):
+        """A conversation; `persist` stores it in the index so it can be reopened (chat_id)."""
         from localrag.chat import ChatSession
 
-        return ChatSession(self.searcher, self.llm, self.settings, catalog=self.store.catalog, chat_id=chat_id)
+        catalog = self.store.catalog if persist else None
+        return ChatSession(self.searcher, self.llm, self.settings, catalog=catalog, chat_id=chat_id)
 
-    def ask(self, question: str) -> Answer:
-        return self.chat().ask(question)
+    def ask(self, question: str, **filters) -> Answer:
+        """One-off question (not stored as a chat); filters: path_glob, types."""
+        return self.chat(persist=False).ask(question, **filters)
 
-    def ask_stream(self, question: str) -> Iterator:
-        return self.chat().ask_stream(question)
+    def ask_stream(self, question: str, **filters) -> Iterator:
+        return self.chat(persist=False).ask_stream(question, **filters)
 
     def status(self) -> dict:
         return self.store.status()
