@@ -37,6 +37,7 @@ from localrag.errors import ConfigError
 from localrag.ingest import FileEntry, SkipFile, SkippedEntry, chunk_sections, load_sections, read_file, walk
 from localrag.store import Store
 from localrag.store.catalog import DocumentRow, Transaction
+from localrag.store.crashpoints import crash_point
 from localrag.store.passage import HEADING_SEPARATOR, passage_text
 from localrag.types import Chunk
 
@@ -163,7 +164,10 @@ class _Run:
 
     # ---- planning --------------------------------------------------------------------------
     def index(self, root: Path) -> _Counts:
-        items = list(walk(root, self.settings.chunking))
+        items = []
+        for item in walk(root, self.settings.chunking):
+            items.append(item)
+            crash_point("walk")
         files = [i for i in items if isinstance(i, FileEntry)]
         existing = {d.path: d for d in self.catalog.documents()}
         present = {i.rel for i in items}
@@ -183,6 +187,7 @@ class _Run:
             old = existing.get(item.rel)
             action = self._plan_skipped(item, old) if isinstance(item, SkippedEntry) else self._plan_file(item, old)
             self.progress("file", path=item.rel, action=action, done=n, total=len(items))
+            crash_point("plan")
             if self.pending_chunks >= self.batch_chunks:
                 self._flush()
 
@@ -264,11 +269,13 @@ class _Run:
                 texts, progress=lambda d: self.progress("embed", done=done_before + d, batch=len(texts))
             )
             self.counts.embedded += len(texts)
+            crash_point("embedded")
         start = 0
         with self.catalog.transaction() as tx:
             for op in self.pending:
                 n = len(op.chunks)
                 _apply(tx, op, None if vectors is None else vectors[start : start + n])
+                crash_point("sqlite-write")
                 start += n
         self.progress("commit", generation=self.catalog.generation, files=len(self.pending))
         for op in self.pending:

@@ -13,6 +13,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from localrag.store.crashpoints import crash_point
+
 
 def sha256_file(path: Path, block: int = 1 << 20) -> str:
     h = hashlib.sha256()
@@ -32,6 +34,7 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        crash_point(f"replace-{path.name}")
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

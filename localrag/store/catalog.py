@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from localrag.errors import IndexCorruptError
+from localrag.store.crashpoints import crash_point
 from localrag.types import Chunk
 
 SCHEMA_VERSION = 1
@@ -192,7 +193,9 @@ class Catalog:
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+            crash_point("sqlite-commit")
             self._conn.execute("COMMIT")
+            crash_point("sqlite-committed")
 
     def _query(self, sql: str, params: Sequence = ()) -> list[tuple]:
         with self._lock:

@@ -29,6 +29,7 @@ import faiss
 import numpy as np
 
 from localrag.store.atomic import read_json, sha256_file, write_atomic, write_json_atomic
+from localrag.store.crashpoints import crash_point
 
 log = logging.getLogger("localrag")
 
@@ -186,6 +187,7 @@ class DenseIndex:
     def save(self, index_dir: Path) -> None:
         index_dir = Path(index_dir)
         path = index_dir / FAISS_FILE
+        crash_point("dense-save")
         if self.index is None:
             path.unlink(missing_ok=True)
         else:

@@ -29,6 +29,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from localrag.store.atomic import read_json, sha256_file, write_json_atomic
+from localrag.store.crashpoints import crash_point
 from localrag.store.passage import passage_text
 from localrag.store.tokenize import TOKENIZER_VERSION, tokenize
 
@@ -187,6 +188,7 @@ class KeywordIndex:
             files = {
                 p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)} for p in sorted(folder.iterdir())
             }
+            crash_point("bm25-arrays")
             write_json_atomic(
                 index_dir / SIDECAR,
                 {
@@ -203,6 +205,7 @@ class KeywordIndex:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
+        crash_point("bm25-cleanup")
         for old in index_dir.glob(f"{_DIR_PREFIX}*"):
             if old.is_dir() and old.name != folder.name:
                 shutil.rmtree(old, ignore_errors=True)
