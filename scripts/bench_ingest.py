@@ -33,6 +33,7 @@ from localrag import offline  # noqa: E402
 offline.enforce_offline_env()
 
 from localrag.config import load_settings  # noqa: E402
+from localrag.errors import LocalragError  # noqa: E402
 from localrag.embed import Embedder  # noqa: E402
 from localrag.eval.beir import run_beir, write_corpus  # noqa: E402
 from localrag.eval.beir_format import load_beir  # noqa: E402
@@ -169,4 +170,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except LocalragError as e:  # a missing dataset or model: one line, like the CLI
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(e.exit_code)

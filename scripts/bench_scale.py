@@ -47,8 +47,9 @@ from localrag import offline  # noqa: E402
 offline.enforce_offline_env()
 
 from localrag.config import load_settings  # noqa: E402
+from localrag.errors import LocalragError  # noqa: E402
 from localrag.embed import Embedder  # noqa: E402
-from localrag.eval.beir_format import load_beir  # noqa: E402
+from localrag.eval.beir_format import BeirDataset, load_beir  # noqa: E402
 from localrag.models import resolve_model_path  # noqa: E402
 from localrag.retrieve.fusion import rrf  # noqa: E402
 from localrag.retrieve.rerank import Reranker  # noqa: E402
@@ -93,10 +94,10 @@ def parse_size(s: str) -> int:
 
 
 # ----------------------------------------------------------------------------- synthetic data
-def real_passages(scifact: Path, n: int) -> list[str]:
-    """The first n ~100-word passages of the SciFact corpus ("title\\n\\ntext" cut by words)."""
+def real_passages(dataset: BeirDataset, n: int) -> list[str]:
+    """The first n ~100-word passages of the corpus ("title\\n\\ntext" cut by words)."""
     out: list[str] = []
-    for doc in load_beir(scifact).corpus:
+    for doc in dataset.corpus:
         words = doc.document_text().split()
         for s in range(0, len(words), PASSAGE_WORDS):
             out.append(" ".join(words[s : s + PASSAGE_WORDS]))
@@ -248,13 +249,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-rerank", action="store_true", help="skip the cross-encoder latency")
     args = ap.parse_args(argv)
 
+    ds = load_beir(args.scifact)
+    passages = real_passages(ds, args.real)
+    queries = list(ds.queries.values())[: args.queries]
     settings = load_settings()
     model_dir = resolve_model_path(settings, "embedder")
     embedder = Embedder(model_dir, precision=settings.embedder.precision, batch_size=settings.embedder.batch_size)
-    passages = real_passages(args.scifact, args.real)
     real_vecs, embed_seconds = embed_cached(embedder, passages, args.cache)
-    ds = load_beir(args.scifact)
-    queries = list(ds.queries.values())[: args.queries]
     qvecs = embedder.encode(queries)
     q_lat, _ = latency(lambda i: embedder.encode_query(queries[i]), min(len(queries), 50))
 
@@ -297,4 +298,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except LocalragError as e:  # a missing dataset or model: one line, like the CLI
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(e.exit_code)
