@@ -1,7 +1,8 @@
 """Environment switches that keep every model library off the network.
 
-Set before any model library (huggingface_hub, transformers, sentence-transformers, openvino,
-nncf) is imported: they read these at import time.
+Set before any model library (huggingface_hub, transformers, sentence-transformers) is imported:
+they read these at import time. localrag uses no OpenVINO/NNCF/onnxruntime backend, whose native
+telemetry these switches would not cover; tests/e2e/test_offline.py watches the syscalls to prove it.
 """
 
 import os
@@ -15,8 +16,6 @@ OFFLINE_ENV = {
     "HF_HUB_DISABLE_UPDATE_CHECK": "1",
     "DISABLE_TELEMETRY": "1",
     "DO_NOT_TRACK": "1",
-    "OPENVINO_TELEMETRY_ENABLE": "0",  # hypothetical guard; openvino also honours opt-out file, see doctor
-    "NNCF_DISABLE_TELEMETRY": "1",
     "TOKENIZERS_PARALLELISM": "false",
 }
 
