@@ -13,8 +13,9 @@ vectors in memory. Afterwards the derived FAISS and BM25 indexes are rebuilt fro
 catalogue and replaced atomically.
 
 Progress: pass `progress(kind, **fields)` to follow a run (the CLI draws a bar with it):
-    ("scan",   files=N, skipped=M)                   the walk found N files to consider, M left out
-    ("file",   path=rel, action=A, done=i, total=N)  A in added|updated|unchanged|renamed|copied|skipped
+    ("scan",   files=N, skipped=M)                   the walk found N paths (M of them left out by it)
+    ("file",   path=rel, action=A, done=i, total=N)  i counts up to N; A in
+                                                     added|updated|unchanged|renamed|copied|skipped
     ("embed",  done=D, batch=B)                      D chunks embedded so far this run; B in this batch
     ("commit", generation=G, files=F)                a batch of F files is durable
     ("remove", path=rel)                             a file gone from the folder was removed
@@ -181,7 +182,7 @@ class _Run:
             for f in files
             if (d := existing.get(f.rel)) is not None and d.status == "ok" and _same_stat(d, f)
         }
-        self.progress("scan", files=len(files), skipped=len(items) - len(files))
+        self.progress("scan", files=len(items), skipped=len(items) - len(files))
 
         for n, item in enumerate(items, 1):
             old = existing.get(item.rel)

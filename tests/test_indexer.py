@@ -102,6 +102,9 @@ def test_first_run_indexes_every_file_and_is_searchable(folder, settings, emb):
     assert hits and "garden/tomatoes.md" in {h.path for h in store.get_hits([c for c, _ in hits]).values()}
     kinds = [k for k, _ in events]
     assert kinds[0] == "scan" and kinds[-1] == "done" and "embed" in kinds and "commit" in kinds
+    total = events[0][1]["files"]
+    dones = [f["done"] for k, f in events if k == "file"]
+    assert dones == list(range(1, total + 1))  # a bar fed with scan's total ends exactly full
     assert store.catalog.get_meta("root") == str(folder.resolve())
     # the derived indexes on disk are what a fresh reader loads, without rebuilding
     store.close()
@@ -305,3 +308,22 @@ def test_embedding_text_prefixes_headings_that_fit():
     assert embedding_text(chunk, count, 100) == "Garden > Tomatoes\nfeed weekly"
     assert embedding_text(chunk, count, 4) == "Tomatoes\nfeed weekly"  # the full path would not fit
     assert embedding_text(chunk, count, 2) == "feed weekly"
+
+
+def test_transient_skip_is_retried_even_with_the_same_stat(folder, settings, emb):
+    store = _open(settings)
+    index_folder(store, folder, emb, settings)
+    st = (folder / "travel.md").stat()
+    with store.catalog.transaction() as tx:  # as if it had been unreadable at the last run
+        tx.put_document("travel.md", sha256=None, size=st.st_size, mtime_ns=st.st_mtime_ns,
+                        status="skipped", error="unreadable: permission denied")
+    emb.reset()
+    summary = index_folder(store, folder, emb, settings)
+    assert "travel.md" in _paths(store) and summary["added"] == 1 and emb.texts
+    # a content-caused skip with the same stat is not retried
+    with store.catalog.transaction() as tx:
+        tx.put_document("travel.md", sha256=None, size=st.st_size, mtime_ns=st.st_mtime_ns,
+                        status="skipped", error="binary")
+    emb.reset()
+    summary = index_folder(store, folder, emb, settings)
+    assert emb.texts == [] and {"path": "travel.md", "reason": "binary"} in summary["skipped"]
