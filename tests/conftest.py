@@ -61,3 +61,29 @@ def embedder(models_dir):
     from localrag.embed import Embedder
 
     return Embedder(models_dir / "all-MiniLM-L6-v2")
+
+
+def build_cross_encoder(dest: Path, tokenizer_dir: Path, hidden: int = 32, layers: int = 2, heads: int = 2) -> Path:
+    """A random-weight BERT cross-encoder saved with CrossEncoder.save (no download): it exercises the real
+    rerank code; its scores mean nothing. MiniLM-L6 shape is hidden=384, layers=6, heads=12."""
+    import torch
+    from sentence_transformers import CrossEncoder
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+        intermediate_size=hidden * 4, num_labels=1, max_position_embeddings=512,
+    )
+    staging = dest.with_name(dest.name + "-staging")
+    BertForSequenceClassification(config).save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    CrossEncoder(str(staging), device="cpu", local_files_only=True).save(str(dest))
+    shutil.rmtree(staging)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def tiny_reranker(tmp_path_factory, models_dir) -> Path:
+    return build_cross_encoder(tmp_path_factory.mktemp("models") / "tiny-cross-encoder", models_dir / "all-MiniLM-L6-v2")
