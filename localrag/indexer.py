@@ -87,7 +87,7 @@ def index_folder(
     *,
     rebuild: bool = False,
     lock_timeout: float = 10.0,
-    batch_chunks: int = 256,
+    batch_chunks: int = 512,
 ) -> dict:
     """Bring the index up to date with `root`; returns the summary (see module docstring).
 

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
@@ -39,9 +38,14 @@ _CJK = (
     "\uff66-\uff9f"  # half-width Katakana
 )
 # A CJK run, or a run of word characters that are not CJK.
-_TOKEN_RE = re.compile(rf"(?P<cjk>[{_CJK}]+)|(?P<word>[^\W{_CJK}]+)")
+_TOKEN_RE = re.compile(rf"[{_CJK}]+|[^\W{_CJK}]+")
+_CJK_START = re.compile(rf"[{_CJK}]")
 
 _stemmer = Stemmer.Stemmer("english")
+# word -> terms. A plain dict (cleared when full) is ~1.7x faster than lru_cache here, and
+# corpora repeat words so much that nearly every lookup hits.
+_word_cache: dict[str, tuple[str, ...]] = {}
+_WORD_CACHE_SIZE = 500_000
 
 
 def identifier_parts(word: str) -> list[str]:
@@ -67,7 +71,6 @@ def identifier_parts(word: str) -> list[str]:
     return parts
 
 
-@lru_cache(maxsize=200_000)
 def _word_terms(word: str) -> tuple[str, ...]:
     """Terms for one run of word characters (cached: corpora repeat words a lot)."""
     parts = identifier_parts(word)
@@ -97,10 +100,17 @@ def tokenize(text: str, query: bool = False) -> list[str]:
     `query=True` tokenizes a search query (CJK: bigrams only, see the module docstring).
     """
     terms: list[str] = []
-    for m in _TOKEN_RE.finditer(text):
-        word = m.group("word")
-        if word is not None:
-            terms.extend(_word_terms(word))
+    extend = terms.extend
+    cache = _word_cache
+    for run in _TOKEN_RE.findall(text):
+        found = cache.get(run)
+        if found is not None:
+            extend(found)
+        elif _CJK_START.match(run):
+            extend(_cjk_terms(run, query))
         else:
-            terms.extend(_cjk_terms(m.group("cjk"), query))
+            if len(cache) >= _WORD_CACHE_SIZE:
+                cache.clear()
+            cache[run] = found = _word_terms(run)
+            extend(found)
     return terms
