@@ -43,6 +43,14 @@ _DIR_PREFIX = "bm25-"
 _IDS_FILE = "ids.npy"
 
 
+def _bm25s():
+    """Import bm25s, undoing its import-time `setLevel(DEBUG)` so its chatter stays out of our logs."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
 class _Scorer(Protocol):
     def scores(self, query_tokens: list[str]) -> np.ndarray: ...  # one score per position
 
@@ -55,9 +63,7 @@ class _Bm25sScorer:
 
     @classmethod
     def build(cls, corpus_tokens: list[list[str]], k1: float, b: float) -> "_Bm25sScorer":
-        import bm25s
-
-        model = bm25s.BM25(k1=k1, b=b, method="lucene")
+        model = _bm25s().BM25(k1=k1, b=b, method="lucene")
         model.index(corpus_tokens, show_progress=False)
         return cls(model)
 
@@ -229,9 +235,7 @@ class KeywordIndex:
             ids = np.load(folder / _IDS_FILE, allow_pickle=False)
             scorer = None
             if (folder / "params.index.json").exists():
-                import bm25s
-
-                model = bm25s.BM25.load(str(folder), mmap=True, allow_pickle=False, show_progress=False)
+                model = _bm25s().BM25.load(str(folder), mmap=True, allow_pickle=False, show_progress=False)
                 scorer = _Bm25sScorer(model)
         except Exception as e:  # noqa: BLE001 - any unreadable file means: rebuild
             log.warning("keyword index in %s is unreadable (%s); rebuilding it from the catalogue", index_dir, e)
