@@ -176,7 +176,10 @@ class Store:
         engine = self.settings.retrieval.bm25_engine
         if self.catalog.counts()["chunks"] == 0:
             # Nothing to load: build the (empty) indexes quietly.
-            self._rebuild(dense=self.dense.generation != gen, keyword=self.keyword.generation != gen or self.keyword.engine != engine)
+            dense_stale = self.dense.generation != gen
+            keyword_stale = self.keyword.generation != gen or self.keyword.engine != engine
+            if dense_stale or keyword_stale:
+                self._rebuild(dense=dense_stale, keyword=keyword_stale)
             return
         rebuild_dense = rebuild_keyword = False
         if self.dense.generation != gen:
