@@ -4,9 +4,10 @@
 ``Sources`` once, then ``Token`` pieces, then ``Done`` with the finished `Answer`.
 
 Abstention: the session answers "I couldn't find this in your documents" (and still lists the
-nearest sources) when the best hit scores below `settings.retrieval.min_score` (the model is
-then not called at all), when the model's reply says it cannot find the answer and cites
-nothing, or when the reply cites none of the sources (it is then kept, marked unverified).
+nearest sources) when the evidence is weak (`weak_evidence`: no hits, the best hit's final score
+below `retrieval.min_score`, or the best dense cosine among the hits below `retrieval.min_dense`;
+the model is then not called at all), when the model's reply says it cannot find the answer and
+cites nothing, or when the reply cites none of the sources (it is then kept, marked unverified).
 A reply that cites sources and also says part of the question is not covered is an answer.
 """
 
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from localrag.config import Settings
+from localrag.config import RetrievalSettings, Settings
 from localrag.generate.base import LLM, is_generative
 from localrag.generate.citations import resolve, strip_invalid
 from localrag.generate.prompt import NOT_FOUND, build_messages
@@ -93,6 +94,24 @@ class Turn:
     question: str
     answer: str
     query: str
+
+
+def best_dense(hits: list[Hit]) -> float | None:
+    """The highest dense (cosine) score among the hits; None when no hit has one (dense off).
+
+    This, not the fused score, measures how close the evidence is: RRF scores depend only on
+    ranks, so the best hit of an unrelated question scores as high as a perfect match.
+    """
+    scores = [h.scores.dense for h in hits if h.scores.dense is not None]
+    return max(scores) if scores else None
+
+
+def weak_evidence(hits: list[Hit], cfg: RetrievalSettings) -> bool:
+    """Whether to abstain without asking the model (see the module docstring)."""
+    if not hits or hits[0].score < cfg.min_score:
+        return True
+    dense = best_dense(hits)
+    return dense is not None and dense < cfg.min_dense
 
 
 def says_not_found(text: str) -> bool:
@@ -238,7 +257,7 @@ class ChatSession:
             tokens=TokenUsage(context_window=self.llm.n_ctx),
             timings_ms=timings,
         )
-        if not hits or hits[0].score < self.settings.retrieval.min_score:
+        if weak_evidence(hits, self.settings.retrieval):
             answer.abstained = True
             answer.text = NOT_FOUND + (f" {WEAK_EVIDENCE_NOTE}" if hits else "")
             timings.first_token = (time.perf_counter() - t0) * 1000

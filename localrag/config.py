@@ -52,7 +52,10 @@ class RetrievalSettings(_Section):
     reranker: str = "ms-marco-MiniLM-L-6-v2"
     bm25_engine: Literal["bm25s", "rank-bm25"] = "bm25s"
     ivf_threshold: int = Field(200_000, ge=1000, description="chunks above which FAISS uses IVF")
-    min_score: float = Field(0.0, description="abstain when the best evidence scores below this")
+    min_score: float = Field(0.0, description="abstain when the best hit's final score (rerank, else RRF) is below this")
+    min_dense: float = Field(
+        0.0, ge=-1.0, le=1.0, description="abstain when no hit's dense cosine similarity to the question reaches this"
+    )
 
 
 class LLMSettings(_Section):

@@ -1,0 +1,208 @@
+"""Scoring for answer evaluation: did the answer cite the right file, did it abstain when it should.
+
+Pure functions over plain records so they can be tested on fixed inputs; `scripts/eval_answers.py`
+turns `ChatSession` runs into `Outcome`s and prints `summarize(...)`.
+
+Conventions:
+- An answerable question is answered correctly when the answer did not abstain and one of its
+  citations points into the expected file (and, when the question names them, into a chunk
+  under the expected heading and overlapping the expected lines).
+- An unanswerable question is answered correctly when the answer abstained.
+- Time to first token counts only questions the model was actually asked (an abstention on
+  weak evidence answers at once and would flatter the median).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from localrag.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    id: str
+    question: str
+    answerable: bool
+    expected_path: str | None = None
+    expected_heading: str | None = None
+    expected_lines: tuple[int, int] | None = None  # 1-based inclusive; any overlap counts
+
+
+@dataclass(frozen=True, slots=True)
+class CitedSource:
+    """A source an answer cited, with what is needed to check it against a question."""
+
+    path: str
+    heading: tuple[str, ...] = ()
+    line_start: int | None = None
+    line_end: int | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one question produced (times in ms from the start of the question)."""
+
+    question_id: str
+    abstained: bool
+    cited: list[CitedSource] = field(default_factory=list)
+    source_paths: list[str] = field(default_factory=list)  # all sources shown, best first
+    generated: bool = False  # whether the model was called (not an early weak-evidence abstention)
+    sources_ms: float | None = None
+    first_token_ms: float | None = None
+    total_ms: float | None = None
+    completion_tokens: int = 0
+
+
+def load_questions(path: Path) -> list[Question]:
+    """Read a JSONL question set (fields id, question, answerable, expected_path,
+    expected_heading, expected_lines as [start, end])."""
+    questions: list[Question] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise ConfigError(f"cannot read question set {path}: {e.strerror or e}") from None
+    for no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            lines_field = d.get("expected_lines")
+            q = Question(
+                id=str(d["id"]),
+                question=str(d["question"]),
+                answerable=bool(d["answerable"]),
+                expected_path=d.get("expected_path"),
+                expected_heading=d.get("expected_heading"),
+                expected_lines=(int(lines_field[0]), int(lines_field[1])) if lines_field else None,
+            )
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError) as e:
+            raise ConfigError(f"{path}:{no}: not a valid question ({e})") from None
+        if q.answerable and not q.expected_path:
+            raise ConfigError(f"{path}:{no}: answerable question {q.id!r} has no expected_path")
+        questions.append(q)
+    return questions
+
+
+def _norm(s: str) -> str:
+    return " ".join(s.split()).casefold()
+
+
+def cites_expected(question: Question, cited: Iterable[CitedSource], file_only: bool = False) -> bool:
+    """Whether any citation points to the expected file (and heading/lines unless `file_only`)."""
+    for c in cited:
+        if c.path != question.expected_path:
+            continue
+        if file_only:
+            return True
+        if question.expected_heading and _norm(question.expected_heading) not in {_norm(h) for h in c.heading}:
+            continue
+        if question.expected_lines and not _overlaps(question.expected_lines, c.line_start, c.line_end):
+            continue
+        return True
+    return False
+
+
+def _overlaps(expected: tuple[int, int], start: int | None, end: int | None) -> bool:
+    if start is None:
+        return False
+    end = start if end is None else end
+    return start <= expected[1] and expected[0] <= end
+
+
+def is_correct(question: Question, outcome: Outcome) -> bool:
+    if question.answerable:
+        return not outcome.abstained and cites_expected(question, outcome.cited)
+    return outcome.abstained
+
+
+def _share(flags: Sequence[bool]) -> float | None:
+    return round(sum(flags) / len(flags), 4) if flags else None
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(statistics.median(present), 1) if present else None
+
+
+def tokens_per_second(outcomes: Iterable[Outcome]) -> float | None:
+    """Completion tokens over generation time (first token to end), pooled over the questions
+    the model answered; None when nothing was generated."""
+    tokens = 0
+    seconds = 0.0
+    for o in outcomes:
+        if o.generated and o.first_token_ms is not None and o.total_ms is not None and o.completion_tokens > 1:
+            # the first token's time belongs to the prompt; count the rest
+            tokens += o.completion_tokens - 1
+            seconds += max(o.total_ms - o.first_token_ms, 0.0) / 1000
+    return round(tokens / seconds, 2) if seconds > 0 else None
+
+
+def summarize(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> dict:
+    """The metrics of one run. `outcomes` may cover a subset of `questions` (matched by id)."""
+    by_id = {q.id: q for q in questions}
+    pairs = [(by_id[o.question_id], o) for o in outcomes]
+    answerable = [(q, o) for q, o in pairs if q.answerable]
+    unanswerable = [(q, o) for q, o in pairs if not q.answerable]
+    generated = [o for _, o in pairs if o.generated]
+    return {
+        "questions": len(pairs),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "citation_accuracy": _share([is_correct(q, o) for q, o in answerable]),
+        "citation_file_accuracy": _share(
+            [not o.abstained and cites_expected(q, o.cited, file_only=True) for q, o in answerable]
+        ),
+        "expected_file_in_sources": _share([q.expected_path in o.source_paths for q, o in answerable]),
+        "false_abstention_rate": _share([o.abstained for _, o in answerable]),
+        "abstention_accuracy": _share([o.abstained for _, o in unanswerable]),
+        "overall_accuracy": _share([is_correct(q, o) for q, o in pairs]),
+        "generated": len(generated),
+        "median_sources_ms": _median(o.sources_ms for _, o in pairs),
+        "median_first_token_ms": _median(o.first_token_ms for o in generated),
+        "p90_first_token_ms": _quantile([o.first_token_ms for o in generated], 0.9),
+        "tokens_per_s": tokens_per_second(generated),
+    }
+
+
+def _quantile(values: Sequence[float | None], q: float) -> float | None:
+    present = sorted(v for v in values if v is not None)
+    if not present:
+        return None
+    return round(present[min(len(present) - 1, int(q * len(present)))], 1)
+
+
+def abstention_table(
+    samples: Sequence[tuple[bool, float]], thresholds: Iterable[float]
+) -> list[dict[str, float]]:
+    """For each threshold t, abstaining when `score < t`: the share of unanswerable questions
+    correctly abstained and the share of answerable ones wrongly abstained.
+    `samples` are (answerable, evidence score) pairs."""
+    pos = [s for a, s in samples if a]
+    neg = [s for a, s in samples if not a]
+    rows = []
+    for t in thresholds:
+        rows.append(
+            {
+                "threshold": t,
+                "correct_abstain": _share([s < t for s in neg]) or 0.0,
+                "false_abstain": _share([s < t for s in pos]) or 0.0,
+            }
+        )
+    return rows
+
+
+def best_threshold(samples: Sequence[tuple[bool, float]], max_false_abstain: float) -> float | None:
+    """The threshold that abstains on the most unanswerable questions while wrongly abstaining on
+    at most `max_false_abstain` of the answerable ones (ties: the lowest such threshold).
+    Candidates are the observed scores themselves (abstain when score < t)."""
+    candidates = sorted({s for _, s in samples})
+    best: tuple[float, float] | None = None  # (correct_abstain, threshold)
+    for row in abstention_table(samples, candidates):
+        if row["false_abstain"] <= max_false_abstain and (best is None or row["correct_abstain"] > best[0]):
+            best = (row["correct_abstain"], row["threshold"])
+    return None if best is None else best[1]

@@ -1,0 +1,228 @@
+#!/usr/bin/env python
+"""Answer-quality evaluation: ask a question set over a folder and score citations and abstentions.
+
+    .venv/bin/python scripts/eval_answers.py --folder docs --questions tests/data/docs_questions.jsonl \
+        --llm none
+    .venv/bin/python scripts/eval_answers.py --folder docs --questions tests/data/docs_questions.jsonl \
+        --model qwen2.5-coder-1.5b-instruct-q4_k_m --k 4
+
+The folder is indexed into --index (default: a fresh temporary directory; an existing index is
+reused and updated incrementally). Each question gets a fresh, unpersisted ChatSession, as a
+user's first question would. `expected_path` in the question set is relative to the current
+directory (e.g. "docs/models.md") and is mapped to the index's paths (relative to --folder).
+
+Prints JSON: {"settings", "index", "metrics" (localrag.eval.answers.summarize), "abstention"
+(correct/false abstention for a range of min_dense thresholds, from the retrieval scores of this
+run; meaningful with min_dense = 0 so no question was cut short), "rows" (one per question)}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from localrag.chat import ChatSession, Done, Sources, Token, best_dense  # noqa: E402
+from localrag.config import load_settings  # noqa: E402
+from localrag.errors import LocalragError  # noqa: E402
+from localrag.eval.answers import (  # noqa: E402
+    CitedSource,
+    Outcome,
+    Question,
+    abstention_table,
+    is_correct,
+    load_questions,
+    summarize,
+)
+from localrag.index import Index  # noqa: E402
+from localrag.store.tokenize import tokenize  # noqa: E402
+from localrag.types import Answer  # noqa: E402
+
+THRESHOLDS = [round(0.20 + 0.025 * i, 3) for i in range(17)]  # 0.20 .. 0.60
+ANSWER_CHARS = 400
+
+
+def relative_to_folder(expected: str, folder: Path) -> str:
+    """'docs/models.md' with folder 'docs' -> 'models.md' (the index stores folder-relative paths)."""
+    try:
+        return (Path.cwd() / expected).resolve().relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return expected
+
+
+def ask_one(session: ChatSession, question: Question) -> tuple[Outcome, Answer, dict]:
+    t0 = time.perf_counter()
+    sources_ms: float | None = None
+    first_token_ms: float | None = None
+    answer: Answer | None = None
+    for event in session.ask_stream(question.question):
+        now = (time.perf_counter() - t0) * 1000
+        if isinstance(event, Sources):
+            sources_ms = now
+        elif isinstance(event, Token) and first_token_ms is None:
+            first_token_ms = now
+        elif isinstance(event, Done):
+            answer = event.answer
+    assert answer is not None
+    total_ms = (time.perf_counter() - t0) * 1000
+    numbered = answer.sources
+    cited = [
+        CitedSource(h.path, h.heading, h.line_start, h.line_end)
+        for c in answer.citations
+        if 1 <= c.n <= len(numbered)
+        for h in [numbered[c.n - 1]]
+    ]
+    outcome = Outcome(
+        question_id=question.id,
+        abstained=answer.abstained,
+        cited=cited,
+        source_paths=[h.path for h in answer.sources],
+        generated=answer.tokens.prompt > 0,
+        sources_ms=sources_ms,
+        first_token_ms=first_token_ms,
+        total_ms=total_ms,
+        completion_tokens=answer.tokens.completion,
+    )
+    return outcome, answer, evidence_features(question.question, answer)
+
+
+def evidence_features(question: str, answer: Answer) -> dict:
+    """Retrieval scores available without a cross-encoder, for abstention calibration."""
+    hits = answer.sources
+    top = hits[0] if hits else None
+    q_terms = set(tokenize(question, query=True))
+    return {
+        "top_dense": best_dense(hits),
+        "rank1_dense": top.scores.dense if top else None,
+        "top_bm25": max((h.scores.bm25 or 0.0 for h in hits), default=None),
+        "top_terms_matched": round(len(top.matched_terms) / len(q_terms), 3) if top and q_terms else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--folder", type=Path, required=True)
+    p.add_argument("--questions", type=Path, required=True)
+    p.add_argument("--llm", choices=["llama-cpp", "openai", "none"], default=None)
+    p.add_argument("--model", default=None, help="LLM registry name (default: the configured one)")
+    p.add_argument("--k", type=int, default=4)
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--index", type=Path, default=None, help="index directory (reused if it exists)")
+    p.add_argument("--min-dense", type=float, default=None, help="override retrieval.min_dense")
+    p.add_argument("--only", default=None, help="comma-separated question ids")
+    p.add_argument("--progress", action="store_true", help="one line per question on stderr")
+    args = p.parse_args(argv)
+
+    questions = load_questions(args.questions)
+    if args.only:
+        wanted = set(args.only.split(","))
+        questions = [q for q in questions if q.id in wanted]
+    if args.limit:
+        questions = questions[: args.limit]
+    folder = args.folder.resolve()
+    questions = [
+        Question(**{**_fields(q), "expected_path": relative_to_folder(q.expected_path, folder)})
+        if q.expected_path
+        else q
+        for q in questions
+    ]
+
+    tmp = None
+    index_dir = args.index
+    if index_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="eval-answers-")
+        index_dir = Path(tmp.name) / "index"
+    settings = load_settings(
+        overrides={
+            "index": str(index_dir),
+            "retrieval.k": args.k,
+            "retrieval.min_dense": args.min_dense,
+            "llm.backend": args.llm,
+            "llm.model": args.model,
+        }
+    )
+    try:
+        idx = Index.open(index_dir, settings, create=True)
+        t = time.perf_counter()
+        summary = idx.add(folder)
+        index_s = time.perf_counter() - t
+        llm = idx.llm
+        rows = []
+        outcomes = []
+        features = []
+        for q in questions:
+            session = ChatSession(idx.searcher, llm, settings)  # fresh and not persisted
+            outcome, answer, feats = ask_one(session, q)
+            outcomes.append(outcome)
+            features.append((q.answerable, feats["top_dense"] if feats["top_dense"] is not None else 0.0))
+            row = {
+                "id": q.id,
+                "answerable": q.answerable,
+                "correct": is_correct(q, outcome),
+                "abstained": outcome.abstained,
+                "expected": q.expected_path,
+                "cited": sorted({c.path for c in outcome.cited}),
+                "sources": outcome.source_paths,
+                "sources_ms": _r(outcome.sources_ms),
+                "first_token_ms": _r(outcome.first_token_ms),
+                "total_ms": _r(outcome.total_ms),
+                "completion_tokens": outcome.completion_tokens,
+                "prompt_tokens": answer.tokens.prompt,
+                **feats,
+                "answer": answer.text[:ANSWER_CHARS],
+            }
+            rows.append(row)
+            if args.progress:
+                print(
+                    f"{q.id} {'ok ' if row['correct'] else 'BAD'} abst={int(outcome.abstained)} "
+                    f"dense={row['top_dense']} ttft={row['first_token_ms']} {q.question[:60]}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        report = {
+            "settings": {
+                "folder": str(args.folder),
+                "questions": str(args.questions),
+                "llm": settings.llm.backend,
+                "model": settings.llm.model if settings.llm.backend == "llama-cpp" else llm.name,
+                "k": settings.retrieval.k,
+                "min_dense": settings.retrieval.min_dense,
+                "min_score": settings.retrieval.min_score,
+                "reranker": idx.reranker is not None,
+                "n_threads": settings.llm.n_threads,
+                "load_avg": os.getloadavg()[0],
+            },
+            "index": {"chunks": summary.get("chunks"), "seconds": round(index_s, 1)},
+            "metrics": summarize(questions, outcomes),
+            "abstention": abstention_table(features, THRESHOLDS),
+            "rows": rows,
+        }
+        idx.close()
+    except LocalragError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    print(json.dumps(report, indent=1, ensure_ascii=False))
+    return 0
+
+
+def _fields(q: Question) -> dict:
+    return {name: getattr(q, name) for name in Question.__dataclass_fields__}
+
+
+def _r(v: float | None) -> float | None:
+    return None if v is None else round(v, 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Answer-evaluation scoring on fixed inputs (no models)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from localrag.errors import ConfigError
+from localrag.eval.answers import (
+    CitedSource,
+    Outcome,
+    Question,
+    abstention_table,
+    best_threshold,
+    cites_expected,
+    is_correct,
+    load_questions,
+    summarize,
+    tokens_per_second,
+)
+
+MODELS_Q = Question("a1", "How do I add a model?", True, "models.md", "Using your own GGUF model")
+LINES_Q = Question("a2", "Where are exit codes?", True, "commands.md", expected_lines=(40, 50))
+NONE_Q = Question("u1", "Does it do speech?", False)
+
+
+def test_citation_must_name_the_expected_file_and_heading():
+    right = CitedSource("models.md", ("Models", "Using your own GGUF model"), 10, 20)
+    wrong_heading = CitedSource("models.md", ("Models", "The default LLM"), 30, 40)
+    wrong_file = CitedSource("tui.md", ("Using your own GGUF model",), 1, 2)
+    assert cites_expected(MODELS_Q, [wrong_file, right])
+    assert not cites_expected(MODELS_Q, [wrong_heading, wrong_file])
+    assert cites_expected(MODELS_Q, [wrong_heading], file_only=True)
+    assert not cites_expected(MODELS_Q, [])
+
+
+def test_heading_match_ignores_case_and_spacing_but_not_words():
+    assert cites_expected(MODELS_Q, [CitedSource("models.md", ("using  your own gguf MODEL",))])
+    assert not cites_expected(MODELS_Q, [CitedSource("models.md", ("Using your own GGUF models",))])
+
+
+def test_expected_lines_need_an_overlapping_citation():
+    assert cites_expected(LINES_Q, [CitedSource("commands.md", (), 45, 60)])
+    assert cites_expected(LINES_Q, [CitedSource("commands.md", (), 50, None)])
+    assert not cites_expected(LINES_Q, [CitedSource("commands.md", (), 51, 70)])
+    assert not cites_expected(LINES_Q, [CitedSource("commands.md", (), None, None)])  # PDF page, no lines
+
+
+def test_correctness_answerable_vs_unanswerable():
+    cited = [CitedSource("models.md", ("Using your own GGUF model",))]
+    assert is_correct(MODELS_Q, Outcome("a1", abstained=False, cited=cited))
+    # an abstention is wrong for an answerable question even if it lists the right source
+    assert not is_correct(MODELS_Q, Outcome("a1", abstained=True, cited=cited))
+    assert is_correct(NONE_Q, Outcome("u1", abstained=True))
+    assert not is_correct(NONE_Q, Outcome("u1", abstained=False, cited=cited))
+
+
+def test_summarize_counts_shares_and_medians():
+    questions = [MODELS_Q, LINES_Q, NONE_Q, Question("u2", "Gmail?", False)]
+    outcomes = [
+        Outcome("a1", False, [CitedSource("models.md", ("Using your own GGUF model",))], ["models.md"],
+                generated=True, sources_ms=100, first_token_ms=2000, total_ms=4000, completion_tokens=41),
+        Outcome("a2", False, [CitedSource("commands.md", (), 1, 5)], ["commands.md", "tui.md"],
+                generated=True, sources_ms=300, first_token_ms=6000, total_ms=8000, completion_tokens=21),
+        Outcome("u1", True, [], ["index.md"], generated=False, sources_ms=200, first_token_ms=210, total_ms=220),
+        Outcome("u2", False, [CitedSource("index.md")], ["index.md"], generated=True, sources_ms=50,
+                first_token_ms=4000, total_ms=5000, completion_tokens=11),
+    ]
+    m = summarize(questions, outcomes)
+    assert m["questions"] == 4 and m["answerable"] == 2 and m["unanswerable"] == 2
+    assert m["citation_accuracy"] == 0.5  # a2 cites the right file, wrong lines
+    assert m["citation_file_accuracy"] == 1.0
+    assert m["expected_file_in_sources"] == 1.0
+    assert m["false_abstention_rate"] == 0.0
+    assert m["abstention_accuracy"] == 0.5
+    assert m["overall_accuracy"] == 0.5
+    assert m["generated"] == 3
+    assert m["median_sources_ms"] == 150.0
+    assert m["median_first_token_ms"] == 4000.0  # the early abstention (210 ms) is not counted
+    # (40 + 20 + 10) tokens after the first, over (2 + 2 + 1) s of generation
+    assert m["tokens_per_s"] == 14.0
+
+
+def test_summarize_subset_and_empty_groups():
+    m = summarize([MODELS_Q, NONE_Q], [Outcome("u1", True)])
+    assert m["questions"] == 1 and m["citation_accuracy"] is None and m["abstention_accuracy"] == 1.0
+    assert m["median_first_token_ms"] is None and m["tokens_per_s"] is None
+
+
+def test_tokens_per_second_ignores_answers_not_generated():
+    outcomes = [
+        Outcome("x", False, generated=False, first_token_ms=0, total_ms=1000, completion_tokens=100),
+        Outcome("y", False, generated=True, first_token_ms=1000, total_ms=3000, completion_tokens=11),
+    ]
+    assert tokens_per_second(outcomes) == 5.0
+
+
+def test_abstention_table_and_best_threshold():
+    samples = [(True, 0.7), (True, 0.5), (True, 0.35), (False, 0.3), (False, 0.4), (False, 0.6)]
+    rows = abstention_table(samples, [0.3, 0.36, 0.45])
+    assert rows == [
+        {"threshold": 0.3, "correct_abstain": 0.0, "false_abstain": 0.0},
+        {"threshold": 0.36, "correct_abstain": 0.3333, "false_abstain": 0.3333},
+        {"threshold": 0.45, "correct_abstain": 0.6667, "false_abstain": 0.3333},
+    ]
+    assert best_threshold(samples, max_false_abstain=0.0) == 0.35  # abstains on 0.3 only
+    assert best_threshold(samples, max_false_abstain=0.34) == 0.5  # also 0.4, losing the 0.35 answer
+
+
+def test_load_questions(tmp_path):
+    path = tmp_path / "q.jsonl"
+    rows = [
+        {"id": "a1", "question": "Q?", "answerable": True, "expected_path": "x.md", "expected_lines": [3, 9]},
+        {"id": "u1", "question": "R?", "answerable": False, "claim": "extra fields are ignored"},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
+    qs = load_questions(path)
+    assert qs == [Question("a1", "Q?", True, "x.md", None, (3, 9)), Question("u1", "R?", False)]
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('{"id": "a", "question": "Q?", "answerable": true}', "has no expected_path"),
+        ('{"id": "a", "answerable": false}', ":1: not a valid question"),
+        ("not json", "not a valid question"),
+    ],
+)
+def test_load_questions_rejects_bad_rows(tmp_path, line, message):
+    path = tmp_path / "q.jsonl"
+    path.write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_questions(path)
+
+
+def test_missing_question_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read question set"):
+        load_questions(tmp_path / "absent.jsonl")
