@@ -15,6 +15,7 @@ from typing import Annotated, Any, Optional
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from localrag import offline
 
@@ -38,7 +39,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(eval_app, name="eval")
 
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 _state: dict[str, Any] = {"debug": False, "config": None}
 
@@ -66,10 +67,10 @@ def emit_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def open_index(settings: Settings, create: bool = False):
+def open_index(settings: Settings, create: bool = False, rebuild: bool = False):
     from localrag.index import Index
 
-    return Index.open(None, settings, create=create)
+    return Index.open(None, settings, create=create, rebuild=rebuild)
 
 
 # ---------------------------------------------------------------- index
@@ -86,7 +87,7 @@ def index(
     if not path.is_dir():
         raise ConfigError(f"not a folder: {path}")
     settings = settings_from(index=index_dir)
-    idx = open_index(settings, create=True)
+    idx = open_index(settings, create=True, rebuild=rebuild)
     with IndexProgress(enabled=not as_json and err.is_terminal, console=err) as progress:
         summary = idx.add(path, progress=progress, rebuild=rebuild)
     if as_json:
@@ -356,13 +357,13 @@ def main(argv: list[str] | None = None) -> int:
     except LocalragError as e:
         if _state["debug"]:
             err.print_exception()
-        err.print(f"[red]error:[/] {e}")
+        err.print(f"[red]error:[/] {escape(str(e))}")
         return e.exit_code
     except Exception as e:  # an unexpected failure: still one line unless --debug
         if _state["debug"]:
             err.print_exception()
         else:
-            err.print(f"[red]error:[/] {type(e).__name__}: {e} (run with --debug for the traceback)")
+            err.print(f"[red]error:[/] {type(e).__name__}: {escape(str(e))} (run with --debug for the traceback)")
         return 1
     return 0
 

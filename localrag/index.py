@@ -34,13 +34,15 @@ class Index:
         settings: Settings | None = None,
         create: bool = False,
         embedder=None,
+        rebuild: bool = False,
     ) -> "Index":
         from localrag.store import Store
 
         settings = settings or load_settings()
         if path is not None:
             settings.index = Path(path).expanduser()
-        return cls(Store.open(settings.index, settings, create=create), settings, embedder=embedder)
+        store = Store.open(settings.index, settings, create=create, rebuild=rebuild)
+        return cls(store, settings, embedder=embedder)
 
     @classmethod
     def create(cls, path: str | Path | None = None, settings: Settings | None = None, embedder=None) -> "Index":
