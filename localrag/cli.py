@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -341,29 +340,25 @@ def watch(path: Annotated[Path, typer.Argument(help="folder to keep indexed")], 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (usage errors: 2, expected failures: their code)."""
     try:
-        app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as e:
-        return e.exit_code
-    except click.ClickException as e:
-        e.show()
-        return 2
-    except click.exceptions.Abort:
-        err.print("aborted")
-        return 130
+        # standalone mode: click prints usage errors itself and exits 2
+        app(args=argv, prog_name="localrag", standalone_mode=True)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
     except LocalragError as e:
         if _state["debug"]:
             err.print_exception()
-        err.print(f"[red]error:[/] {escape(str(e))}")
+        err.print(f"[red]error:[/] {e}")
         return e.exit_code
     except Exception as e:  # an unexpected failure: still one line unless --debug
         if _state["debug"]:
             err.print_exception()
         else:
-            err.print(f"[red]error:[/] {type(e).__name__}: {escape(str(e))} (run with --debug for the traceback)")
+            err.print(f"[red]error:[/] {type(e).__name__}: {e} (run with --debug for the traceback)")
         return 1
     return 0
 

@@ -33,6 +33,7 @@ def test_sockets_really_are_blocked(no_network):
 @pytest.mark.slow
 def test_index_search_ask_with_sockets_blocked(no_network, notes, tmp_path, models_dir, smollm2_path, capsys, monkeypatch):
     monkeypatch.setenv("LOCALRAG_MODELS", str(models_dir))
+    monkeypatch.setenv("LOCALRAG_LLM__MAX_TOKENS", "48")  # plumbing, not prose: keep the tiny model brief
     index = str(tmp_path / "index")
     assert main(["index", str(notes), "--index", index, "--json"]) == 0
     assert main(["search", "boiler pressure", "--index", index, "--json"]) == 0
@@ -54,7 +55,7 @@ def test_native_code_makes_no_network_syscalls(notes, tmp_path, models_dir, smol
     if STRACE is None or UNSHARE is None or subprocess.run([UNSHARE, "-n", "true"]).returncode != 0:
         pytest.fail("this check needs strace and unshare -n (apt-get install strace util-linux; run as root)")
     index = tmp_path / "index"
-    env = {**os.environ, "LOCALRAG_MODELS": str(models_dir)}
+    env = {**os.environ, "LOCALRAG_MODELS": str(models_dir), "LOCALRAG_LLM__MAX_TOKENS": "48"}
     env.pop("HF_HUB_OFFLINE", None)  # localrag must set these itself
     env.pop("TRANSFORMERS_OFFLINE", None)
     script = (

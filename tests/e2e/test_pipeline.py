@@ -58,7 +58,8 @@ def test_index_search_reindex(env, notes, capsys):
 
 
 @pytest.mark.slow
-def test_ask_json_contract_with_smollm2(env, notes, capsys, smollm2_path):
+def test_ask_json_contract_with_smollm2(env, notes, capsys, smollm2_path, monkeypatch):
+    monkeypatch.setenv("LOCALRAG_LLM__MAX_TOKENS", "48")
     run_json(capsys, "index", str(notes), "--json")
     answer = run_json(
         capsys, "ask", "what fertiliser do the tomatoes get?", "--model", "smollm2-135m-instruct", "--k", "3", "--json"
