@@ -33,6 +33,8 @@ class Embedder:
         from sentence_transformers import SentenceTransformer
 
         transformers.utils.logging.disable_progress_bar()
+        # count_tokens measures texts longer than the model's window on purpose (to split them)
+        transformers.utils.logging.set_verbosity_error()
 
         model_dir = Path(model_dir)
         if not (model_dir / "modules.json").is_file() and not (model_dir / "config.json").is_file():

@@ -19,7 +19,11 @@ from localrag.types import Answer, Hit
 
 
 class Index:
-    """An index directory plus the models that read and write it (each loaded on first use)."""
+    """An index directory plus the models that read and write it (each loaded on first use).
+
+    `rebuild=True` at open starts the catalogue over (an unreadable one is moved aside), for
+    `localrag index --rebuild`; the next `add` re-indexes everything.
+    """
 
     def __init__(self, store, settings: Settings, embedder=None):
         self.store = store
