@@ -5,10 +5,11 @@ Every value remembers where it came from (`Settings.sources`), for `localrag con
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -129,15 +130,67 @@ def _env_values(environ: dict[str, str]) -> dict[str, str]:
     return out
 
 
+def _origin_of(key: str, origin: dict[str, str]) -> str:
+    """Where `key` came from; for a section, where its first offending entry came from."""
+    if key in origin:
+        return origin[key]
+    return next((src for k, src in origin.items() if k.startswith(key + ".")), "")
+
+
+def _field_at(loc: tuple) -> Any:
+    """The FieldInfo at a dotted location of Settings, or None (unknown key)."""
+    model: Any = Settings
+    field = None
+    for part in loc:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return None
+        field = model.model_fields[part]
+        model = field.annotation
+    return field
+
+
+def _type_name(annotation: Any) -> str:
+    """A reader's name for a field's type: 'an integer', "one of 'a', 'b'", 'a [section] table'."""
+    if get_origin(annotation) is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(annotation))
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if args and len(args) < len(get_args(annotation)):  # X | None
+        return " or ".join(_type_name(a) for a in args) + " (or left out)"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "a table of settings"
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string", Path: "a path (string)"}
+    return names.get(annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+def _suggestion(loc: tuple) -> str:
+    """' (did you mean 'llm.model'?)' for a misspelt key, else ''."""
+    parent = _field_at(loc[:-1]) if len(loc) > 1 else None
+    model = parent.annotation if parent is not None else Settings
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return ""
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+    return f" (did you mean {'.'.join([*map(str, loc[:-1]), close[0]])!r}?)" if close else ""
+
+
 def _format_validation_error(err: ValidationError, origin: dict[str, str]) -> str:
+    """One line naming the key, where it was set (file, env variable, flag) and the expected type."""
     first = err.errors()[0]
-    key = ".".join(str(p) for p in first["loc"]) or "(root)"
-    where = origin.get(key, "")
+    loc = tuple(first["loc"])
+    key = ".".join(str(p) for p in loc) or "(root)"
+    where = _origin_of(key, origin)
     where = f" (from {where})" if where else ""
     if first["type"] == "extra_forbidden":
-        return f"unknown config key {key!r}{where}"
-    expected = first["msg"]
-    return f"bad config value for {key!r}{where}: {expected}, got {first.get('input')!r}"
+        return f"unknown config key {key!r}{where}{_suggestion(loc)}"
+    field = _field_at(loc)
+    got = f"got {first.get('input')!r}"
+    if field is not None and _is_type_error(first["type"]):
+        return f"bad config value for {key!r}{where}: expected {_type_name(field.annotation)}, {got}"
+    return f"bad config value for {key!r}{where}: {first['msg']}, {got}"
+
+
+def _is_type_error(kind: str) -> bool:
+    """A value of the wrong type (not one out of range or failing a cross-field check)."""
+    return kind.endswith(("_type", "_parsing", "literal_error", "_from_float")) or kind in {"enum", "is_instance_of"}
 
 
 def find_config_file(explicit: Path | None = None) -> Path | None:
