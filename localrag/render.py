@@ -50,6 +50,8 @@ def print_sources(console: Console, hits: Sequence[Hit], rewritten_query: str | 
 
 
 def print_answer_footer(console: Console, answer: Answer) -> None:
+    if answer.abstained:
+        console.print("[yellow]not found in your documents: the sources above are only the nearest passages[/]")
     if answer.invalid_citations:
         console.print(f"[yellow]dropped citations to sources that were not given: {answer.invalid_citations}[/]")
     cited = sorted({c.n for c in answer.citations})

@@ -85,7 +85,8 @@ class Searcher:
         reranked = bool(use_rerank and self.reranker is not None and fused)
         if use_rerank and self.reranker is None:
             notices.append(RERANK_OFF_NOTICE)
-        depth = max(k, cfg.rerank_top) if reranked else k
+        # fetch beyond k: overlapping chunks of one passage are merged below and must not leave gaps
+        depth = max(2 * k, cfg.rerank_top) if reranked else 2 * k
         top = fused[:depth]
         hits_by_id = self.store.get_hits([cid for cid, _ in top])
 
@@ -115,12 +116,49 @@ class Searcher:
             for rank, h in enumerate(hits, 1):
                 h.scores.rerank_rank = rank
             timings["rerank"] = (time.perf_counter() - t) * 1000
-        hits = hits[:k]
+        hits = merge_overlapping(hits)[:k]
         for rank, h in enumerate(hits, 1):
             h.rank = rank
             h.matched_terms = self.store.keyword.matched_terms(query, h.text)
         timings["total"] = (time.perf_counter() - t0) * 1000
         return SearchResult(query, hits, timings, notices)
+
+
+def merge_overlapping(hits: list[Hit]) -> list[Hit]:
+    """Fold each hit into a better-ranked hit of the same file and page whose span it overlaps or
+    touches (consecutive chunks share `overlap` tokens): one passage, one source, no repeated text
+    in the LLM's prompt. Order is kept; a merged hit keeps the better hit's rank and scores."""
+    kept: list[Hit] = []
+    for hit in hits:
+        for into in kept:
+            if into.path == hit.path and into.page == hit.page and _touch(into, hit):
+                _absorb(into, hit)
+                break
+        else:
+            kept.append(hit)
+    return kept
+
+
+def _touch(a: Hit, b: Hit) -> bool:
+    return b.char_start <= a.char_end + 1 and a.char_start <= b.char_end + 1
+
+
+def _absorb(into: Hit, other: Hit) -> None:
+    """Union of two touching spans; chunk text is an exact slice of the document, so offsets splice it."""
+    first, second = (into, other) if into.char_start <= other.char_start else (other, into)
+    if second.char_end <= first.char_end:
+        text = first.text
+    else:
+        tail_from = max(0, first.char_end - second.char_start)
+        text = first.text + ("" if tail_from else "\n") + second.text[tail_from:]
+    into.text = text
+    into.char_start, into.char_end = first.char_start, max(first.char_end, second.char_end)
+    into.heading = first.heading
+    starts = [x for x in (into.line_start, other.line_start) if x is not None]
+    ends = [x for x in (into.line_end, other.line_end) if x is not None]
+    into.line_start = min(starts) if starts else None
+    into.line_end = max(ends) if ends else None
+    into.matched_terms = list(dict.fromkeys([*into.matched_terms, *other.matched_terms]))
 
 
 def _rerank_text(hit: Hit) -> str:
