@@ -167,3 +167,12 @@ def test_rebuild_recovers_a_damaged_catalogue(index_copy, capfd, monkeypatch, em
         assert documents(store) == expected["documents"]
         assert_derived_match_catalog(store)
         assert search_paths(store, embedder, settings) == expected["search"]
+
+
+def test_debug_flag_shows_the_traceback(index_copy, capfd):
+    index_dir, _, _ = index_copy
+    _garble_header(index_dir / "catalog.sqlite3")
+    assert main(["--debug", "status", "--index", str(index_dir)]) == 1
+    err = capfd.readouterr().err
+    assert "Traceback" in err and "IndexCorruptError" in err
+    assert "localrag index --rebuild" in err.strip().splitlines()[-1]
