@@ -76,7 +76,7 @@ def test_damaged_model_is_a_problem_with_refetch_fix(tmp_path):
         f'[[model]]\nname = "tiny"\nrole = "llm"\npath = "tiny.gguf"\n[model.source]\ntype = "pypi"\npackage = "x==1"\nmember = "x"\n'
         f'[[model.files]]\npath = ""\nsize = {len(data)}\nsha256 = "{hashlib.sha256(data).hexdigest()}"\n'
     )
-    (mdir / "tiny.gguf").write_bytes(data[:-1] + b"!")
+    (mdir / "tiny.gguf").write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
     report = doctor.run_doctor(_settings(tmp_path, mdir, **{"llm.model": "tiny"}), llama_info=False)
     [bad] = [p for p in report["problems"] if "'tiny'" in p["problem"]]
     assert "sha256" in bad["problem"] and "localrag models fetch tiny" in bad["fix"]
