@@ -90,6 +90,7 @@ def ask_one(session: ChatSession, question: Question) -> tuple[Outcome, Answer, 
         first_token_ms=first_token_ms,
         total_ms=total_ms,
         completion_tokens=answer.tokens.completion,
+        prompt_tokens=answer.tokens.prompt,
     )
     return outcome, answer, evidence_features(question.question, answer)
 
@@ -200,7 +201,10 @@ def main(argv: list[str] | None = None) -> int:
                 "n_threads": settings.llm.n_threads,
                 "load_avg": os.getloadavg()[0],
             },
-            "index": {"chunks": summary.get("chunks"), "seconds": round(index_s, 1)},
+            "index": {
+                **{key: summary.get(key) for key in ("added", "updated", "unchanged", "chunks")},
+                "seconds": round(index_s, 1),
+            },
             "metrics": summarize(questions, outcomes),
             "abstention": abstention_table(features, THRESHOLDS),
             "rows": rows,

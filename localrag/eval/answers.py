@@ -56,6 +56,7 @@ class Outcome:
     first_token_ms: float | None = None
     total_ms: float | None = None
     completion_tokens: int = 0
+    prompt_tokens: int = 0
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -142,6 +143,18 @@ def tokens_per_second(outcomes: Iterable[Outcome]) -> float | None:
     return round(tokens / seconds, 2) if seconds > 0 else None
 
 
+def prompt_tokens_per_second(outcomes: Iterable[Outcome]) -> float | None:
+    """Prompt tokens over the time from sources shown to first token (prompt processing, which
+    is what time to first token is made of on a CPU), pooled; None when nothing was generated."""
+    tokens = 0
+    seconds = 0.0
+    for o in outcomes:
+        if o.generated and o.prompt_tokens and o.first_token_ms is not None and o.sources_ms is not None:
+            tokens += o.prompt_tokens
+            seconds += max(o.first_token_ms - o.sources_ms, 0.0) / 1000
+    return round(tokens / seconds, 1) if seconds > 0 else None
+
+
 def summarize(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> dict:
     """The metrics of one run. `outcomes` may cover a subset of `questions` (matched by id)."""
     by_id = {q.id: q for q in questions}
@@ -166,6 +179,8 @@ def summarize(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> dic
         "median_first_token_ms": _median(o.first_token_ms for o in generated),
         "p90_first_token_ms": _quantile([o.first_token_ms for o in generated], 0.9),
         "tokens_per_s": tokens_per_second(generated),
+        "median_prompt_tokens": _median(o.prompt_tokens for o in generated),
+        "prompt_tokens_per_s": prompt_tokens_per_second(generated),
     }
 
 

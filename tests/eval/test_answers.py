@@ -60,12 +60,14 @@ def test_summarize_counts_shares_and_medians():
     questions = [MODELS_Q, LINES_Q, NONE_Q, Question("u2", "Gmail?", False)]
     outcomes = [
         Outcome("a1", False, [CitedSource("models.md", ("Using your own GGUF model",))], ["models.md"],
-                generated=True, sources_ms=100, first_token_ms=2000, total_ms=4000, completion_tokens=41),
+                generated=True, sources_ms=100, first_token_ms=2000, total_ms=4000, completion_tokens=41,
+                prompt_tokens=950),
         Outcome("a2", False, [CitedSource("commands.md", (), 1, 5)], ["commands.md", "tui.md"],
-                generated=True, sources_ms=300, first_token_ms=6000, total_ms=8000, completion_tokens=21),
+                generated=True, sources_ms=300, first_token_ms=6000, total_ms=8000, completion_tokens=21,
+                prompt_tokens=1140),
         Outcome("u1", True, [], ["index.md"], generated=False, sources_ms=200, first_token_ms=210, total_ms=220),
         Outcome("u2", False, [CitedSource("index.md")], ["index.md"], generated=True, sources_ms=50,
-                first_token_ms=4000, total_ms=5000, completion_tokens=11),
+                first_token_ms=4000, total_ms=5000, completion_tokens=11, prompt_tokens=1000),
     ]
     m = summarize(questions, outcomes)
     assert m["questions"] == 4 and m["answerable"] == 2 and m["unanswerable"] == 2
@@ -80,12 +82,16 @@ def test_summarize_counts_shares_and_medians():
     assert m["median_first_token_ms"] == 4000.0  # the early abstention (210 ms) is not counted
     # (40 + 20 + 10) tokens after the first, over (2 + 2 + 1) s of generation
     assert m["tokens_per_s"] == 14.0
+    assert m["median_prompt_tokens"] == 1000.0
+    # (950 + 1140 + 1000) prompt tokens over (1.9 + 5.7 + 3.95) s from sources to first token
+    assert m["prompt_tokens_per_s"] == round(3090 / 11.55, 1)
 
 
 def test_summarize_subset_and_empty_groups():
     m = summarize([MODELS_Q, NONE_Q], [Outcome("u1", True)])
     assert m["questions"] == 1 and m["citation_accuracy"] is None and m["abstention_accuracy"] == 1.0
     assert m["median_first_token_ms"] is None and m["tokens_per_s"] is None
+    assert m["prompt_tokens_per_s"] is None
 
 
 def test_tokens_per_second_ignores_answers_not_generated():

@@ -1,0 +1,63 @@
+"""scripts/eval_answers.py end to end with --llm none: real MiniLM, real index, the notes fixture."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("eval_answers", REPO / "scripts" / "eval_answers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_relative_to_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs").mkdir()
+    eval_answers = _script()
+    assert eval_answers.relative_to_folder("docs/models.md", tmp_path / "docs") == "models.md"
+    assert eval_answers.relative_to_folder("elsewhere/x.md", tmp_path / "docs") == "elsewhere/x.md"
+
+
+@pytest.mark.slow
+def test_eval_answers_with_extractive_backend(tmp_path, notes, models_dir, capsys, monkeypatch):
+    monkeypatch.setenv("LOCALRAG_MODELS", str(models_dir))
+    monkeypatch.chdir(tmp_path)  # expected paths are relative to the current directory
+    questions = tmp_path / "q.jsonl"
+    rows = [
+        {"id": "a1", "question": "What fertiliser do the tomatoes get?", "answerable": True,
+         "expected_path": "notes/garden/tomatoes.md"},
+        {"id": "a2", "question": "What should the boiler pressure read?", "answerable": True,
+         "expected_path": "notes/home/boiler.md"},
+        {"id": "u1", "question": "zebra quasar xylophone?", "answerable": False},
+    ]
+    questions.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    index = tmp_path / "index"
+    args = ["--folder", str(notes), "--questions", str(questions), "--llm", "none", "--k", "3", "--index", str(index)]
+
+    assert _script().main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    m = report["metrics"]
+    assert m["questions"] == 3 and m["answerable"] == 2 and m["unanswerable"] == 1
+    assert m["citation_accuracy"] == 1.0
+    assert m["abstention_accuracy"] == 1.0  # nonsense is far below the dense threshold
+    rows_by_id = {r["id"]: r for r in report["rows"]}
+    assert rows_by_id["a1"]["cited"] == ["garden/tomatoes.md"] and rows_by_id["a1"]["correct"]
+    assert rows_by_id["u1"]["abstained"] and rows_by_id["u1"]["top_dense"] < report["settings"]["min_dense"]
+    # sources are shown before the first token of the answer
+    assert all(r["sources_ms"] <= r["first_token_ms"] for r in report["rows"])
+    assert report["settings"]["k"] == 3 and report["index"]["chunks"] > 0 and report["index"]["added"] > 0
+    assert [t["threshold"] for t in report["abstention"]][:2] == [0.2, 0.225]
+
+    # the index is reused: a second run indexes nothing new
+    assert _script().main(args) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["index"]["added"] == 0 and again["index"]["unchanged"] == report["index"]["added"]
+    assert again["metrics"] == {**m, **{k: again["metrics"][k] for k in m if k.endswith("_ms") or k.endswith("_s")}}
