@@ -4,6 +4,7 @@ and `localrag config show` (every value with where it came from), through the re
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from localrag.errors import ConfigError
 def in_tmp(tmp_path, monkeypatch) -> Path:
     """Run from an empty folder with no LOCALRAG_* variables, so only what a test writes applies."""
     monkeypatch.chdir(tmp_path)
-    for name in [n for n in __import__("os").environ if n.startswith("LOCALRAG_")]:
+    for name in [n for n in os.environ if n.startswith("LOCALRAG_")]:
         monkeypatch.delenv(name)
     return tmp_path
 
