@@ -212,7 +212,8 @@ class DenseIndex:
             return None
         why = _problem(index_dir / FAISS_FILE, meta, generation, dim)
         if why is not None:
-            log.warning("dense index in %s is %s; rebuilding it from the catalogue", index_dir, why)
+            # stale is routine (another process committed a generation): not worth a warning
+            (log.info if why.startswith("stale") else log.warning)("dense index in %s is %s; rebuilding it from the catalogue", index_dir, why)
             return None
         if meta["count"] == 0 and meta.get("sha256") is None:
             return cls(None, dim, generation)

@@ -229,7 +229,8 @@ class KeywordIndex:
             folder = index_dir / str(meta["dir"])
             why = _files_problem(folder, meta.get("files", {}))
         if why is not None:
-            log.warning("keyword index in %s is %s; rebuilding it from the catalogue", index_dir, why)
+            # stale is routine (another process committed a generation): not worth a warning
+            (log.info if why.startswith("stale") else log.warning)("keyword index in %s is %s; rebuilding it from the catalogue", index_dir, why)
             return None
         try:
             ids = np.load(folder / _IDS_FILE, allow_pickle=False)

@@ -99,6 +99,7 @@ def test_save_load_round_trip(tmp_path, data):
 
 
 def test_stale_missing_and_corrupt_files_load_as_none(tmp_path, data, caplog):
+    caplog.set_level("INFO", logger="localrag")
     ids, vecs = data
     DenseIndex.build(iter_arrays(ids, vecs), len(ids), 32, generation=4).save(tmp_path)
     assert DenseIndex.load(tmp_path, 5, 32) is None and "stale" in caplog.text

@@ -143,6 +143,7 @@ def test_resave_replaces_the_folder_atomically(tmp_path):
 
 
 def test_stale_or_corrupt_saved_index_is_refused(tmp_path, caplog):
+    caplog.set_level("INFO", logger="localrag")
     KeywordIndex.build(_docs(), "bm25s", generation=3).save(tmp_path)
     assert KeywordIndex.load(tmp_path, 4) is None  # stale
     assert "stale" in caplog.text
