@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from localrag.config import Settings
+from localrag.cpu import count_physical_cores
 from localrag.errors import LocalragError
 
 # What `localrag` needs at runtime (read from the installed metadata when localrag is installed).
@@ -49,24 +50,6 @@ def parse_cpu_flags(cpuinfo: str) -> dict[str, bool]:
 def parse_cpu_model(cpuinfo: str) -> str | None:
     m = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.MULTILINE)
     return m.group(1).strip() if m else None
-
-
-def count_physical_cores(cpuinfo: str) -> int | None:
-    """Distinct (physical id, core id) pairs; None when cpuinfo does not say (e.g. some ARM kernels)."""
-    cores: set[tuple[str, str]] = set()
-    phys = core = None
-    for line in cpuinfo.splitlines() + [""]:
-        key, _, value = line.partition(":")
-        key = key.strip()
-        if key == "physical id":
-            phys = value.strip()
-        elif key == "core id":
-            core = value.strip()
-        elif not line.strip():
-            if core is not None:
-                cores.add((phys or "0", core))
-            phys = core = None
-    return len(cores) or None
 
 
 def parse_llama_system_info(text: str) -> dict[str, bool]:

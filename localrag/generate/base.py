@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from localrag.config import Settings
+from localrag.cpu import physical_cores
 from localrag.errors import ConfigError
 
 Message = dict[str, str]
@@ -52,28 +51,6 @@ def count_prompt_tokens(llm: LLM, messages: list[Message]) -> int:
 def is_generative(llm: LLM) -> bool:
     """False for backends that cannot follow free-form instructions (the extractive one)."""
     return bool(getattr(llm, "generative", True))
-
-
-def physical_cores() -> int:
-    """Physical cores this process may run on (hyper-threads slow llama.cpp down, not up)."""
-    try:
-        allowed = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        allowed = os.cpu_count() or 1
-    cores: set[tuple[str, str]] = set()
-    try:
-        phys = core = ""
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            key = key.strip()
-            if key == "physical id":
-                phys = value.strip()
-            elif key == "core id":
-                core = value.strip()
-                cores.add((phys, core))
-    except OSError:
-        pass
-    return max(1, min(allowed, len(cores) or allowed))
 
 
 def load_llm(settings: Settings) -> LLM:
