@@ -4,4 +4,5 @@
 - `beir_format`: reading and validating BEIR folders (corpus.jsonl, queries.jsonl, qrels/).
 - `beir`: `run_beir`, which indexes a BEIR corpus through the product's own indexing and
   search path and reports quality and speed (`localrag eval beir`).
+- `answers`: answer evaluation (citations, abstentions, time to first token).
 """
