@@ -324,7 +324,10 @@ def eval_beir(
     if as_json:
         emit_json(report)
     else:
-        print_table(out, [{"metric": k, "value": v} for k, v in report.items()], ["metric", "value"])
+        scalars = [{"metric": k, "value": v} for k, v in report.items() if not isinstance(v, (dict, list))]
+        print_table(out, scalars, ["metric", "value"])
+        for notice in report.get("notices") or []:
+            err.print(f"[dim]note: {notice}[/]")
 
 
 # ---------------------------------------------------------------- watch

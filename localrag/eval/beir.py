@@ -187,13 +187,13 @@ def run_beir(
         if not query_ids:
             raise ConfigError(f"{dataset.directory}/qrels/{split}.tsv has no judged queries")
         n = run_settings.retrieval.candidates
-        searcher.search(dataset.queries[query_ids[0]], k=depth, candidates=n)  # warm-up, untimed
+        searcher.search(dataset.queries[query_ids[0]], k=depth, candidates=n, with_terms=False)  # warm-up, untimed
         run: dict[str, dict[str, float]] = {}
         latencies: list[float] = []
         notices: set[str] = set()
         for i, qid in enumerate(query_ids, 1):
             t = time.perf_counter()
-            result = searcher.search(dataset.queries[qid], k=depth, candidates=n)
+            result = searcher.search(dataset.queries[qid], k=depth, candidates=n, with_terms=False)
             latencies.append((time.perf_counter() - t) * 1000)
             notices.update(result.notices)
             run[qid] = aggregate_to_documents([h.path for h in result.hits])

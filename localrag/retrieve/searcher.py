@@ -51,7 +51,11 @@ class Searcher:
         types: list[str] | str | None = None,
         rerank: bool | None = None,
         candidates: int | None = None,
+        with_terms: bool = True,
     ) -> SearchResult:
+        """Top-k hits for `query`. The cross-encoder reorders the fused top `rerank_top`; hits past
+        it keep their fused order (and score). `with_terms=False` skips the matched-term lists
+        (for --explain and highlighting) where only the ranking matters, as in evaluation."""
         cfg = self.settings.retrieval
         k = k or cfg.k
         n = max(candidates or cfg.candidates, k)
@@ -86,7 +90,7 @@ class Searcher:
         if use_rerank and self.reranker is None:
             notices.append(RERANK_OFF_NOTICE)
         # fetch beyond k: overlapping chunks of one passage are merged below and must not leave gaps
-        depth = max(2 * k, cfg.rerank_top) if reranked else 2 * k
+        depth = max(2 * k, cfg.rerank_top)
         top = fused[:depth]
         hits_by_id = self.store.get_hits([cid for cid, _ in top])
 
@@ -108,18 +112,21 @@ class Searcher:
 
         if reranked:
             t = time.perf_counter()
-            scores = self.reranker.score(query, [_rerank_text(h) for h in hits])
-            for h, s in zip(hits, scores):
+            head, tail = hits[: cfg.rerank_top], hits[cfg.rerank_top :]
+            scores = self.reranker.score(query, [_rerank_text(h) for h in head])
+            for h, s in zip(head, scores):
                 h.scores.rerank = s
                 h.score = s
-            hits.sort(key=lambda h: -h.scores.rerank)
-            for rank, h in enumerate(hits, 1):
+            head.sort(key=lambda h: -h.scores.rerank)
+            for rank, h in enumerate(head, 1):
                 h.scores.rerank_rank = rank
+            hits = head + tail
             timings["rerank"] = (time.perf_counter() - t) * 1000
         hits = merge_overlapping(hits)[:k]
         for rank, h in enumerate(hits, 1):
             h.rank = rank
-            h.matched_terms = self.store.keyword.matched_terms(query, h.text)
+            if with_terms:
+                h.matched_terms = self.store.keyword.matched_terms(query, h.text)
         timings["total"] = (time.perf_counter() - t0) * 1000
         return SearchResult(query, hits, timings, notices)
 

@@ -60,3 +60,15 @@ def test_cross_encoder_reranks_top_m(make_settings, notes, embedder, tiny_rerank
     assert all(h.score == h.scores.rerank for h in result.hits)
     plain = idx.search_result("how do I bake bread", k=3, rerank=False)
     assert all(h.scores.rerank is None for h in plain.hits)
+
+
+def test_rerank_reorders_only_the_top_m(make_settings, notes, embedder, tiny_reranker):
+    settings = make_settings(**{"retrieval.reranker": str(tiny_reranker), "retrieval.rerank_top": 2})
+    idx = Index.create(settings=settings, embedder=embedder)
+    idx.add(notes)
+    hits = idx.search("garden compost tomatoes boiler recipes", k=6, with_terms=False)
+    reranked = [h for h in hits if h.scores.rerank is not None]
+    assert 1 <= len(reranked) <= 2 and hits[: len(reranked)] == reranked
+    tail = hits[len(reranked):]
+    assert [h.scores.rrf_rank for h in tail] == sorted(h.scores.rrf_rank for h in tail)
+    assert all(h.matched_terms == [] for h in hits)
