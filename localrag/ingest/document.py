@@ -30,6 +30,15 @@ def normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def line_offsets(lines: list[str]) -> list[int]:
+    """Offset of each line's first character in "\n".join(lines)."""
+    offsets, pos = [], 0
+    for line in lines:
+        offsets.append(pos)
+        pos += len(line) + 1
+    return offsets
+
+
 class LineIndex:
     """Maps character offsets of a text to 1-based line numbers in O(log n)."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from localrag.ingest.document import Document
+from localrag.ingest.document import Document, line_offsets
 from localrag.ingest.loaders.headings import HeadingMark, clean_title, sections_from_headings
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
@@ -26,11 +26,7 @@ def _front_matter_end(lines: list[str]) -> int:
 
 def find_headings(text: str) -> list[HeadingMark]:
     lines = text.split("\n")
-    offsets = []
-    pos = 0
-    for line in lines:
-        offsets.append(pos)
-        pos += len(line) + 1
+    offsets = line_offsets(lines)
     marks: list[HeadingMark] = []
     fence: str | None = None
     prev_paragraph = False  # previous line is plain paragraph text (can carry a setext underline)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from localrag.ingest.document import Document
+from localrag.ingest.document import Document, line_offsets
 from localrag.ingest.loaders.headings import HeadingMark, clean_title, sections_from_headings
 
 _ADORNMENT = re.compile(r"^([!-/:-@\[-`{-~])\1{2,}[ \t]*$")  # 3+ of one punctuation character
@@ -21,11 +21,7 @@ def _adornment(line: str) -> str | None:
 
 def find_headings(text: str) -> list[HeadingMark]:
     lines = text.split("\n")
-    offsets = []
-    pos = 0
-    for line in lines:
-        offsets.append(pos)
-        pos += len(line) + 1
+    offsets = line_offsets(lines)
     styles: list[tuple[str, bool]] = []
     marks: list[HeadingMark] = []
     i = 0
