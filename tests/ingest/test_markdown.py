@@ -69,3 +69,11 @@ def test_plain_text_is_one_section_with_lines(settings):
     assert_sections_exact(doc)
     [s] = doc.sections
     assert (s.text, s.line_start, s.line_end, s.heading) == ("first line\nsecond", 3, 4, ())
+
+
+def test_heading_titles_lose_markup_but_keep_identifiers():
+    from localrag.ingest.loaders.headings import clean_title
+
+    assert clean_title("Using **Q4_K_M** quants") == "Using Q4_K_M quants"
+    assert clean_title("The `models_dir` key") == "The models_dir key"
+    assert clean_title("_emphasis_ and *star* [link](http://x)") == "emphasis and star link"

@@ -9,7 +9,9 @@ from localrag.ingest.document import Document, LineIndex, line_section
 from localrag.types import Section
 
 _INLINE_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_INLINE_MARKUP = re.compile(r"[`*_]+")
+# Backticks always go; * and _ only as emphasis around text, so identifiers such as Q4_K_M and
+# models_dir keep their underscores.
+_INLINE_MARKUP = re.compile(r"`+|(?<![\w*])[*_]{1,3}(?=\S)|(?<=\S)[*_]{1,3}(?![\w*])")
 
 
 def clean_title(title: str) -> str:
