@@ -57,16 +57,21 @@ class Embedder:
         return len(self.tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
 
     def encode(self, texts: list[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """Embed texts -> float32 (n, dim), L2-normalized. `progress(n_done)` after each block."""
+        """Embed texts -> float32 (n, dim), L2-normalized, in input order. `progress(n_done)` after each block.
+
+        Texts go to the model longest first across the whole call (sentence-transformers only sorts
+        within what it is given), so every batch pads to nearly its own length; blocks of a few
+        batches keep progress reports coming.
+        """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        # Blocks of a few batches so progress can be reported while keeping length-sorting effective.
+        order = np.argsort([-len(t) for t in texts], kind="stable")
         block = self.batch_size * 8
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), block):
-            part = texts[start : start + block]
+            idx = order[start : start + block]
             vecs = self.model.encode(
-                part,
+                [texts[i] for i in idx],
                 batch_size=self.batch_size,
                 convert_to_numpy=False,
                 convert_to_tensor=True,
@@ -76,9 +81,9 @@ class Embedder:
             vecs = vecs.float().cpu().numpy()
             # normalize in fp32: bf16 rounding would leave norms off by up to ~1e-2
             vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-            out[start : start + len(part)] = vecs
+            out[idx] = vecs
             if progress is not None:
-                progress(start + len(part))
+                progress(start + len(idx))
         return out
 
     def encode_query(self, text: str) -> np.ndarray:
