@@ -9,6 +9,10 @@ temporary index through the product's own `Index.add`, and print one JSON object
 
     .venv/bin/python scripts/bench_ingest.py ~/notes
     .venv/bin/python scripts/bench_ingest.py --scifact ../shared/eval/scifact --limit-docs 1000
+    .venv/bin/python scripts/bench_ingest.py docs --precision fp32     # the "before" figures
+
+The machine may be shared: "embedding.cpu_seconds" (this process's CPU time while embedding)
+and "machine.loadavg" say how much of the CPUs the run actually had.
 """
 
 from __future__ import annotations
@@ -52,26 +56,27 @@ class TimedEmbedder:
     def __init__(self, inner: Embedder):
         self.inner = inner
         self.seconds = 0.0
+        self.cpu_seconds = 0.0
         self.texts = 0
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)
 
     def encode(self, texts, progress=None):
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         out = self.inner.encode(texts, progress)
         self.seconds += time.perf_counter() - t
+        self.cpu_seconds += time.process_time() - cpu
         self.texts += len(texts)
         return out
 
 
-def sample_passages(index: Index, n: int) -> list[str]:
-    """Up to n indexed passages, spread evenly over the collection, as the embedder sees them."""
-    rows = [passage_text(h, t) for batch in index.store.catalog.iter_chunk_texts() for _, h, t in batch]
-    if len(rows) <= n:
-        return rows
-    picks = np.linspace(0, len(rows) - 1, n).astype(int)
-    return [rows[i] for i in picks]
+def sample_passages(index: Index, total: int, n: int) -> list[str]:
+    """Up to n of the `total` indexed passages, spread evenly over the collection, as the embedder
+    sees them; streamed, so a large index is never held in memory."""
+    picks = set(np.linspace(0, total - 1, n).astype(int).tolist()) if total > n else set(range(total))
+    rows = (passage_text(h, t) for batch in index.store.catalog.iter_chunk_texts() for _, h, t in batch)
+    return [text for i, text in enumerate(rows) if i in picks]
 
 
 def precision_speed(model_dir: Path, passages: list[str], batch_size: int) -> dict:
@@ -103,6 +108,12 @@ def ndcg_by_precision(scifact: Path, settings, work: Path) -> dict:
     return out
 
 
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folder", nargs="?", type=Path, help="folder to index")
@@ -110,11 +121,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit-docs", type=int, help="with --scifact: only the first N corpus documents")
     ap.add_argument("--precision-sample", type=int, default=512, help="passages for the fp32/bf16 comparison")
     ap.add_argument("--ndcg", action="store_true", help="with --scifact: nDCG@10 (dense) at fp32 and bf16 (slow)")
+    ap.add_argument("--precision", choices=("fp32", "bf16"), help="embedder precision for the ingest (default: config)")
+    ap.add_argument("--batch-size", type=int, help="embedder batch size (default: config)")
     args = ap.parse_args(argv)
     if (args.folder is None) == (args.scifact is None):
         ap.error("give a FOLDER or --scifact DIR")
 
-    settings = load_settings()
+    overrides = {"embedder.precision": args.precision, "embedder.batch_size": args.batch_size}
+    settings = load_settings(overrides=overrides)
+    load_start = os.getloadavg()
     model_dir = resolve_model_path(settings, "embedder")
     with tempfile.TemporaryDirectory(prefix="localrag-bench-") as tmp:
         work = Path(tmp)
@@ -137,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.perf_counter() - t
         chunks = int(index.status()["chunks"])
         files = int(summary["added"]) + int(summary["updated"])
-        passages = sample_passages(index, args.precision_sample)
+        passages = sample_passages(index, chunks, args.precision_sample)
+        tokens = [timed.count_tokens(p) for p in passages]
         index.close()
         ingest_rss = peak_rss_mib()
 
@@ -149,9 +165,12 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": round(seconds, 2),
             "files_per_s": round(files / seconds, 1),
             "chunks_per_s": round(chunks / seconds, 1),
+            "chunk_tokens_mean": round(float(np.mean(tokens)), 1) if tokens else None,
             "embedding": {
                 "precision_used": timed.precision,
+                "batch_size": timed.batch_size,
                 "seconds": round(timed.seconds, 2),
+                "cpu_seconds": round(timed.cpu_seconds, 2),
                 "chunks_per_s": round(timed.texts / timed.seconds, 1) if timed.seconds else None,
                 "share_of_ingest": round(timed.seconds / seconds, 2),
             },
@@ -159,7 +178,12 @@ def main(argv: list[str] | None = None) -> int:
             "precision_speed": precision_speed(model_dir, passages, s.embedder.batch_size),
             "ndcg": None,
             "ndcg_note": "pass --ndcg with --scifact to measure SciFact nDCG@10 (dense only) at fp32 and bf16",
-            "machine": {"cpus": len(os.sched_getaffinity(0)), "python": platform.python_version()},
+            "machine": {
+                "cpus": len(os.sched_getaffinity(0)),
+                "torch_threads": _torch_threads(),
+                "python": platform.python_version(),
+                "loadavg": {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in os.getloadavg()]},
+            },
         }
         if args.ndcg and args.scifact is not None:
             report["ndcg"] = ndcg_by_precision(args.scifact, settings, work)
