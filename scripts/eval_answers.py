@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -118,14 +119,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
     p.add_argument("--index", type=Path, default=None, help="index directory (reused if it exists)")
     p.add_argument("--min-dense", type=float, default=None, help="override retrieval.min_dense")
-    p.add_argument("--only", default=None, help="comma-separated question ids")
+    p.add_argument("--only", default=None, help="comma-separated question ids, asked in this order")
     p.add_argument("--progress", action="store_true", help="one line per question on stderr")
     args = p.parse_args(argv)
 
     questions = load_questions(args.questions)
     if args.only:
-        wanted = set(args.only.split(","))
-        questions = [q for q in questions if q.id in wanted]
+        by_id = {q.id: q for q in questions}
+        questions = [by_id[i] for i in args.only.split(",") if i in by_id]  # in the order given
     if args.limit:
         questions = questions[: args.limit]
     folder = args.folder.resolve()
@@ -159,9 +160,15 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         outcomes = []
         features = []
+        interrupted = False
+        signal.signal(signal.SIGTERM, _interrupt)
         for q in questions:
             session = ChatSession(idx.searcher, llm, settings)  # fresh and not persisted
-            outcome, answer, feats = ask_one(session, q)
+            try:
+                outcome, answer, feats = ask_one(session, q)
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: report the questions answered so far
+                interrupted = True
+                break
             outcomes.append(outcome)
             features.append((q.answerable, feats["top_dense"] if feats["top_dense"] is not None else 0.0))
             row = {
@@ -200,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                 "reranker": idx.reranker is not None,
                 "n_threads": settings.llm.n_threads,
                 "load_avg": os.getloadavg()[0],
+                "interrupted": interrupted,
             },
             "index": {
                 **{key: summary.get(key) for key in ("added", "updated", "unchanged", "chunks")},
@@ -218,6 +226,10 @@ def main(argv: list[str] | None = None) -> int:
             tmp.cleanup()
     print(json.dumps(report, indent=1, ensure_ascii=False))
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _fields(q: Question) -> dict:

@@ -175,6 +175,9 @@ def summarize(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> dic
         "abstention_accuracy": _share([o.abstained for _, o in unanswerable]),
         "overall_accuracy": _share([is_correct(q, o) for q, o in pairs]),
         "generated": len(generated),
+        "sources_before_first_token": _share(
+            [o.sources_ms is not None and (o.first_token_ms is None or o.sources_ms <= o.first_token_ms) for _, o in pairs]
+        ),
         "median_sources_ms": _median(o.sources_ms for _, o in pairs),
         "median_first_token_ms": _median(o.first_token_ms for o in generated),
         "p90_first_token_ms": _quantile([o.first_token_ms for o in generated], 0.9),

@@ -79,6 +79,7 @@ def test_summarize_counts_shares_and_medians():
     assert m["overall_accuracy"] == 0.5
     assert m["generated"] == 3
     assert m["median_sources_ms"] == 150.0
+    assert m["sources_before_first_token"] == 1.0
     assert m["median_first_token_ms"] == 4000.0  # the early abstention (210 ms) is not counted
     # (40 + 20 + 10) tokens after the first, over (2 + 2 + 1) s of generation
     assert m["tokens_per_s"] == 14.0
@@ -89,6 +90,7 @@ def test_summarize_counts_shares_and_medians():
 
 def test_summarize_subset_and_empty_groups():
     m = summarize([MODELS_Q, NONE_Q], [Outcome("u1", True)])
+    assert m["sources_before_first_token"] == 0.0  # no Sources event was recorded
     assert m["questions"] == 1 and m["citation_accuracy"] is None and m["abstention_accuracy"] == 1.0
     assert m["median_first_token_ms"] is None and m["tokens_per_s"] is None
     assert m["prompt_tokens_per_s"] is None
