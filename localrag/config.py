@@ -38,7 +38,9 @@ class ChunkingSettings(_Section):
 
 class EmbedderSettings(_Section):
     model: str = "all-MiniLM-L6-v2"
-    batch_size: int = Field(32, ge=1, le=1024)
+    # 128: on a 2-core Zen 4, bf16, ~200-token SciFact passages (length-sorted), Embedder.encode did
+    # 46 chunks per 2 CPU-seconds vs 41 at 64, 34 at 32 and 43 at 256.
+    batch_size: int = Field(128, ge=1, le=1024)
     precision: Literal["fp32", "bf16"] = "bf16"
 
 

@@ -25,9 +25,9 @@ def bf16_supported() -> bool:
 
 
 class Embedder:
-    """Wraps a sentence-transformers model; batches are length-sorted by sentence-transformers itself."""
+    """Wraps a sentence-transformers model; each encode call is length-sorted so batches pad little."""
 
-    def __init__(self, model_dir: Path, precision: str = "bf16", batch_size: int = 32):
+    def __init__(self, model_dir: Path, precision: str = "bf16", batch_size: int = 128):
         import torch
         import transformers
         from sentence_transformers import SentenceTransformer
@@ -66,7 +66,7 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        block = self.batch_size * 8
+        block = self.batch_size * 2
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), block):
             idx = order[start : start + block]

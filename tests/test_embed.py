@@ -6,7 +6,7 @@ import numpy as np
 
 
 def _texts() -> list[str]:
-    # lengths deliberately out of order, more than one block (batch_size 2 -> block of 16)
+    # lengths deliberately out of order, more than one block (batch_size 8 -> blocks of 16)
     words = "retrieval augmented generation keeps answers grounded in the indexed folder".split()
     return [" ".join(words[: 1 + (i * 7) % len(words)]) + f" note {i}" for i in range(37)]
 
@@ -14,7 +14,7 @@ def _texts() -> list[str]:
 def test_encode_keeps_input_order_across_sorted_blocks(models_dir) -> None:
     from localrag.embed import Embedder
 
-    emb = Embedder(models_dir / "all-MiniLM-L6-v2", precision="fp32", batch_size=2)
+    emb = Embedder(models_dir / "all-MiniLM-L6-v2", precision="fp32", batch_size=8)
     texts = _texts()
     done: list[int] = []
     vecs = emb.encode(texts, progress=done.append)
