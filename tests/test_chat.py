@@ -112,7 +112,7 @@ def test_model_saying_it_cannot_find_it_abstains():
 
 
 def test_reply_without_citations_is_marked_unverified():
-    llm = ScriptedLLM(["Tomatoes need plenty of seaweed."])
+    llm = ScriptedLLM(["Tomatoes need plenty of seaweed.", "[0]"])  # asked which sources: names none
     answer = ChatSession(FixedSearcher(HITS), llm, Settings()).ask("What fertiliser do the tomatoes get?")
     assert answer.abstained
     assert answer.text.startswith(NOT_FOUND) and UNCITED_NOTE in answer.text
