@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from textual import on, work
+from textual.worker import get_current_worker
 from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Vertical
@@ -62,6 +63,7 @@ class LocalragApp(App[None]):
         self.selected_view: AnswerView | None = None
         self.indexing = False
         self.stop_requested = False
+        self._quitting = False
         self._models_lock = threading.Lock()  # Index loads models lazily; one thread at a time
 
     # ---------------------------------------------------------------- layout
@@ -118,10 +120,13 @@ class LocalragApp(App[None]):
         return info
 
     def _ui(self, callback: Callable, *args) -> bool:
-        """Run `callback` on the UI thread from a worker; False when the app has gone away."""
+        """Run `callback` on the UI thread from a worker; False (and nothing run) once the app is
+        closing, so a worker finishing late never touches widgets that are being torn down."""
+        if self._quitting or get_current_worker().is_cancelled:
+            return False
         try:
             self.call_from_thread(callback, *args)
-        except RuntimeError:  # the app is shutting down
+        except RuntimeError:  # the event loop has already stopped
             return False
         return True
 
@@ -150,12 +155,14 @@ class LocalragApp(App[None]):
             self._ui(self.report_error, str(e))
 
     def models_loaded(self, rerank: bool, name: str) -> None:
-        self.status_bar.busy = ""
+        if self.status_bar.busy == "loading models…":
+            self.status_bar.busy = ""
         self.status_bar.rerank = rerank
         self.status_bar.model = name
 
     def report_error(self, message: str) -> None:
-        self.status_bar.busy = ""
+        if self.status_bar.busy == "loading models…":
+            self.status_bar.busy = ""
         self.notify(message, title="localrag", severity="error", timeout=10)
 
     def forget_models(self, *names: str) -> None:
@@ -448,8 +455,13 @@ class LocalragApp(App[None]):
 
     # ---------------------------------------------------------------- quitting
     async def action_quit(self) -> None:
+        """Quit, also mid-answer: the generation is cancelled (it ends within a token) and the
+        stream into the transcript is closed first, so nothing is drawn during shutdown."""
+        self._quitting = True
         if self.session is not None:
-            self.session.cancel()  # the stream ends within a token; the worker then finds the app gone
+            self.session.cancel()
+        if self.generating is not None:
+            self.generating.close_stream()
         self.exit()
 
 

@@ -57,7 +57,11 @@ def snippet_content(text: str, terms: Iterable[str], width: int = SNIPPET_CHARS)
     return styled(excerpt, spans, TERM_STYLE)
 
 
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?", re.UNICODE)
+# A sentence: from a non-space to a full stop before whitespace (not the one in "1.5 bar"), a line end, or the end.
+_SENTENCE = re.compile(r"\S.*?(?:[.!?](?=\s|$)|(?=\n)|$)", re.S)
+
+
+_LEADING_MARKERS = re.compile(r"(?:\s*\[[^\]\n]*\])*\s*")
 
 
 def _words(text: str) -> set[str]:
@@ -75,9 +79,9 @@ def cited_spans(chunk: str, answer: str, n: int) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     chunk_sentences = [(m.start(), m.end()) for m in _SENTENCE.finditer(chunk) if m.group(0).strip()]
     for m in _SENTENCE.finditer(answer):
-        claim = m.group(0)
-        rest = answer[m.end() : m.end() + 12]  # markers often follow the full stop: "… fence. [2]"
-        if n not in parse_citations(claim + re.match(r"\s*(\[[^\]]*\]\s*)*", rest).group(0)):
+        # markers after the full stop belong to this sentence ("… fence. [2]"), not the next
+        claim = m.group(0)[_LEADING_MARKERS.match(m.group(0)).end() :]
+        if n not in parse_citations(claim + _LEADING_MARKERS.match(answer, m.end()).group(0)):
             continue
         bare = re.sub(r"\[[^\]]*\]", "", claim).strip().rstrip(".!?").strip()
         if len(bare) < 8:

@@ -48,6 +48,7 @@ class AnswerView(Vertical):
         self.answer: Answer | None = None
         self.stopped = False
         self._stream: MarkdownStream | None = None
+        self._stream_closed = False
         self._linkifier = StreamingLinkifier()
         self.border_title = "Answer"
 
@@ -70,9 +71,16 @@ class AnswerView(Vertical):
         self.query_one(".answer-state", Label).update(f"{len(hits)} sources found · answering…" if hits else "no sources found")
 
     async def write(self, piece: str) -> None:
+        if self._stream_closed:
+            return
         if self._stream is None:
             self._stream = Markdown.get_stream(self.markdown)
         await self._stream.write(self._linkifier.feed(piece))
+
+    def close_stream(self) -> None:
+        """Take no more pieces (the app is quitting). The stream is not flushed: that would mount
+        widgets while the app tears them down."""
+        self._stream_closed = True
 
     async def finish(self, answer: Answer, stopped: bool = False) -> None:
         """Show the final text (citations checked by the session) and how it went."""

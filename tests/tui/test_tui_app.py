@@ -1,0 +1,174 @@
+"""The chat app driven through Pilot over a real index (MiniLM, FAISS, BM25, SQLite) and the
+extractive backend; the stop test uses the real SmolLM2 through llama.cpp."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import DataTable, ProgressBar
+from tui_support import answered, ask, link_cells, make_settings, smollm2_path, wait_for
+
+from localrag.tui.app import LocalragApp
+from localrag.tui.screens.index_folder import IndexFolderScreen
+from localrag.tui.screens.preview import PreviewScreen
+from localrag.tui.screens.skipped import SkippedScreen
+from localrag.tui.widgets.sources import SourceCard
+
+pytestmark = pytest.mark.anyio
+
+QUESTION = "what fertiliser do the tomatoes get?"
+
+
+async def test_question_gets_a_cited_answer_with_its_sources(app_factory):
+    app = app_factory()
+    async with app.run_test(size=(120, 36)) as pilot:
+        view = await ask(pilot, QUESTION)
+        assert "seaweed fertiliser" in view.answer.text
+        assert not view.answer.abstained and not view.has_class("-abstained")
+        cards = list(app.query(SourceCard))
+        assert [c.n for c in cards] == list(range(1, len(view.answer.sources) + 1))
+        assert cards[0].hit.path == "garden/tomatoes.md"
+        cited = {c.n for c in view.answer.citations}
+        assert cited and {c.n for c in cards if c.has_class("-cited")} == cited
+        # each [n] in the answer is a link to source n
+        assert set(link_cells(app, view)) == cited
+        status = app.status_bar
+        assert status.documents == 6 and status.skipped == 1 and status.retrieve_ms is not None
+        assert 0 < status.tokens_used <= status.context_window
+
+
+async def test_number_keys_and_citation_clicks_select_sources_and_enter_previews(app_factory):
+    app = app_factory()
+    async with app.run_test(size=(120, 36)) as pilot:
+        view = await ask(pilot, QUESTION)
+        await pilot.press("tab")
+        assert app.focused is app.sources
+        await pilot.press("2")
+        assert app.sources.selected == 2
+        assert [c.n for c in app.query(SourceCard) if c.has_class("-selected")] == [2]
+        await pilot.press("9")  # fewer sources than 9: selection stays
+        assert app.sources.selected == 2
+
+        n, (x, y) = sorted(link_cells(app, view).items())[-1]
+        await pilot.click(offset=(x, y))
+        await wait_for(pilot, lambda: app.sources.selected == n, 10, f"source {n} selected by its citation")
+        assert app.focused is app.sources
+
+        await pilot.press("1", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, PreviewScreen), 10, "the preview")
+        preview = app.screen
+        assert preview.hit is view.answer.sources[0]
+        assert preview.spans, "the quoted sentence is highlighted in the chunk"
+        a, b = preview.spans[0]
+        assert preview.hit.text[a:b] in view.answer.text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, PreviewScreen), 10, "the preview to close")
+
+
+async def test_an_answer_not_in_the_documents_is_marked_and_keeps_its_sources(app_factory):
+    app = app_factory()
+    async with app.run_test(size=(120, 36)) as pilot:
+        view = await ask(pilot, "zebra quasar xylophone?")
+        assert view.answer.abstained
+        assert view.has_class("-abstained") and view.border_title == "No answer"
+        assert view.answer.sources and len(list(app.query(SourceCard))) == len(view.answer.sources)
+        assert app.sources.query(".sources-note")
+
+
+async def test_new_chat_history_recall_and_reopening_a_past_chat(app_factory):
+    app = app_factory()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ask(pilot, "how often is the compost turned?")
+        chat_id = app.session.chat_id
+        assert chat_id is not None
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: not app.transcript.answers, 10, "an empty transcript")
+        assert not app.sources.hits
+
+        await pilot.press("up")
+        assert app.query_one("#question").value == "how often is the compost turned?"
+        await pilot.press("down")
+        assert app.query_one("#question").value == ""
+
+        await app.open_chat(chat_id)
+        await wait_for(pilot, lambda: len(app.transcript.answers) == 1, 10, "the past chat")
+        assert "Sunday" in app.transcript.answers[0].answer.text
+        assert app.sources.hits
+        await wait_for(pilot, lambda: app.session is not None and app.session.chat_id == chat_id, 60, "the session")
+
+
+async def test_copy_last_answer(app_factory):
+    app = app_factory()
+    copied: list[str] = []
+    app.copy_to_clipboard = copied.append
+    async with app.run_test(size=(120, 36)) as pilot:
+        view = await ask(pilot, QUESTION)
+        await pilot.press("ctrl+y")
+        assert copied and copied[0].startswith(view.answer.text)
+        assert "[1] garden/tomatoes.md" in copied[0]
+
+
+async def test_skipped_files_screen_from_the_command_palette(app_factory):
+    app = app_factory()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.press(*"skipped files")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, SkippedScreen), 10, "the skipped files screen")
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == 1
+        assert table.get_row_at(0)[0] == "photo.png"
+        assert table.get_row_at(0)[1]  # a reason is given
+
+
+async def test_empty_index_first_run_then_reindex_with_progress(tmp_path, folder):
+    app = LocalragApp(make_settings(tmp_path / "index"), folder=folder)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, IndexFolderScreen), 10, "the offer to index")
+        assert app.screen.query_one("#folder-input").value == str(folder)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not app.indexing and app.status_bar.documents, 180, "indexing to finish")
+        bar = app.query_one("#index-bar", ProgressBar)
+        assert bar.total == 7 and bar.progress == 7  # 6 notes + the skipped image
+        assert app.status_bar.documents == 6 and app.status_bar.skipped == 1
+
+        (folder / "bikes.md").write_text("# Bikes\n\nThe bike chain is oiled every month with dry lube.\n")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: not app.indexing and app.status_bar.documents == 7, 180, "re-indexing to finish")
+        assert bar.total == 8 and bar.progress == 8
+        assert not app.query_one("#index-progress").display
+        assert app.status_bar.documents == 7
+        view = await ask(pilot, "how often is the bike chain oiled?")
+        assert view.answer.sources[0].path == "bikes.md"
+
+
+LONG_QUESTION = "Describe everything about the tomatoes, the compost and the boiler in detail."
+
+
+@pytest.mark.slow
+async def test_escape_stops_a_generation_and_quitting_mid_answer_is_clean(indexed):
+    gguf = smollm2_path()
+    if gguf is None:
+        pytest.skip("SmolLM2 GGUF not installed")
+    pytest.importorskip("llama_cpp")
+    settings = make_settings(indexed[0], **{"llm.backend": "llama-cpp", "llm.model": str(gguf), "llm.max_tokens": 400,
+                                           "llm.n_ctx": 2048, "llm.temperature": 0.0})
+    app = LocalragApp(settings)
+    async with app.run_test(size=(120, 36)) as pilot:
+        app.query_one("#question").value = LONG_QUESTION
+        await pilot.press("enter")
+        view = app.transcript.answers[-1]
+        await wait_for(pilot, lambda: len(view.markdown.source) > 0, 240, "the first tokens")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: answered(app), 30, "the stopped answer")
+        assert view.stopped and view.has_class("-stopped")
+        assert view.answer.tokens.completion < 400
+
+        await pilot.press("ctrl+n")  # a fresh chat: the same long question, no follow-up rewriting
+        app.query_one("#question").value = LONG_QUESTION
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.generating is not None and len(app.generating.markdown.source) > 0, 240,
+                       "the second answer to stream")
+        await pilot.press("ctrl+q")
+    assert app.return_code == 0
+    assert app.session._cancel.is_set()
