@@ -106,7 +106,7 @@ class LocalragApp(App[None]):
     def model_label(self) -> str:
         llm = self.settings.llm
         if llm.backend == "none":
-            return "extractive (no LLM)"
+            return "extractive"
         if llm.backend == "openai":
             return f"{llm.api_model or 'server'} @ {llm.base_url}"
         return Path(llm.model).stem if llm.model.endswith(".gguf") else llm.model

@@ -5,6 +5,8 @@ Number keys 1-9 select a source, Enter previews it, `o` opens its file.
 
 from __future__ import annotations
 
+import re
+
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -30,20 +32,25 @@ def place(hit: Hit) -> str:
     return ", ".join(parts)
 
 
+_HEADING_LINE = re.compile(r"^ {0,3}#{1,6}\s.*$", re.MULTILINE)
+
+
 def source_content(n: int, hit: Hit, cited: bool) -> Content:
-    where = place(hit)
-    lines = [
-        Content.assemble(
-            (f"[{n}] ", "bold $accent" if cited else "bold $text-muted"),
-            (hit.path, "bold"),
-            (f"  {where}" if where else "", "$text-muted"),
-            (f"  score {hit.score:.3f}", "$text-muted"),
-        )
-    ]
-    if hit.heading:
-        lines.append(Content.styled(hit.heading_path, "italic $secondary"))
-    lines.append(snippet_content(hit.text, hit.matched_terms))
-    return Content("\n").join(lines)
+    """'[n] path' / 'lines 7-10 · score 0.033 · Heading > Path' / snippet with matched terms."""
+    facts = [f for f in (place(hit), f"score {hit.score:.3f}") if f]
+    second = Content.assemble(
+        (" · ".join(facts), "$text-muted"),
+        (f" · {hit.heading_path}" if hit.heading else "", "italic $text-secondary"),
+    )
+    # the heading is shown above, so Markdown heading lines are left out of the snippet
+    body = _HEADING_LINE.sub("", hit.text) if hit.heading else hit.text
+    return Content("\n").join(
+        [
+            Content.assemble((f"[{n}] ", "bold $accent" if cited else "bold $text-muted"), (hit.path, "bold")),
+            second,
+            snippet_content(body, hit.matched_terms),
+        ]
+    )
 
 
 class SourceCard(Static):

@@ -15,6 +15,15 @@ def _ms(value: float | None) -> str:
     return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.1f} s"
 
 
+def _count(n: int) -> str:
+    """4,096 / 32k / 1M: a context window at a glance."""
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:g}M"
+    if n >= 10_000:
+        return f"{n / 1000:.0f}k"
+    return f"{n:,}"
+
+
 class StatusBar(Static):
     folder: reactive[str] = reactive("")
     documents: reactive[int] = reactive(0)
@@ -50,9 +59,9 @@ class StatusBar(Static):
             parts.append((f" · {self.skipped} skipped", "$warning"))
         parts += [sep, (self.model, "bold"), (" · rerank " + ("on" if self.rerank else "off"), "$text-muted")]
         if self.context_window:
-            parts += [sep, f"ctx {self.tokens_used:,}/{self.context_window:,}"]
+            parts += [sep, f"ctx {self.tokens_used:,}/{_count(self.context_window)}"]
         if self.retrieve_ms is not None:
-            parts += [sep, f"retrieve {_ms(self.retrieve_ms)} · first token {_ms(self.first_token_ms)}"]
+            parts += [sep, f"retrieve {_ms(self.retrieve_ms)} · 1st token {_ms(self.first_token_ms)}"]
         if self.busy:
             parts += [sep, (self.busy, "bold $warning")]
         return Content.assemble(*parts)
