@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import signal
+import threading
 import sys
 import tempfile
 import time
@@ -47,6 +48,7 @@ from localrag.index import Index  # noqa: E402
 from localrag.store.tokenize import tokenize  # noqa: E402
 from localrag.types import Answer  # noqa: E402
 
+_STOP = threading.Event()  # set by SIGTERM / Ctrl-C
 THRESHOLDS = [round(0.20 + 0.025 * i, 3) for i in range(17)]  # 0.20 .. 0.60
 ANSWER_CHARS = 400
 
@@ -169,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
             except KeyboardInterrupt:  # Ctrl-C or SIGTERM: report the questions answered so far
                 interrupted = True
                 break
+            except LocalragError:
+                if not _STOP.is_set():
+                    raise
+                interrupted = True  # the signal landed in llama.cpp's abort callback and failed the decode
+                break
             outcomes.append(outcome)
             features.append((q.answerable, feats["top_dense"] if feats["top_dense"] is not None else 0.0))
             row = {
@@ -229,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _interrupt(signum: int, frame: object) -> None:
+    _STOP.set()
     raise KeyboardInterrupt
 
 
