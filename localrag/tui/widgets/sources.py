@@ -104,7 +104,7 @@ class SourcesPane(VerticalScroll, can_focus=True):
             if abstained:
                 widgets.append(Static("No answer in your documents; the nearest passages:", classes="sources-note"))
             for notice in notices or []:
-                widgets.append(Static(notice, classes="sources-note", markup=False))
+                widgets.append(Static(notice, classes="sources-notice", markup=False))
             widgets += [SourceCard(n, hit, n in cited) for n, hit in enumerate(hits, 1)]
             if not hits:
                 widgets.append(Static("No sources.", classes="sources-note"))
