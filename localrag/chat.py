@@ -124,8 +124,13 @@ def weak_evidence(hits: list[Hit], cfg: RetrievalSettings) -> bool:
     return dense is not None and dense < cfg.min_dense
 
 
+_QUOTED = re.compile(r'"[^"\n]*"|“[^”\n]*”')
+
+
 def says_not_found(text: str) -> bool:
-    return bool(_NOT_FOUND_PATTERNS.search(text))
+    """The reply says the sources lack the answer (a quoted not-found sentence does not count:
+    the manual itself quotes one)."""
+    return bool(_NOT_FOUND_PATTERNS.search(_QUOTED.sub("", text)))
 
 
 def refers_back(question: str) -> bool:

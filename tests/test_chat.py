@@ -243,3 +243,10 @@ def test_cancel_stops_a_streaming_answer_within_half_a_second(smol):
     assert finished.wait(5)
     assert time.perf_counter() - t < 0.5
     assert isinstance(events[-1], Done) and events[-1].answer.tokens.completion < 1500
+
+
+def test_a_quoted_not_found_sentence_is_not_an_abstention():
+    from localrag.chat import says_not_found
+
+    assert says_not_found("I couldn't find this in your documents.")
+    assert not says_not_found('On weak evidence it says "I couldn\'t find this in your documents" [2].')
