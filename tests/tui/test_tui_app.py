@@ -3,6 +3,8 @@ extractive backend; the stop test uses the real SmolLM2 through llama.cpp."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from textual.widgets import DataTable, ProgressBar
 from tui_support import answered, ask, link_cells, make_settings, smollm2_path, wait_for
@@ -172,3 +174,20 @@ async def test_escape_stops_a_generation_and_quitting_mid_answer_is_clean(indexe
         await pilot.press("ctrl+q")
     assert app.return_code == 0
     assert app.session._cancel.is_set()
+
+
+async def test_o_opens_the_selected_source_in_the_editor_at_its_line(app_factory, tmp_path, monkeypatch):
+    # a stand-in for VS Code ("code -g PATH:LINE", no terminal needed) that records its arguments
+    editor = tmp_path / "code"
+    record = tmp_path / "args.txt"
+    editor.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {record}\n')
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    app = app_factory()
+    async with app.run_test(size=(120, 36)) as pilot:
+        view = await ask(pilot, QUESTION)
+        await pilot.press("tab", "1", "o")
+        hit = view.answer.sources[0]
+        await wait_for(pilot, lambda: record.is_file() and record.read_text(), 20, "the editor to run")
+    root = app.index.status()["root"]
+    assert record.read_text().split("\n")[:2] == ["-g", f"{Path(root).resolve() / hit.path}:{hit.line_start}"]
