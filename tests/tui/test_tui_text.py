@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from localrag.tui.citation_links import StreamingLinkifier, cited_number, linkify
@@ -13,7 +11,6 @@ from localrag.tui.past_chats import answers_from_messages
 from localrag.tui.widgets.question_input import InputHistory
 from localrag.types import Answer, Citation, Hit
 
-
 def test_linkify_turns_each_cited_number_into_a_cite_link():
     out = linkify("Seaweed [1]. Both [1, 3] and [2][3].")
     assert out == (
@@ -21,17 +18,14 @@ def test_linkify_turns_each_cited_number_into_a_cite_link():
         "and [\\[2\\]](cite:2)[\\[3\\]](cite:3)."
     )
 
-
 @pytest.mark.parametrize("text", ["arr[1] = 2", "see [the docs](http://x) [note]", "`x[2]`", "[1](http://x)"])
 def test_linkify_leaves_non_citations_alone(text):
     assert linkify(text) == text
-
 
 def test_only_cite_links_name_a_source():
     assert cited_number("cite:12") == 12
     assert cited_number("https://example.com") is None
     assert cited_number("cite:x") is None
-
 
 @pytest.mark.parametrize("pieces", [
     ["The feed ", "[", "1", "]", " and ", "[2", ", 3]", "."],
@@ -43,19 +37,16 @@ def test_streaming_gives_the_same_markdown_as_linkifying_the_whole(pieces):
     out = "".join(s.feed(p) for p in pieces) + s.flush()
     assert out == linkify("".join(pieces))
 
-
 def test_streaming_holds_back_an_open_marker_only():
     s = StreamingLinkifier()
     assert s.feed("Feed it [") == "Feed it "
     assert s.feed("1") == ""
     assert s.feed("] weekly") == "[\\[1\\]](cite:1) weekly"
 
-
 def test_term_spans_match_words_through_the_bm25_stemmer():
     text = "Tomatoes get fertiliser; the tomato fertilised."
     words = [text[a:b] for a, b in term_spans(text, ["tomato", "fertilis"])]
     assert words == ["Tomatoes", "fertiliser", "tomato", "fertilised"]
-
 
 def test_snippet_starts_near_the_first_match_and_keeps_spans_aligned():
     text = "filler " * 100 + "the seaweed fertiliser is used " + "tail " * 100
@@ -63,13 +54,11 @@ def test_snippet_starts_near_the_first_match_and_keeps_spans_aligned():
     assert excerpt.startswith("…") and excerpt.endswith("…")
     assert [excerpt[a:b] for a, b in spans] == ["seaweed"]
 
-
 CHUNK = (
     "The tomatoes get a liquid seaweed fertiliser every two weeks once the first flowers open. "
     "Before flowering I use a balanced 10-10-10 granular feed, one handful per plant. "
     "Water deeply twice a week."
 )
-
 
 def test_cited_spans_find_quotes_and_paraphrases_of_the_cited_source_only():
     answer = (
@@ -83,7 +72,6 @@ def test_cited_spans_find_quotes_and_paraphrases_of_the_cited_source_only():
     assert not any("Water" in s for s in spans)
     assert cited_spans(CHUNK, answer, 3) == []
 
-
 def test_input_history_walks_back_and_returns_to_the_draft():
     h = InputHistory()
     for q in ["first", "second", "second"]:
@@ -96,7 +84,6 @@ def test_input_history_walks_back_and_returns_to_the_draft():
     assert h.newer("second") == "draft"
     assert h.newer("draft") == "draft"
 
-
 def test_open_command_per_editor(tmp_path):
     p = tmp_path / "a b.md"
     assert open_command(p, 12, "vim").argv == ["vim", "+12", str(p)]
@@ -107,7 +94,6 @@ def test_open_command_per_editor(tmp_path):
     assert open_command(p, None, "vim").argv == ["vim", str(p)]
     assert open_command(p, 3, "", platform="linux").argv == ["xdg-open", str(p)]
     assert open_command(p, 3, "", platform="darwin").argv == ["open", str(p)]
-
 
 def test_source_file_stays_inside_the_indexed_folder(tmp_path):
     root = tmp_path / "root"
@@ -121,7 +107,6 @@ def test_source_file_stays_inside_the_indexed_folder(tmp_path):
         source_file(root, "gone.md")
     with pytest.raises(OpenError, match="re-index"):
         source_file(None, "sub/x.md")
-
 
 def test_past_answers_round_trip_through_the_stored_json():
     hit = Hit(chunk_id=3, path="garden/tomatoes.md", text="seaweed", rank=1, score=0.5,
