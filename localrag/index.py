@@ -77,6 +77,13 @@ class Index:
 
         return load_llm(self.settings)
 
+    def reload_models(self, *names: str) -> None:
+        """Forget loaded models ("embedder", "reranker", "llm"; default all) so the next use loads
+        them again with the current settings, e.g. after switching the LLM or toggling reranking."""
+        for name in names or ("embedder", "reranker", "llm"):
+            self.__dict__.pop(name, None)
+        self.__dict__.pop("searcher", None)  # it holds the embedder and the reranker
+
     def add(self, folder: str | Path, progress: Callable | None = None, rebuild: bool = False) -> dict:
         """Index `folder` incrementally (only new or changed files are embedded)."""
         from localrag.indexer import index_folder

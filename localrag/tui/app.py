@@ -169,10 +169,7 @@ class LocalragApp(App[None]):
         """Drop models the Index loaded lazily (cached properties) so the next use reloads them
         with the current settings; the session is rebuilt around them, keeping its chat."""
         with self._models_lock:
-            for name in names:
-                self.index.__dict__.pop(name, None)
-            if "reranker" in names:
-                self.index.__dict__.pop("searcher", None)
+            self.index.reload_models(*names)
             chat_id = self.session.chat_id if self.session is not None else None
             self.session = None
         self.load_models(chat_id)
