@@ -78,9 +78,9 @@ class Hit:
     def heading_path(self) -> str:
         return " > ".join(self.heading)
 
-    def location(self) -> str:
-        """Human form: 'notes/x.md, lines 10-32' or 'paper.pdf, page 3'."""
-        parts = [self.path]
+    def place(self) -> str:
+        """Where in the file: 'page 3', 'lines 10-32', 'line 4', or '' when nothing is known."""
+        parts = []
         if self.page is not None:
             parts.append(f"page {self.page}")
         if self.line_start is not None:
@@ -89,6 +89,10 @@ class Hit:
             else:
                 parts.append(f"line {self.line_start}")
         return ", ".join(parts)
+
+    def location(self) -> str:
+        """Human form: 'notes/x.md, lines 10-32' or 'paper.pdf, page 3'."""
+        return ", ".join(p for p in (self.path, self.place()) if p)
 
     def to_json(self, explain: bool = False) -> dict:
         out = {

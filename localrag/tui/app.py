@@ -33,7 +33,7 @@ from localrag.tui.screens.preview import PreviewScreen
 from localrag.tui.screens.skipped import SkippedScreen
 from localrag.tui.widgets.index_progress import IndexProgress
 from localrag.tui.widgets.question_input import QuestionInput
-from localrag.tui.widgets.sources import SourcesPane, place
+from localrag.tui.widgets.sources import SourcesPane
 from localrag.tui.widgets.status_bar import StatusBar
 from localrag.tui.widgets.transcript import AnswerView, Transcript
 from localrag.types import Answer
@@ -297,7 +297,7 @@ class LocalragApp(App[None]):
             return
         answer = done[-1].answer
         lines = [answer.text, "", "Sources:"]
-        lines += [f"[{n}] {h.path}" + (f", {place(h)}" if place(h) else "") for n, h in enumerate(answer.sources, 1)]
+        lines += [f"[{n}] {h.path}" + (f", {h.place()}" if h.place() else "") for n, h in enumerate(answer.sources, 1)]
         self.copy_to_clipboard("\n".join(lines))
         self.notify("Answer copied to the clipboard.")
 

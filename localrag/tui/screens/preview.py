@@ -11,7 +11,6 @@ from textual.widgets import Footer, Static
 
 from localrag.tui.highlight import SPAN_STYLE, TERM_STYLE, cited_spans, term_spans
 from localrag.tui.messages import OpenSource
-from localrag.tui.widgets.sources import place
 from localrag.types import Hit
 
 
@@ -39,7 +38,7 @@ class PreviewScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="preview-box") as box:
             box.border_title = f"[{self.n}] {self.hit.path}"
-            box.border_subtitle = place(self.hit)
+            box.border_subtitle = self.hit.place()
             if self.hit.heading:
                 yield Static(self.hit.heading_path, id="preview-heading", markup=False)
             note = "highlighted: the passage the answer cites" if self.spans else "the answer quotes no exact passage of this source"

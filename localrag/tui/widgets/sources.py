@@ -19,25 +19,12 @@ from localrag.tui.messages import OpenSource, PreviewSource
 from localrag.types import Hit
 
 
-def place(hit: Hit) -> str:
-    """'page 3', 'lines 10-32', 'line 4' or ''."""
-    parts = []
-    if hit.page is not None:
-        parts.append(f"page {hit.page}")
-    if hit.line_start is not None:
-        if hit.line_end is not None and hit.line_end != hit.line_start:
-            parts.append(f"lines {hit.line_start}-{hit.line_end}")
-        else:
-            parts.append(f"line {hit.line_start}")
-    return ", ".join(parts)
-
-
 _HEADING_LINE = re.compile(r"^ {0,3}#{1,6}\s.*$", re.MULTILINE)
 
 
 def source_content(n: int, hit: Hit, cited: bool) -> Content:
     """'[n] path' / 'lines 7-10 · score 0.033 · Heading > Path' / snippet with matched terms."""
-    facts = [f for f in (place(hit), f"score {hit.score:.3f}") if f]
+    facts = [f for f in (hit.place(), f"score {hit.score:.3f}") if f]
     second = Content.assemble(
         (" · ".join(facts), "$text-muted"),
         (f" · {hit.heading_path}" if hit.heading else "", "italic $text-secondary"),
