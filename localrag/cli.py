@@ -143,7 +143,7 @@ def ask(
     index_dir: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Answer a question from your documents, with [n] citations (streamed)."""
+    """Answer a question from your documents, citing numbered sources (streamed)."""
     from localrag.chat import Done, Sources, Token
     from localrag.render import print_answer_footer, print_sources
 
