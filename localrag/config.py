@@ -23,6 +23,9 @@ class _Section(BaseModel):
 
 
 class ChunkingSettings(_Section):
+    # 200/32 measured best on SciFact (localrag eval beir, MiniLM bf16, no rerank; nDCG@10 hybrid / dense):
+    # 128/16 0.710 / 0.669, 200/32 0.720 / 0.672, 256/32 0.710 / 0.655. Longer chunks blur MiniLM
+    # (trained on 128-token inputs); shorter ones split passages and give 1.6x the chunks.
     size: int = Field(200, ge=16, le=2048, description="target chunk size in embedder tokens")
     overlap: int = Field(32, ge=0, le=512, description="overlap between consecutive chunks, tokens")
     max_file_mb: float = Field(50.0, gt=0, description="files larger than this are skipped")
@@ -41,6 +44,8 @@ class EmbedderSettings(_Section):
     # 128: on a 2-core Zen 4, bf16, ~200-token SciFact passages (length-sorted), Embedder.encode did
     # 46 chunks per 2 CPU-seconds vs 41 at 64, 34 at 32 and 43 at 256.
     batch_size: int = Field(128, ge=1, le=1024)
+    # bf16 weights (used only where the CPU has native bf16): SciFact dense nDCG@10 0.6718 vs 0.6717 at
+    # fp32, mean cosine to fp32 vectors 0.99995, about 2x the fp32 speed.
     precision: Literal["fp32", "bf16"] = "bf16"
 
 
