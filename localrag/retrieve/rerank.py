@@ -17,12 +17,20 @@ RERANK_OFF_NOTICE = (
 
 
 class Reranker:
-    def __init__(self, model_dir: Path, batch_size: int = 32, max_length: int = 512):
+    """`precision="bf16"` casts the weights to bf16 where the CPU runs it natively, as the embedder
+    does (top-20 pairs of ~200 tokens, MiniLM-L6 shape, 2 cores: 3.6 s fp32 -> 2.4 s bf16)."""
+
+    def __init__(self, model_dir: Path, batch_size: int = 32, max_length: int = 512, precision: str = "bf16"):
+        import torch
         import transformers
         from sentence_transformers import CrossEncoder
 
+        from localrag.embed import bf16_supported
+
         transformers.utils.logging.disable_progress_bar()
         self.model = CrossEncoder(str(model_dir), device="cpu", max_length=max_length, local_files_only=True)
+        if precision == "bf16" and bf16_supported():
+            self.model.model.to(torch.bfloat16)
         self.name = Path(model_dir).name
         self.batch_size = batch_size
 
@@ -45,4 +53,4 @@ def load_reranker(settings: Settings) -> Reranker | None:
         path = resolve_model_path(settings, "reranker", settings.retrieval.reranker)
     except ModelMissingError:
         return None
-    return Reranker(path)
+    return Reranker(path, precision=settings.embedder.precision)
