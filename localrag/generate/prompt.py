@@ -145,6 +145,8 @@ def build_messages(
     # Shrink the answer reservation rather than refuse when the window is small.
     answer_tokens = max(MIN_ANSWER_TOKENS, min(want, n_ctx - bare))
     budget = n_ctx - answer_tokens
+    if settings.llm.max_prompt_tokens:
+        budget = min(budget, max(bare, settings.llm.max_prompt_tokens))
 
     kept = list(hits)
     tokens = count_prompt_tokens(llm, render_messages(question, kept))

@@ -94,3 +94,16 @@ def test_injected_instructions_stay_inside_their_source_block():
     assert 'path="evil&quot;.md"' in user and 'page="3"' in user
     # the question comes after every source, outside them
     assert user.rindex("</source>") < user.rindex("Question: What do tomatoes like?")
+
+
+def test_prompt_token_cap_drops_sources_before_the_window_is_full(smol_factory):
+    llm = smol_factory(4096)
+    rng = random.Random(4)
+    hits = [_hit(i, 120, rng) for i in range(1, 7)]
+    capped = Settings.model_validate({"llm": {"max_prompt_tokens": 700}})
+    plan = build_messages("How often is the tomato fertilised?", hits, llm, capped, max_tokens=200)
+    assert plan.prompt_tokens <= 700 and 0 < len(plan.hits) < len(hits)
+    assert plan.hits == hits[: len(plan.hits)]
+    whole = build_messages("How often is the tomato fertilised?", hits, llm,
+                           Settings.model_validate({"llm": {"max_prompt_tokens": 0}}), max_tokens=200)
+    assert whole.dropped == 0 and whole.prompt_tokens > 700
