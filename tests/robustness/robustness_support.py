@@ -138,18 +138,24 @@ def child_cli(argv: list[str], env: dict[str, str], out: str | None = None, err:
     os._exit(code)
 
 
+def settings_for(index_dir: Path | str):
+    """Settings for an index in `index_dir` using the repo's models, ignoring the environment."""
+    from localrag.config import load_settings
+
+    return load_settings(overrides={"index": str(index_dir), "models_dir": str(MODELS)}, environ={})
+
+
 def child_index_folder(
     index_dir: str, folder: str, env: dict[str, str], batch_chunks: int, out: str | None = None, err: str | None = None
 ) -> None:
     """`index_folder` with a small batch (the CLI's is 256 chunks), for the multi-batch kill."""
     os.environ.update(env)
     _redirect(out, err)
-    from localrag.config import load_settings
     from localrag.embed import load_embedder
     from localrag.indexer import index_folder
     from localrag.store import Store
 
-    settings = load_settings(overrides={"index": index_dir, "models_dir": str(MODELS)}, environ={})
+    settings = settings_for(index_dir)
     store = Store.open(Path(index_dir), settings, create=True)
     index_folder(store, Path(folder), load_embedder(settings), settings, batch_chunks=batch_chunks)
     os._exit(0)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from robustness_support import (
+    settings_for,
     GEN1,
     GEN2,
     MODELS,
@@ -31,15 +32,11 @@ from robustness_support import (
 )
 
 from localrag.cli import main
-from localrag.config import load_settings
 from localrag.indexer import index_folder
 from localrag.store import Store
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-
-def _settings(index_dir: Path):
-    return load_settings(overrides={"index": str(index_dir), "models_dir": str(MODELS)}, environ={})
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +44,7 @@ def world(tmp_path_factory, embedder):
     base = tmp_path_factory.mktemp("concurrency")
     folder = base / "folder"
     write_folder(folder, GEN1)
-    settings = _settings(base / "template")
+    settings = settings_for(base / "template")
     with Store.open(base / "template", settings, create=True) as store:
         index_folder(store, folder, embedder, settings)
         gen1_search = search_paths(store, embedder, settings)
@@ -84,7 +81,7 @@ def test_second_writer_refused_and_readers_keep_working(point, visible, world, e
         assert errors[0].startswith("error: another localrag index is writing") and f"pid {first.pid}" in errors[0]
 
         # readers: a fresh open, `status` and a search all see one complete generation
-        settings = _settings(index_dir)
+        settings = settings_for(index_dir)
         with Store.open(index_dir, settings) as reader:
             want = state_of(GEN1 if visible == "gen1" else GEN2)
             assert documents(reader) == want

@@ -12,17 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from robustness_support import GEN1, MODELS, assert_derived_match_catalog, documents, search_paths, write_folder
+from robustness_support import GEN1, MODELS, assert_derived_match_catalog, documents, search_paths, settings_for, write_folder
 
 from localrag.cli import main
-from localrag.config import load_settings
 from localrag.indexer import index_folder
 from localrag.store import Store
 from localrag.store.atomic import sha256_file
 
-
-def _settings(index_dir: Path):
-    return load_settings(overrides={"index": str(index_dir), "models_dir": str(MODELS)}, environ={})
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +27,7 @@ def built(tmp_path_factory, embedder):
     base = tmp_path_factory.mktemp("corrupt")
     folder = base / "folder"
     write_folder(folder, GEN1)
-    settings = _settings(base / "index")
+    settings = settings_for(base / "index")
     with Store.open(base / "index", settings, create=True) as store:
         index_folder(store, folder, embedder, settings)
         expected = {"documents": documents(store), "search": search_paths(store, embedder, settings)}
@@ -78,7 +74,7 @@ def test_damaged_derived_index_is_rebuilt_with_a_warning(damage, index_copy, emb
     index_dir, _, expected = index_copy
     harm, which, why = DAMAGE[damage]
     harm(index_dir)
-    settings = _settings(index_dir)
+    settings = settings_for(index_dir)
     with caplog.at_level(logging.WARNING, logger="localrag"):
         store = Store.open(index_dir, settings)
     try:
@@ -162,7 +158,7 @@ def test_rebuild_recovers_a_damaged_catalogue(index_copy, capfd, monkeypatch, em
     assert summary["added"] == len(expected["documents"])
     aside = list(index_dir.glob("catalog.sqlite3.corrupt-*"))
     assert len(aside) == 1, "the damaged catalogue is kept aside, not deleted"
-    settings = _settings(index_dir)
+    settings = settings_for(index_dir)
     with Store.open(index_dir, settings) as store:
         assert documents(store) == expected["documents"]
         assert_derived_match_catalog(store)

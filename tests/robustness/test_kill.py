@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from robustness_support import (
+    settings_for,
     GEN1,
     GEN2,
     MODELS,
@@ -36,7 +37,6 @@ from robustness_support import (
 )
 
 from localrag.cli import main
-from localrag.config import load_settings
 from localrag.indexer import index_folder
 from localrag.store import Store
 
@@ -68,9 +68,6 @@ CASES = [
 ]
 
 
-def _settings(index_dir: Path):
-    return load_settings(overrides={"index": str(index_dir), "models_dir": str(MODELS)}, environ={})
-
 
 class Reference:
     """What a clean build of one generation looks like."""
@@ -90,7 +87,7 @@ def world(tmp_path_factory, embedder):
     write_folder(folder_up, GEN1)
 
     def build(folder: Path, index_dir: Path):
-        settings = _settings(index_dir)
+        settings = settings_for(index_dir)
         store = Store.open(index_dir, settings, create=True)
         index_folder(store, folder, embedder, settings)
         return store, settings
@@ -130,7 +127,7 @@ def check_generation(index_dir: Path, expected, embedder, capsys) -> None:
     assert status["chunks"] == status["dense"]["count"] == status["keyword"]["count"]
     assert status["health"]["fresh"] is True
     assert integrity_ok(index_dir) == "ok"
-    settings = _settings(index_dir)
+    settings = settings_for(index_dir)
     with Store.open(index_dir, settings) as store:
         assert documents(store) == want_docs
         assert chunk_texts(store) == ({} if expected is None else expected.chunks)
@@ -177,7 +174,7 @@ def test_sigkill_between_batches_keeps_each_document_whole(world, embedder, tmp_
     g1, g2 = world["ref"]["gen1"], world["ref"]["gen2"]
     status = _status(index_dir, capsys)
     assert status["chunks"] == status["dense"]["count"] == status["keyword"]["count"]
-    with Store.open(index_dir, _settings(index_dir)) as store:
+    with Store.open(index_dir, settings_for(index_dir)) as store:
         docs, chunks = documents(store), chunk_texts(store)
         assert_derived_match_catalog(store)
     assert docs != g1.documents and docs != g2.documents, "expected a partly applied update"
@@ -186,7 +183,7 @@ def test_sigkill_between_batches_keeps_each_document_whole(world, embedder, tmp_
         assert version.documents.get(path) == sha, f"{path} is neither generation"
         assert chunks[path] == version.chunks[path], f"{path} mixes chunks of two generations"
 
-    settings = _settings(index_dir)
+    settings = settings_for(index_dir)
     with Store.open(index_dir, settings) as store:
         index_folder(store, world["folder_up"], embedder, settings)
     check_generation(index_dir, g2, embedder, capsys)
