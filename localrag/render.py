@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from rich.console import Console
 from rich.markup import escape
@@ -72,11 +73,19 @@ def print_table(console: Console, rows: Iterable[dict], columns: Sequence[str]) 
     console.print(table)
 
 
+def _status_value(key: str, value) -> str:
+    if key == "indexed_at" and isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items() if v is not None)
+    return str(value)
+
+
 def print_status(console: Console, info: dict) -> None:
     for key, value in info.items():
         if key == "skipped":
             continue
-        console.print(f"[bold]{key}[/]: {escape(str(value))}")
+        console.print(f"[bold]{key}[/]: {escape(_status_value(key, value))}")
     skipped = info.get("skipped") or []
     if skipped:
         console.print(f"[bold]skipped files[/] ({len(skipped)}):")

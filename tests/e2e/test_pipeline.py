@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -95,3 +96,11 @@ def test_missing_index_is_one_line_runtime_error(env, capsys, tmp_path):
     code = main(["search", "anything", "--index", str(tmp_path / "missing")])
     err = capsys.readouterr().err
     assert code == 1 and "Traceback" not in err and "localrag index" in err
+
+
+def test_status_for_people(env, notes, capsys):
+    run_json(capsys, "index", str(notes), "--json")
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "documents: 6" in out and "health: catalog ok, dense ok, keyword ok, fresh True" in out
+    assert re.search(r"indexed_at: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d", out)
