@@ -7,17 +7,27 @@ For each file the walk finds:
 - new path, same sha256 as an unchanged file  -> copied: chunks and vectors duplicated, nothing embedded
 - otherwise                                   -> loaded, chunked and embedded (added / updated)
 Files the walk no longer finds are removed; files that cannot be indexed are recorded as
-skipped with a reason. Work is streamed: chunks are embedded a batch at a time and each batch
-is committed in one transaction, so a crash loses at most one batch and never holds all
-vectors in memory. Afterwards the derived FAISS and BM25 indexes are rebuilt from the
-catalogue and replaced atomically.
+skipped with a reason.
+
+A run is atomic: readers see the catalogue as it was before the run or as it is after it,
+never a mix. Work is streamed: chunks are embedded a batch at a time and each batch is staged
+(committed to side tables of the catalogue that readers ignore), so memory holds one batch,
+not all vectors. At the end one transaction publishes every change (staged chunks copied in,
+renames, removals...), bumps the generation once and empties the staging tables. A run killed
+before that publishes nothing, and the next run reuses what it staged: a file whose bytes are
+already staged (with the same embedder and chunking settings) is not chunked or embedded again.
+Afterwards the derived FAISS and BM25 indexes are rebuilt from the catalogue and replaced
+atomically.
 
 Progress: pass `progress(kind, **fields)` to follow a run (the CLI draws a bar with it):
     ("scan",   files=N, skipped=M)                   the walk found N paths (M of them left out by it)
     ("file",   path=rel, action=A, done=i, total=N)  i counts up to N; A in
                                                      added|updated|unchanged|renamed|copied|skipped
     ("embed",  done=D, batch=B)                      D chunks embedded so far this run; B in this batch
-    ("commit", generation=G, files=F)                a batch of F files is durable
+    ("stage",  files=F, chunks=C)                    a batch of F files (C chunks) is staged: durable,
+                                                     not yet visible to readers
+    ("commit", generation=G, files=F)                the run's changes to F files are published (once,
+                                                     only when something changed)
     ("remove", path=rel)                             a file gone from the folder was removed
     ("build",  chunks=C)                             rebuilding the derived indexes over C chunks
     ("done",   summary=S)                            S is the returned summary
@@ -26,6 +36,7 @@ Progress: pass `progress(kind, **fields)` to follow a run (the CLI draws a bar w
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -52,7 +63,7 @@ _TRANSIENT_REASONS = ("unreadable", "vanished")
 
 @dataclass(slots=True)
 class _Op:
-    """One pending change to the catalogue, applied in the next batch's transaction."""
+    """One change to the catalogue, applied when the run publishes (a put's chunks are staged by then)."""
 
     kind: str  # put | skip | touch | move | copy | remove
     path: str
@@ -60,7 +71,15 @@ class _Op:
     doc: DocumentRow | None = None  # the existing row it acts on (touch/move/copy/remove)
     sha256: str | None = None
     reason: str | None = None
-    chunks: list[Chunk] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _ToStage:
+    """A file's chunks waiting to be embedded and staged with the next batch."""
+
+    path: str
+    sha256: str
+    chunks: list[Chunk]
 
 
 @dataclass(slots=True)
@@ -92,8 +111,10 @@ def index_folder(
     """Bring the index up to date with `root`; returns the summary (see module docstring).
 
     Summary: {"added","updated","removed","unchanged","renamed","skipped":[{"path","reason"}],
-    "chunks" (in the index now), "embedded" (this run), "generation", "seconds"}.
-    `rebuild=True` forgets every document first and re-indexes everything.
+    "chunks" (in the index now), "embedded" (this run; chunks reused from the staging of a killed
+    run are not counted), "generation", "seconds"}.
+    `rebuild=True` forgets every document and all staged work first and re-indexes everything.
+    `batch_chunks`: chunks embedded and staged per batch (bounds memory, and the work a kill loses).
     """
     t0 = time.perf_counter()
     progress = progress or _noop
@@ -138,6 +159,18 @@ def _check_root(store: Store, root: Path) -> None:
     log.warning("indexed folder moved from %s to %s; following it", recorded, root)
 
 
+def _staging_config(settings: Settings, dim: int, size: int, overlap: int, max_tokens: int) -> str:
+    """Fingerprint of what staged chunks and vectors depend on besides a file's bytes."""
+    fields = {
+        "embedder": settings.embedder.model,
+        "precision": settings.embedder.precision,
+        "dim": dim,
+        "chunking": settings.chunking.model_dump(mode="json"),
+        "window": [size, overlap, max_tokens],
+    }
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def embedding_text(chunk: Chunk, count_tokens: Callable[[str], int], max_tokens: int) -> str:
     """Heading path + chunk text, dropping outer headings (then all) when they would not fit."""
     for heading in (chunk.heading, chunk.heading[-1:]):
@@ -157,9 +190,11 @@ class _Run:
         self.max_tokens = embedder.max_seq_length - 2  # [CLS] and [SEP]
         self.size = min(settings.chunking.size, self.max_tokens)
         self.overlap = min(settings.chunking.overlap, self.size - 1)
+        self.config = _staging_config(settings, embedder.dim, self.size, self.overlap, self.max_tokens)
         self.count_heading_tokens = lru_cache(maxsize=4096)(embedder.count_tokens)
-        self.pending: list[_Op] = []
-        self.pending_chunks = 0
+        self.ops: list[_Op] = []  # every change of the run, one small record per file
+        self.to_stage: list[_ToStage] = []
+        self.to_stage_chunks = 0
         self.moved_ids: set[int] = set()  # documents claimed by a rename
         self.counts = _Counts()
 
@@ -189,21 +224,22 @@ class _Run:
             action = self._plan_skipped(item, old) if isinstance(item, SkippedEntry) else self._plan_file(item, old)
             self.progress("file", path=item.rel, action=action, done=n, total=len(items))
             crash_point("plan")
-            if self.pending_chunks >= self.batch_chunks:
-                self._flush()
+            if self.to_stage_chunks >= self.batch_chunks:
+                self._stage()
 
         for d in existing.values():
             if d.path not in present and d.id not in self.moved_ids:
-                self.pending.append(_Op("remove", d.path, doc=d))
+                self.ops.append(_Op("remove", d.path, doc=d))
                 if d.status == "ok":
                     self.counts.removed += 1
-        self._flush()
+        self._stage()
+        self._publish()
         return self.counts
 
     def _plan_skipped(self, item: SkippedEntry, old: DocumentRow | None) -> str:
         self.counts.skipped.append({"path": item.rel, "reason": item.reason})
         if old is None or old.status != "skipped" or old.error != item.reason:
-            self.pending.append(_Op("skip", item.rel, reason=item.reason))
+            self.ops.append(_Op("skip", item.rel, reason=item.reason))
         return "skipped"
 
     def _plan_file(self, entry: FileEntry, old: DocumentRow | None) -> str:
@@ -220,20 +256,34 @@ class _Run:
             return self._skip(entry, None, e.reason)
         sha = hashlib.sha256(data).hexdigest()
         if old is not None and old.sha256 == sha and old.status == "ok":
-            self.pending.append(_Op("touch", entry.rel, entry=entry, doc=old))
+            self.ops.append(_Op("touch", entry.rel, entry=entry, doc=old))
             self.counts.unchanged += 1
             return "unchanged"
         if old is None:
             if self.gone_by_sha.get(sha):
                 source = self.gone_by_sha[sha].pop()
-                self.pending.append(_Op("move", entry.rel, entry=entry, doc=source))
+                self.ops.append(_Op("move", entry.rel, entry=entry, doc=source))
                 self.moved_ids.add(source.id)
                 self.counts.renamed += 1
                 return "renamed"
             if sha in self.unchanged_by_sha:
-                self.pending.append(_Op("copy", entry.rel, entry=entry, doc=self.unchanged_by_sha[sha]))
+                self.ops.append(_Op("copy", entry.rel, entry=entry, doc=self.unchanged_by_sha[sha]))
                 self.counts.added += 1
                 return "copied"
+        # Already staged by a run killed before it published: its chunks and vectors are reused.
+        if self.catalog.staged_sha256(entry.rel, self.config) != sha:
+            skipped = self._chunk(entry, sha, data)
+            if skipped:
+                return skipped
+        self.ops.append(_Op("put", entry.rel, entry=entry, sha256=sha))
+        if old is not None and old.status == "ok":
+            self.counts.updated += 1
+            return "updated"
+        self.counts.added += 1
+        return "added"
+
+    def _chunk(self, entry: FileEntry, sha: str, data: bytes) -> str | None:
+        """Queue the file's chunks for staging; returns "skipped" when it has none."""
         try:
             sections = load_sections(entry.rel, data, self.settings.chunking)
         except SkipFile as e:
@@ -244,56 +294,63 @@ class _Run:
         chunks = chunk_sections(sections, self.embedder.count_tokens, self.size, self.overlap, self.max_tokens)
         if not chunks:
             return self._skip(entry, sha, "no text")
-        self.pending.append(_Op("put", entry.rel, entry=entry, sha256=sha, chunks=chunks))
-        self.pending_chunks += len(chunks)
-        if old is not None and old.status == "ok":
-            self.counts.updated += 1
-            return "updated"
-        self.counts.added += 1
-        return "added"
+        self.to_stage.append(_ToStage(entry.rel, sha, chunks))
+        self.to_stage_chunks += len(chunks)
+        return None
 
     def _skip(self, entry: FileEntry, sha: str | None, reason: str) -> str:
         self.counts.skipped.append({"path": entry.rel, "reason": reason})
-        self.pending.append(_Op("skip", entry.rel, entry=entry, sha256=sha, reason=reason))
+        self.ops.append(_Op("skip", entry.rel, entry=entry, sha256=sha, reason=reason))
         return "skipped"
 
     # ---- applying --------------------------------------------------------------------------
-    def _flush(self) -> None:
-        if not self.pending:
+    def _stage(self) -> None:
+        """Embed the queued chunks and stage them: durable, but not visible until published."""
+        if not self.to_stage:
             return
-        chunks = [c for op in self.pending for c in op.chunks]
-        vectors = None
-        if chunks:
-            texts = [embedding_text(c, self.count_heading_tokens, self.max_tokens) for c in chunks]
-            done_before = self.counts.embedded
-            vectors = self.embedder.encode(
-                texts, progress=lambda d: self.progress("embed", done=done_before + d, batch=len(texts))
-            )
-            self.counts.embedded += len(texts)
-            crash_point("embedded")
+        texts = [
+            embedding_text(c, self.count_heading_tokens, self.max_tokens) for f in self.to_stage for c in f.chunks
+        ]
+        done_before = self.counts.embedded
+        vectors = self.embedder.encode(
+            texts, progress=lambda d: self.progress("embed", done=done_before + d, batch=len(texts))
+        )
+        self.counts.embedded += len(texts)
+        crash_point("embedded")
         start = 0
-        with self.catalog.transaction() as tx:
-            for op in self.pending:
-                n = len(op.chunks)
-                _apply(tx, op, None if vectors is None else vectors[start : start + n])
-                crash_point("sqlite-write")
+        with self.catalog.transaction(points=("stage-commit", "staged")) as tx:
+            for f in self.to_stage:
+                n = len(f.chunks)
+                tx.stage_document(f.path, sha256=f.sha256, config=self.config, chunks=f.chunks,
+                                  vectors=vectors[start : start + n])  # fmt: skip
                 start += n
-        self.progress("commit", generation=self.catalog.generation, files=len(self.pending))
-        for op in self.pending:
+        self.progress("stage", files=len(self.to_stage), chunks=len(texts))
+        self.to_stage = []
+        self.to_stage_chunks = 0
+
+    def _publish(self) -> None:
+        """Apply every change of the run in one transaction (one generation) and drop the staging."""
+        if not self.ops and not self.catalog.has_staging():
+            return
+        with self.catalog.transaction() as tx:
+            for op in self.ops:
+                _apply(tx, op)
+                crash_point("sqlite-write")
+            tx.clear_staging()  # also what a killed run staged for files since changed or gone
+        self.progress("commit", generation=self.catalog.generation, files=len(self.ops))
+        for op in self.ops:
             if op.kind == "remove":
                 self.progress("remove", path=op.path)
-        self.pending = []
-        self.pending_chunks = 0
 
 
 def _same_stat(doc: DocumentRow, entry: FileEntry) -> bool:
     return doc.size == entry.size and doc.mtime_ns == entry.mtime_ns
 
 
-def _apply(tx: Transaction, op: _Op, vectors) -> None:
+def _apply(tx: Transaction, op: _Op) -> None:
     e = op.entry
     if op.kind == "put":
-        tx.put_document(op.path, sha256=op.sha256, size=e.size, mtime_ns=e.mtime_ns, chunks=op.chunks, vectors=vectors)
+        tx.put_staged_document(op.path, size=e.size, mtime_ns=e.mtime_ns)
     elif op.kind == "skip":
         tx.put_document(
             op.path,

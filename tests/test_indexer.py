@@ -82,8 +82,7 @@ def _paths(store: Store) -> set[str]:
 
 def _assert_consistent(store: Store) -> None:
     """Every chunk in SQLite is in FAISS and BM25, and nothing else is."""
-    (ids,) = zip(*store.catalog._query("SELECT id FROM chunks ORDER BY id")) or ((),)
-    ids = set(ids)
+    ids = {r[0] for r in store.catalog._query("SELECT id FROM chunks")}
     assert set(store.keyword.ids.tolist()) == ids
     assert set(store.dense.ids().tolist()) == ids
     assert store.generation == store.catalog.generation
@@ -273,7 +272,7 @@ def test_embedder_with_other_dimension_is_refused(folder, settings, emb):
         index_folder(store, folder, emb, settings)
 
 
-def test_crash_mid_run_keeps_committed_batches_and_reader_rebuilds(folder, settings, emb):
+def test_crash_mid_run_publishes_nothing_and_the_rerun_reuses_staged_work(folder, settings, emb):
     class Boom(Exception):
         pass
 
@@ -282,22 +281,106 @@ def test_crash_mid_run_keeps_committed_batches_and_reader_rebuilds(folder, setti
 
         def encode(self, texts, progress=None):
             Crashing.calls += 1
-            if Crashing.calls == 2:
+            if Crashing.calls == 3:
+                raise Boom
+            return super().encode(texts, progress)
+
+    store = _open(settings)
+    crashing = Crashing()
+    with pytest.raises(Boom):
+        index_folder(store, folder, crashing, settings, batch_chunks=1)
+    staged = store.catalog.staging_counts()
+    assert staged["documents"] == 2 and staged["chunks"] == len(crashing.texts) > 0  # two batches staged
+    assert _paths(store) == set() and store.catalog.generation == 0  # but nothing published
+    store.close()
+    reader = Store.open(settings.index, settings)
+    assert reader.catalog.counts()["chunks"] == 0
+    _assert_consistent(reader)
+    emb2 = CountingEmbedder()
+    summary = index_folder(reader, folder, emb2, settings)
+    assert summary["added"] == len(_paths(reader)) > 2 and summary["generation"] == 1
+    assert summary["embedded"] == len(emb2.texts) == summary["chunks"] - staged["chunks"]
+    assert not set(emb2.texts) & set(crashing.texts)  # the staged files were not embedded again
+    assert reader.catalog.staging_counts() == {"documents": 0, "chunks": 0}
+    _assert_consistent(reader)
+
+
+def test_readers_see_the_old_generation_until_the_run_publishes(folder, settings, emb):
+    store = _open(settings)
+    index_folder(store, folder, emb, settings)
+    before = {d.path: d.sha256 for d in store.catalog.documents()}
+    chunks_before = store.catalog.counts()["chunks"]
+    gen = store.catalog.generation
+    for name in ("travel.md", "recipes.md", "garden/compost.md"):
+        (folder / name).write_text((folder / name).read_text() + "\n\nNew paragraph about kayaks.\n")
+    (folder / "home" / "wifi.txt").unlink()
+    seen = []
+
+    def progress(kind, **fields):
+        if kind == "stage" and not seen:  # after the first staged batch, a reader opens the index
+            with Store.open(settings.index, settings) as reader:
+                hits = reader.keyword.search("kayaks", 3)
+                seen.append({
+                    "docs": {d.path: d.sha256 for d in reader.catalog.documents()},
+                    "chunks": reader.catalog.counts()["chunks"],
+                    "generation": reader.catalog.generation,
+                    "staged": reader.catalog.staging_counts()["documents"],
+                    "kayak_hits": hits,
+                })
+
+    summary = index_folder(store, folder, emb, settings, progress=progress, batch_chunks=1)
+    assert seen, "no batch was staged"
+    view = seen[0]
+    assert view["staged"] >= 1
+    assert view["docs"] == before and view["chunks"] == chunks_before and view["generation"] == gen
+    assert view["kayak_hits"] == []
+    assert summary["generation"] == gen + 1 and summary["updated"] == 3 and summary["removed"] == 1
+    assert store.catalog.staging_counts() == {"documents": 0, "chunks": 0}
+    assert store.keyword.search("kayaks", 3)
+    _assert_consistent(store)
+
+
+def test_staged_work_for_files_changed_again_is_not_reused(folder, settings, emb):
+    class Boom(Exception):
+        pass
+
+    class Crashing(CountingEmbedder):
+        def encode(self, texts, progress=None):
+            out = super().encode(texts, progress)
+            if len(self.texts) > len(texts):  # the second batch
+                raise Boom
+            return out
+
+    store = _open(settings)
+    with pytest.raises(Boom):
+        index_folder(store, folder, Crashing(), settings, batch_chunks=1)
+    (staged_path,) = [r[0] for r in store.catalog._query("SELECT path FROM staged_documents")]
+    (folder / staged_path).write_text("# Changed\n\nEntirely different words about lighthouses.\n")
+    summary = index_folder(store, folder, emb, settings)
+    assert any("lighthouses" in t for t in emb.texts)
+    hit = store.keyword.search("lighthouses", 1)[0][0]
+    assert store.get_hits([hit])[hit].path == staged_path
+    assert summary["embedded"] == summary["chunks"]
+    assert store.catalog.staging_counts() == {"documents": 0, "chunks": 0}
+    _assert_consistent(store)
+
+
+def test_rebuild_forgets_staged_work(folder, settings, emb):
+    class Boom(Exception):
+        pass
+
+    class Crashing(CountingEmbedder):
+        def encode(self, texts, progress=None):
+            if self.texts:
                 raise Boom
             return super().encode(texts, progress)
 
     store = _open(settings)
     with pytest.raises(Boom):
         index_folder(store, folder, Crashing(), settings, batch_chunks=1)
-    committed = _paths(store)
-    assert len(committed) == 1  # the first batch is durable, the second is not
-    store.close()
-    reader = Store.open(settings.index, settings)  # derived indexes are stale: rebuilt from SQLite
-    assert reader.health["dense"] == "rebuilt" and reader.health["keyword"] == "rebuilt"
-    _assert_consistent(reader)
-    emb2 = CountingEmbedder()
-    summary = index_folder(reader, folder, emb2, settings)
-    assert summary["unchanged"] == 1 and summary["added"] == len(_paths(reader)) - 1
+    assert store.catalog.has_staging()
+    store.clear()
+    assert not store.catalog.has_staging()
 
 
 def test_embedding_text_prefixes_headings_that_fit():

@@ -1,15 +1,17 @@
 """The index on disk: the SQLite catalogue (source of truth) and the FAISS + BM25 indexes derived from it.
 
 Layout of an index directory (mode 0700):
-    catalog.sqlite3 (+ -wal, -shm)   documents, chunks, embeddings, meta, chats
+    catalog.sqlite3 (+ -wal, -shm)   documents, chunks, embeddings, meta, chats, staged work
     dense.faiss, dense.json          FAISS index + sidecar (generation, checksum, nprobe, recall)
     bm25-<gen>-<rand>/, bm25.json    bm25s arrays + sidecar naming the live folder
     write.lock                       flock held by the one writer
 
-Readers never see a half-written index: the catalogue changes in transactions (which also
-bump `generation`), derived files are written to temporary names and renamed into place,
-and each is stamped with the generation it was built from. `Store.open` rebuilds any derived
-index that is missing, stale or corrupt from the catalogue (no re-embedding), with a warning.
+Readers never see a half-written index: an indexing run stages what it embeds in side tables
+of the catalogue and publishes all of its changes in one transaction (which also bumps
+`generation`), so the catalogue holds the documents before a run or after it, never a mix.
+Derived files are written to temporary names and renamed into place, and each is stamped with
+the generation it was built from. `Store.open` rebuilds any derived index that is missing,
+stale or corrupt from the catalogue (no re-embedding), with a warning.
 """
 
 from __future__ import annotations
@@ -149,9 +151,10 @@ class Store:
                 self._writer = None
 
     def clear(self) -> None:
-        """Forget every document and the recorded embedder and root (chats are kept)."""
+        """Forget every document, staged work and the recorded embedder and root (chats are kept)."""
         with self.catalog.transaction() as tx:
             tx.clear_documents()
+            tx.clear_staging()
             tx.execute("DELETE FROM meta WHERE key IN ('embedder', 'dim', 'root')")
 
     def _remove_derived_files(self) -> None:

@@ -3,6 +3,12 @@
 FAISS and BM25 are derived from it and can always be rebuilt from it. Every change to the
 set of chunks bumps `generation` in the same transaction, so a derived index stamped with
 an older generation is known to be stale.
+
+Staging: an indexing run first writes the chunks and vectors it embeds to `staged_documents`
+and `staged_chunks`, a batch per transaction, without touching documents/chunks/embeddings or
+the generation; readers never look at them. The run then publishes everything in one
+transaction (`Transaction.put_staged_document`, `clear_staging`). Staged rows left by a killed
+run are reused by the next one for files whose bytes did not change, so that work is not lost.
 """
 
 from __future__ import annotations
@@ -79,6 +85,33 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_chat ON messages (chat_id, id);
 """
+
+# Added after schema 1 was released; created on open where missing (older catalogues).
+_STAGING_SCHEMA = """
+CREATE TABLE IF NOT EXISTS staged_documents (
+    path      TEXT PRIMARY KEY,
+    sha256    TEXT NOT NULL,
+    config    TEXT NOT NULL,                  -- fingerprint of the embedder and chunking settings
+    n_chunks  INTEGER NOT NULL,
+    staged_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS staged_chunks (
+    path       TEXT NOT NULL,
+    ordinal    INTEGER NOT NULL,
+    text       TEXT NOT NULL,
+    page       INTEGER,
+    heading    TEXT NOT NULL DEFAULT '[]',
+    line_start INTEGER,
+    line_end   INTEGER,
+    char_start INTEGER NOT NULL DEFAULT 0,
+    char_end   INTEGER NOT NULL DEFAULT 0,
+    n_tokens   INTEGER NOT NULL DEFAULT 0,
+    vector     BLOB NOT NULL,
+    UNIQUE (path, ordinal)
+);
+"""
+_STAGING_TABLES = {"staged_documents", "staged_chunks"}
+_COMMIT_POINTS = ("sqlite-commit", "sqlite-committed")
 
 
 @dataclass(slots=True, frozen=True)
@@ -161,9 +194,13 @@ class Catalog:
                 )
             # quick_check reads every page; header-level checks are enough to catch a file that
             # is not SQLite, and page-level damage surfaces as DatabaseError on the query that hits it.
+            if not _STAGING_TABLES <= tables:
+                with self.transaction(points=None) as c:
+                    c.executescript_in_tx(_STAGING_SCHEMA)
             return
         with self.transaction() as c:
             c.executescript_in_tx(_SCHEMA)
+            c.executescript_in_tx(_STAGING_SCHEMA)
             for key, value in (
                 ("schema_version", str(SCHEMA_VERSION)),
                 ("generation", "0"),
@@ -178,11 +215,13 @@ class Catalog:
 
     # ---- transactions --------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator["Transaction"]:
+    def transaction(self, points: tuple[str, str] | None = _COMMIT_POINTS) -> Iterator["Transaction"]:
         """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error). Writes go through the yielded Transaction.
 
         When the transaction changed the set of chunks, `generation` is bumped inside it.
+        `points`: the crash points (see crashpoints.py) just before and just after COMMIT.
         """
+        before, after = points or (None, None)
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             tx = Transaction(self._conn)
@@ -193,9 +232,11 @@ class Catalog:
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-            crash_point("sqlite-commit")
+            if before:
+                crash_point(before)
             self._conn.execute("COMMIT")
-            crash_point("sqlite-committed")
+            if after:
+                crash_point(after)
 
     def _query(self, sql: str, params: Sequence = ()) -> list[tuple]:
         with self._lock:
@@ -313,6 +354,20 @@ class Catalog:
             yield ids, vecs.astype(np.float32)
             last = int(ids[-1])
 
+    # ---- staging -------------------------------------------------------------------------
+    def staged_sha256(self, path: str, config: str) -> str | None:
+        """The sha256 of the bytes staged for `path` with these settings, if any."""
+        rows = self._query("SELECT sha256 FROM staged_documents WHERE path = ? AND config = ?", (path, config))
+        return rows[0][0] if rows else None
+
+    def has_staging(self) -> bool:
+        return bool(self._query("SELECT 1 FROM staged_documents LIMIT 1"))
+
+    def staging_counts(self) -> dict[str, int]:
+        (docs,), = self._query("SELECT COUNT(*) FROM staged_documents")
+        (chunks,), = self._query("SELECT COUNT(*) FROM staged_chunks")
+        return {"documents": docs, "chunks": chunks}
+
     # ---- chats ---------------------------------------------------------------------------
     def create_chat(self, title: str) -> int:
         with self.transaction() as tx:
@@ -419,6 +474,62 @@ class Transaction:
                 self._conn.execute("INSERT INTO embeddings (chunk_id, vector) VALUES (?, ?)", (cid, vec.tobytes()))
             self.chunks_changed = True
         return doc_id
+
+    def stage_document(
+        self, path: str, *, sha256: str, config: str, chunks: Sequence[Chunk], vectors: np.ndarray
+    ) -> None:
+        """Stage `path`'s chunks and vectors for a later `put_staged_document` (replacing any staged before)."""
+        if not chunks or len(vectors) != len(chunks):
+            raise ValueError("every staged chunk needs a vector")
+        self._conn.execute("DELETE FROM staged_chunks WHERE path = ?", (path,))
+        self._conn.execute(
+            "INSERT OR REPLACE INTO staged_documents (path, sha256, config, n_chunks, staged_at) VALUES (?, ?, ?, ?, ?)",
+            (path, sha256, config, len(chunks), time.time()),
+        )
+        blobs = np.ascontiguousarray(vectors, dtype=self._vector_dtype())
+        self._conn.executemany(
+            "INSERT INTO staged_chunks (path, ordinal, text, page, heading, line_start, line_end, char_start, "
+            "char_end, n_tokens, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    path, c.ordinal, c.text, c.page, json.dumps(list(c.heading)), c.line_start, c.line_end,
+                    c.char_start, c.char_end, c.n_tokens, vec.tobytes(),
+                )
+                for c, vec in zip(chunks, blobs)
+            ),
+        )
+
+    def put_staged_document(self, path: str, *, size: int, mtime_ns: int) -> int:
+        """Insert or replace the document at `path` with the chunks and vectors staged for it."""
+        staged = self._conn.execute(
+            "SELECT sha256, n_chunks FROM staged_documents WHERE path = ?", (path,)
+        ).fetchone()
+        if staged is None:
+            raise ValueError(f"nothing is staged for {path}")
+        self._conn.execute("DELETE FROM documents WHERE path = ?", (path,))
+        doc_id = self._conn.execute(
+            "INSERT INTO documents (path, sha256, size, mtime_ns, status, error, n_chunks, indexed_at) "
+            "VALUES (?, ?, ?, ?, 'ok', NULL, ?, ?)",
+            (path, staged[0], size, mtime_ns, staged[1], time.time()),
+        ).lastrowid
+        # ORDER BY: ids follow the ordinals, as when put_document inserts a document's chunks.
+        self._conn.execute(
+            "INSERT INTO chunks (doc_id, ordinal, text, page, heading, line_start, line_end, char_start, "
+            "char_end, n_tokens) SELECT ?, ordinal, text, page, heading, line_start, line_end, char_start, "
+            "char_end, n_tokens FROM staged_chunks WHERE path = ? ORDER BY ordinal",
+            (doc_id, path),
+        )
+        self._conn.execute(
+            "INSERT INTO embeddings (chunk_id, vector) SELECT c.id, s.vector FROM chunks c "
+            "JOIN staged_chunks s ON s.path = ? AND s.ordinal = c.ordinal WHERE c.doc_id = ?",
+            (path, doc_id),
+        )
+        self.chunks_changed = True
+        return doc_id
+
+    def clear_staging(self) -> None:
+        self._conn.execute("DELETE FROM staged_chunks")
+        self._conn.execute("DELETE FROM staged_documents")
 
     def copy_document(self, source_id: int, path: str, *, size: int, mtime_ns: int) -> int:
         """Index `path` as a copy of document `source_id` (same bytes): reuse its chunks and vectors."""

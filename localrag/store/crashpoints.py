@@ -9,9 +9,12 @@ The variable is read at each call (not at import) so that a process forked after
 still be given a crash point. Unset, a call costs one environment lookup; points are placed per
 file, batch or file write, never per chunk.
 
-Points (see where each is called): walk, plan, embedded, sqlite-write, sqlite-commit,
-sqlite-committed, dense-save, replace-<file name> (temporary file written and synced, not yet
-renamed into place), bm25-arrays, bm25-cleanup.
+Points (see where each is called): walk, plan, embedded (a batch embedded, not yet staged),
+stage-commit / staged (just before / after a batch's staging transaction commits), sqlite-write
+(per file applied in the publishing transaction), sqlite-commit / sqlite-committed (just before /
+after any other catalogue transaction commits: the schema, the embedder, the run's one publish,
+the closing meta write), dense-save, replace-<file name> (temporary file written and synced, not
+yet renamed into place), bm25-arrays, bm25-cleanup.
 """
 
 from __future__ import annotations

@@ -148,7 +148,7 @@ def settings_for(index_dir: Path | str):
 def child_index_folder(
     index_dir: str, folder: str, env: dict[str, str], batch_chunks: int, out: str | None = None, err: str | None = None
 ) -> None:
-    """`index_folder` with a small batch (the CLI's is 256 chunks), for the multi-batch kill."""
+    """`index_folder` with a small batch (the CLI uses the default, 512 chunks), for the multi-batch kill."""
     os.environ.update(env)
     _redirect(out, err)
     from localrag.embed import load_embedder

@@ -1,14 +1,17 @@
 """Crash safety: SIGKILL the indexer at named points (LOCALRAG_CRASH_AT) and check what survives.
 
 Each case runs the real `localrag index FOLDER --index DIR` in a child process that kills itself
-at one point of walking, embedding, writing SQLite, writing FAISS or writing BM25. After the kill:
+at one point of walking, embedding, staging, writing SQLite, writing FAISS or writing BM25. A run
+stages what it embeds and publishes everything in one transaction, so until that commit the
+catalogue is the old generation, and from it on the new one. After the kill:
 - `localrag status --json` works and its counts agree (documents, chunks, FAISS, BM25, fresh);
 - the catalogue is exactly one complete generation, the one expected at that point (empty, the
   old folder, or the new one: same documents, same chunk texts as a clean build of it), and
   SQLite's integrity check passes;
 - FAISS and BM25 (rebuilt from SQLite where stale or half-written) hold exactly its chunk ids,
   and search returns what a clean build of that generation returns;
-- re-running `index` finishes and leaves the index equal to a clean build of the folder.
+- re-running `index` finishes and leaves the index equal to a clean build of the folder, embedding
+  only what the killed run had not staged.
 """
 
 from __future__ import annotations
@@ -45,18 +48,23 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 # (crash point, starting index, generation the catalogue must hold after the kill)
 # "first": an empty index and the generation-1 folder; "update": a generation-1 index and the
 # folder changed to generation 2 (one rewrite, one removal, one rename, one addition).
+# Each run here embeds and stages one batch (the folders are far below batch_chunks).
 CASES = [
     ("walk:2", "first", "empty"),
     ("plan:3", "first", "empty"),
     ("embedded", "first", "empty"),
+    ("stage-commit", "first", "empty"),
+    ("staged", "first", "empty"),  # staged, not published: the re-run embeds nothing
     ("sqlite-write:2", "first", "empty"),
-    ("sqlite-commit:3", "first", "empty"),  # 1: schema, 2: embedder recorded, 3: the documents
+    ("sqlite-commit:3", "first", "empty"),  # 1: schema, 2: embedder recorded, 3: the publish
     ("replace-dense.faiss", "first", "gen1"),
     ("walk:3", "update", "gen1"),
     ("plan:2", "update", "gen1"),
     ("embedded", "update", "gen1"),
+    ("stage-commit", "update", "gen1"),
+    ("staged", "update", "gen1"),
     ("sqlite-write:3", "update", "gen1"),
-    ("sqlite-commit", "update", "gen1"),
+    ("sqlite-commit", "update", "gen1"),  # the publish (the only other commit is the closing meta write)
     ("sqlite-committed", "update", "gen2"),
     ("dense-save", "update", "gen2"),
     ("replace-dense.faiss", "update", "gen2"),
@@ -66,6 +74,8 @@ CASES = [
     ("bm25-cleanup", "update", "gen2"),  # two bm25 folders on disk
     ("sqlite-commit:2", "update", "gen2"),  # the closing meta write (root, indexed_at)
 ]
+# Points a run reaches before its (only) staging batch is committed.
+BEFORE_STAGING = {"walk", "plan", "embedded", "stage-commit"}
 
 
 
@@ -102,8 +112,11 @@ def world(tmp_path_factory, embedder):
     ref["gen2"] = Reference(store, embedder, settings)
     store.close()
     assert ref["gen1"].documents == state_of(GEN1) and ref["gen2"].documents == state_of(GEN2)
+    g1, g2 = ref["gen1"], ref["gen2"]
+    # chunks a complete run embeds: all of generation 1; in the update, the rewritten and the added file's
+    new_chunks = {"first": sum(len(v) for v in g1.chunks.values()), "update": len(g2.chunks["a.md"]) + len(g2.chunks["e.md"])}
     return {"base": base, "folder_g1": folder_g1, "folder_up": folder_up, "template": base / "template_g1",
-            "ref": ref, "ctx": forkserver_context()}  # fmt: skip
+            "ref": ref, "new_chunks": new_chunks, "ctx": forkserver_context()}  # fmt: skip
 
 
 def _child_env(crash: str | None) -> dict[str, str]:
@@ -159,34 +172,40 @@ def test_sigkill_at_point(point, start, after, world, embedder, tmp_path, capsys
     assert rerun.exitcode == 0, rerun.stderr
     summary = json.loads(rerun.stdout)
     assert summary["chunks"] == sum(len(v) for v in final.chunks.values())
+    # what the killed run had staged (or published) is not embedded again
+    staged = point.split(":")[0] not in BEFORE_STAGING
+    assert summary["embedded"] == (0 if staged else world["new_chunks"][start])
     check_generation(index_dir, final, embedder, capsys)
+    assert _staged_rows(index_dir) == 0
 
 
-def test_sigkill_between_batches_keeps_each_document_whole(world, embedder, tmp_path, capsys):
-    """Past one batch (256 chunks in the CLI, 2 here), batches commit one by one: a kill between
-    them leaves some files updated and others not, but every document entirely old or entirely
-    new, the derived indexes matching the catalogue, and the next run completing the update."""
+def _staged_rows(index_dir: Path) -> int:
+    with Store.open(index_dir, settings_for(index_dir)) as store:
+        return store.catalog.staging_counts()["documents"]
+
+
+def test_sigkill_between_staging_batches_keeps_the_old_generation(world, embedder, tmp_path, capsys):
+    """Past one batch (512 chunks by default, 2 here) each batch is staged on its own, but nothing is
+    published until the end: a kill between batches leaves exactly generation 1, and the next run
+    publishes generation 2 without embedding again what was staged."""
     index_dir = copy_index(world["template"], tmp_path / "index")
-    args = (str(index_dir), str(world["folder_up"]), _child_env("sqlite-committed:2"), 2)
+    # killed with the first file staged and the second embedded, not staged
+    args = (str(index_dir), str(world["folder_up"]), _child_env("embedded:2"), 2)
     result = run_child(world["ctx"], child_index_folder, args, tmp_path)
     assert result.exitcode == -9, result
 
     g1, g2 = world["ref"]["gen1"], world["ref"]["gen2"]
-    status = _status(index_dir, capsys)
-    assert status["chunks"] == status["dense"]["count"] == status["keyword"]["count"]
-    with Store.open(index_dir, settings_for(index_dir)) as store:
-        docs, chunks = documents(store), chunk_texts(store)
-        assert_derived_match_catalog(store)
-    assert docs != g1.documents and docs != g2.documents, "expected a partly applied update"
-    for path, sha in docs.items():
-        version = g1 if g1.documents.get(path) == sha else g2
-        assert version.documents.get(path) == sha, f"{path} is neither generation"
-        assert chunks[path] == version.chunks[path], f"{path} mixes chunks of two generations"
-
+    check_generation(index_dir, g1, embedder, capsys)
     settings = settings_for(index_dir)
     with Store.open(index_dir, settings) as store:
-        index_folder(store, world["folder_up"], embedder, settings)
+        assert store.catalog.generation == 1
+        staged = store.catalog.staging_counts()
+        assert staged["documents"] == 1 and 0 < staged["chunks"] < world["new_chunks"]["update"]
+        summary = index_folder(store, world["folder_up"], embedder, settings, batch_chunks=2)
+    assert summary["generation"] == 2
+    assert summary["embedded"] == world["new_chunks"]["update"] - staged["chunks"]
     check_generation(index_dir, g2, embedder, capsys)
+    assert _staged_rows(index_dir) == 0
 
 
 def test_kill_cases_cover_every_stage():
@@ -194,6 +213,7 @@ def test_kill_cases_cover_every_stage():
     stages = {
         "walking": {"walk", "plan"},
         "embedding": {"embedded"},
+        "staging": {"stage-commit", "staged"},
         "SQLite": {"sqlite-write", "sqlite-commit", "sqlite-committed"},
         "FAISS": {"dense-save", "replace-dense.faiss", "replace-dense.json"},
         "BM25": {"bm25-arrays", "replace-bm25.json", "bm25-cleanup"},

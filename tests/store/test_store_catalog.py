@@ -152,3 +152,54 @@ def test_truncated_catalogue_is_index_corrupt_error(tmp_path):
     with pytest.raises(IndexCorruptError):
         c = Catalog.open(path)
         c.documents()
+
+
+def test_staged_document_is_invisible_until_published(cat):
+    rng = np.random.default_rng(1)
+    vecs = rng.standard_normal((3, 8)).astype(np.float32)
+    cat.set_meta(dim="8")
+    with cat.transaction() as tx:
+        tx.put_document("ref.md", sha256="r", size=1, mtime_ns=1, chunks=_chunks(3), vectors=vecs)
+        tx.put_document("a.md", sha256="old", size=1, mtime_ns=1, chunks=_chunks(1),
+                        vectors=np.ones((1, 8), np.float32))
+    with cat.transaction() as tx:
+        tx.stage_document("a.md", sha256="new", config="cfg", chunks=_chunks(3), vectors=vecs)
+    assert cat.generation == 1 and cat.document("a.md").sha256 == "old" and cat.counts()["chunks"] == 4
+    assert cat.staged_sha256("a.md", "cfg") == "new" and cat.staged_sha256("a.md", "other") is None
+    assert cat.staging_counts() == {"documents": 1, "chunks": 3}
+    with cat.transaction() as tx:
+        tx.put_staged_document("a.md", size=2, mtime_ns=2)
+        tx.clear_staging()
+    assert cat.generation == 2 and not cat.has_staging()
+    doc, ref = cat.document("a.md"), cat.document("ref.md")
+    assert (doc.sha256, doc.size, doc.mtime_ns, doc.status, doc.n_chunks) == ("new", 2, 2, "ok", 3)
+    ids = cat.chunk_ids_for_docs([doc.id])
+    rows = cat.chunk_rows(ids)
+    assert [rows[i].chunk for i in ids] == _chunks(3)  # ids in ordinal order
+    vectors = dict(zip(*next(cat.iter_embeddings())))
+    ref_ids = cat.chunk_ids_for_docs([ref.id])
+    # the staged vectors arrive exactly as put_document stores them
+    assert all(np.array_equal(vectors[a], vectors[b]) for a, b in zip(ids, ref_ids))
+
+
+def test_restaging_a_path_replaces_its_rows(cat):
+    cat.set_meta(dim="4")
+    with cat.transaction() as tx:
+        tx.stage_document("a.md", sha256="one", config="c", chunks=_chunks(3), vectors=np.ones((3, 4), np.float32))
+    with cat.transaction() as tx:
+        tx.stage_document("a.md", sha256="two", config="c", chunks=_chunks(1), vectors=np.ones((1, 4), np.float32))
+    assert cat.staging_counts() == {"documents": 1, "chunks": 1} and cat.staged_sha256("a.md", "c") == "two"
+
+
+def test_catalogue_without_staging_tables_gets_them_on_open(tmp_path):
+    path = tmp_path / Catalog.FILENAME
+    Catalog.open(path, create=True).close()
+    with sqlite3.connect(path) as conn:  # as written before staging existed (schema 1)
+        conn.execute("DROP TABLE staged_chunks")
+        conn.execute("DROP TABLE staged_documents")
+    cat = Catalog.open(path)
+    try:
+        assert cat.staging_counts() == {"documents": 0, "chunks": 0}
+        assert cat.get_meta("schema_version") == str(SCHEMA_VERSION)
+    finally:
+        cat.close()
