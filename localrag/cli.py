@@ -99,6 +99,8 @@ def index(
     )
     for item in summary["skipped"]:
         out.print(f"  [yellow]skipped[/] {item['path']}: {item['reason']}")
+    for item in summary.get("notes", []):
+        out.print(f"  [cyan]partly indexed[/] {escape(item['path'])}: {escape(item['note'])}")
 
 
 # ---------------------------------------------------------------- search

@@ -46,7 +46,7 @@ from pathlib import Path
 
 from localrag.config import Settings
 from localrag.errors import ConfigError
-from localrag.ingest import FileEntry, SkipFile, SkippedEntry, chunk_sections, load_sections, read_file, walk
+from localrag.ingest import FileEntry, SkipFile, SkippedEntry, chunk_sections, load_document, read_file, walk
 from localrag.store import Store
 from localrag.store.catalog import DocumentRow, Transaction
 from localrag.store.crashpoints import crash_point
@@ -80,6 +80,7 @@ class _ToStage:
     path: str
     sha256: str
     chunks: list[Chunk]
+    note: str | None = None
 
 
 @dataclass(slots=True)
@@ -111,6 +112,7 @@ def index_folder(
     """Bring the index up to date with `root`; returns the summary (see module docstring).
 
     Summary: {"added","updated","removed","unchanged","renamed","skipped":[{"path","reason"}],
+    "notes":[{"path","note"}] (every file in the index now that is indexed only in part, and why),
     "chunks" (in the index now), "embedded" (this run; chunks reused from the staging of a killed
     run are not counted), "generation", "seconds"}.
     `rebuild=True` forgets every document and all staged work first and re-indexes everything.
@@ -137,6 +139,7 @@ def index_folder(
         "unchanged": counts.unchanged,
         "renamed": counts.renamed,
         "skipped": counts.skipped,
+        "notes": store.catalog.notes(),
         "chunks": store.catalog.counts()["chunks"],
         "embedded": counts.embedded,
         "generation": store.catalog.generation,
@@ -285,16 +288,16 @@ class _Run:
     def _chunk(self, entry: FileEntry, sha: str, data: bytes) -> str | None:
         """Queue the file's chunks for staging; returns "skipped" when it has none."""
         try:
-            sections = load_sections(entry.rel, data, self.settings.chunking)
+            doc = load_document(entry.rel, data, self.settings.chunking)
         except SkipFile as e:
             return self._skip(entry, sha, e.reason)
         except Exception as e:  # noqa: BLE001 - one bad file must not stop the whole folder
             log.warning("%s: loader failed (%s: %s); skipping it", entry.rel, type(e).__name__, e)
             return self._skip(entry, sha, f"failed to load: {type(e).__name__}: {e}")
-        chunks = chunk_sections(sections, self.embedder.count_tokens, self.size, self.overlap, self.max_tokens)
+        chunks = chunk_sections(doc.sections, self.embedder.count_tokens, self.size, self.overlap, self.max_tokens)
         if not chunks:
             return self._skip(entry, sha, "no text")
-        self.to_stage.append(_ToStage(entry.rel, sha, chunks))
+        self.to_stage.append(_ToStage(entry.rel, sha, chunks, "; ".join(doc.notes) or None))
         self.to_stage_chunks += len(chunks)
         return None
 
@@ -322,7 +325,7 @@ class _Run:
             for f in self.to_stage:
                 n = len(f.chunks)
                 tx.stage_document(f.path, sha256=f.sha256, config=self.config, chunks=f.chunks,
-                                  vectors=vectors[start : start + n])  # fmt: skip
+                                  vectors=vectors[start : start + n], note=f.note)  # fmt: skip
                 start += n
         self.progress("stage", files=len(self.to_stage), chunks=len(texts))
         self.to_stage = []

@@ -83,7 +83,7 @@ def _status_value(key: str, value) -> str:
 
 def print_status(console: Console, info: dict) -> None:
     for key, value in info.items():
-        if key == "skipped":
+        if key in ("skipped", "notes"):
             continue
         console.print(f"[bold]{key}[/]: {escape(_status_value(key, value))}")
     skipped = info.get("skipped") or []
@@ -91,6 +91,11 @@ def print_status(console: Console, info: dict) -> None:
         console.print(f"[bold]skipped files[/] ({len(skipped)}):")
         for item in skipped:
             console.print(f"  {escape(item['path'])}: {escape(item['reason'])}")
+    notes = info.get("notes") or []
+    if notes:
+        console.print(f"[bold]partly indexed files[/] ({len(notes)}):")
+        for item in notes:
+            console.print(f"  {escape(item['path'])}: {escape(item['note'])}")
 
 
 def print_doctor(console: Console, report: dict) -> None:

@@ -209,6 +209,63 @@ def test_skipped_files_are_recorded_with_reasons(folder, settings, emb):
     assert "blob.txt" in _paths(store) and summary["added"] == 1
 
 
+
+def test_data_file_over_the_cap_is_indexed_in_part_with_its_note_kept(folder, settings, emb, capsys):
+    import json
+
+    from localrag.cli import main
+
+    settings.chunking.max_data_chars = 1000
+    rows = "".join(f"{i},plant {i},watered weekly\n" for i in range(200))  # ~5,000 characters
+    (folder / "plants.csv").write_text("id,name,care\n" + rows + "999,lastrowmarker,never\n")
+    store = _open(settings)
+    summary = index_folder(store, folder, emb, settings)
+    assert "plants.csv" in _paths(store) and all(s["path"] != "plants.csv" for s in summary["skipped"])
+    [entry] = summary["notes"]
+    assert entry["path"] == "plants.csv" and entry["note"].startswith("truncated: indexed the first ")
+    assert not any("lastrowmarker" in t for t in emb.texts) and any("plant 3," in t for t in emb.texts)
+    store.close()
+
+    assert main(["status", "--json", "--index", str(settings.index)]) == 0
+    assert json.loads(capsys.readouterr().out)["notes"] == [entry]
+    assert main(["status", "--index", str(settings.index)]) == 0
+    human = capsys.readouterr().out
+    assert "partly indexed files (1):" in human and f"plants.csv: {entry['note']}" in human
+
+    store = _open(settings)
+    emb.reset()
+    summary = index_folder(store, folder, emb, settings)  # unchanged: nothing re-read, the note stays
+    assert emb.texts == [] and summary["unchanged"] == len(_paths(store)) and summary["notes"] == [entry]
+    (folder / "plants.csv").rename(folder / "crops.csv")
+    summary = index_folder(store, folder, emb, settings)
+    assert summary["renamed"] == 1 and summary["notes"] == [{"path": "crops.csv", "note": entry["note"]}]
+    (folder / "crops.csv").write_text("id,name\n1,basil\n")  # now under the cap: no note
+    summary = index_folder(store, folder, emb, settings)
+    assert summary["updated"] == 1 and summary["notes"] == [] and store.status()["notes"] == []
+
+
+
+def test_note_of_a_file_staged_by_a_killed_run_is_published_by_the_next(folder, settings, emb):
+    class Boom(Exception):
+        pass
+
+    def kill_once_the_csv_is_staged(kind, **fields):
+        if kind == "stage" and any("plant 3," in t for t in emb.texts):
+            raise Boom
+
+    settings.chunking.max_data_chars = 1000
+    (folder / "plants.csv").write_text("".join(f"{i},plant {i},watered weekly\n" for i in range(200)))
+    store = _open(settings)
+    with pytest.raises(Boom):
+        index_folder(store, folder, emb, settings, progress=kill_once_the_csv_is_staged, batch_chunks=1)
+    assert store.catalog.notes() == []  # staged, not published
+    emb2 = CountingEmbedder()
+    summary = index_folder(store, folder, emb2, settings)
+    assert not any("plant 3," in t for t in emb2.texts)  # reused from the staging, not re-embedded
+    assert [n["path"] for n in summary["notes"]] == ["plants.csv"]
+    assert summary["notes"][0]["note"].startswith("truncated: indexed the first ")
+
+
 def test_file_turning_unreadable_leaves_the_index(folder, settings, emb):
     if os.geteuid() == 0:
         pytest.skip("root reads everything")

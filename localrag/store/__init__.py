@@ -281,6 +281,7 @@ class Store:
             "documents": counts["documents"],
             "chunks": counts["chunks"],
             "skipped": self.catalog.skipped(),
+            "notes": self.catalog.notes(),
             "generation": self.catalog.generation,
             "embedder": {"name": meta.get("embedder"), "dim": self._dim()},
             "vector_dtype": meta.get("vector_dtype"),

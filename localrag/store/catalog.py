@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS documents (
     status     TEXT NOT NULL CHECK (status IN ('ok', 'skipped')),
     error      TEXT,                          -- why it was skipped
     n_chunks   INTEGER NOT NULL DEFAULT 0,
-    indexed_at REAL NOT NULL
+    indexed_at REAL NOT NULL,
+    note       TEXT                           -- why an 'ok' file is indexed only in part
 );
 CREATE INDEX IF NOT EXISTS documents_sha256 ON documents (sha256);
 -- AUTOINCREMENT: chunk ids are never reused, so a stale FAISS/BM25 index can never
@@ -93,7 +94,8 @@ CREATE TABLE IF NOT EXISTS staged_documents (
     sha256    TEXT NOT NULL,
     config    TEXT NOT NULL,                  -- fingerprint of the embedder and chunking settings
     n_chunks  INTEGER NOT NULL,
-    staged_at REAL NOT NULL
+    staged_at REAL NOT NULL,
+    note      TEXT
 );
 CREATE TABLE IF NOT EXISTS staged_chunks (
     path       TEXT NOT NULL,
@@ -111,6 +113,8 @@ CREATE TABLE IF NOT EXISTS staged_chunks (
 );
 """
 _STAGING_TABLES = {"staged_documents", "staged_chunks"}
+# Columns added after schema 1 was released: (table, column, type), added on open where missing.
+_ADDED_COLUMNS = (("documents", "note", "TEXT"), ("staged_documents", "note", "TEXT"))
 _COMMIT_POINTS = ("sqlite-commit", "sqlite-committed")
 
 
@@ -124,6 +128,7 @@ class DocumentRow:
     status: str
     error: str | None
     n_chunks: int
+    note: str | None = None  # what was left out of an 'ok' document indexed only in part
 
 
 @dataclass(slots=True, frozen=True)
@@ -194,9 +199,16 @@ class Catalog:
                 )
             # quick_check reads every page; header-level checks are enough to catch a file that
             # is not SQLite, and page-level damage surfaces as DatabaseError on the query that hits it.
-            if not _STAGING_TABLES <= tables:
+            missing = [
+                (table, column, kind)
+                for table, column, kind in _ADDED_COLUMNS
+                if table in tables and column not in self._columns(table)
+            ]
+            if not _STAGING_TABLES <= tables or missing:
                 with self.transaction(points=None) as c:
                     c.executescript_in_tx(_STAGING_SCHEMA)
+                    for table, column, kind in missing:
+                        c.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
             return
         with self.transaction() as c:
             c.executescript_in_tx(_SCHEMA)
@@ -208,6 +220,9 @@ class Catalog:
                 ("created", str(time.time())),
             ):
                 c.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def _columns(self, table: str) -> set[str]:
+        return {r[1] for r in self._conn.execute(f"PRAGMA table_info({table})")}
 
     def close(self) -> None:
         with self._lock:
@@ -271,13 +286,13 @@ class Catalog:
     # ---- documents -----------------------------------------------------------------------
     def documents(self) -> list[DocumentRow]:
         rows = self._query(
-            "SELECT id, path, sha256, size, mtime_ns, status, error, n_chunks FROM documents ORDER BY path"
+            "SELECT id, path, sha256, size, mtime_ns, status, error, n_chunks, note FROM documents ORDER BY path"
         )
         return [DocumentRow(*r) for r in rows]
 
     def document(self, path: str) -> DocumentRow | None:
         rows = self._query(
-            "SELECT id, path, sha256, size, mtime_ns, status, error, n_chunks FROM documents WHERE path = ?",
+            "SELECT id, path, sha256, size, mtime_ns, status, error, n_chunks, note FROM documents WHERE path = ?",
             (path,),
         )
         return DocumentRow(*rows[0]) if rows else None
@@ -293,6 +308,11 @@ class Catalog:
     def skipped(self) -> list[dict[str, str]]:
         rows = self._query("SELECT path, error FROM documents WHERE status = 'skipped' ORDER BY path")
         return [{"path": p, "reason": e or ""} for p, e in rows]
+
+    def notes(self) -> list[dict[str, str]]:
+        """Documents indexed only in part, with why (e.g. a data file cut at the size cap)."""
+        rows = self._query("SELECT path, note FROM documents WHERE status = 'ok' AND note IS NOT NULL ORDER BY path")
+        return [{"path": p, "note": n} for p, n in rows]
 
     # ---- chunks --------------------------------------------------------------------------
     def chunk_rows(self, chunk_ids: Iterable[int]) -> dict[int, ChunkRow]:
@@ -476,15 +496,17 @@ class Transaction:
         return doc_id
 
     def stage_document(
-        self, path: str, *, sha256: str, config: str, chunks: Sequence[Chunk], vectors: np.ndarray
+        self, path: str, *, sha256: str, config: str, chunks: Sequence[Chunk], vectors: np.ndarray,
+        note: str | None = None,
     ) -> None:
         """Stage `path`'s chunks and vectors for a later `put_staged_document` (replacing any staged before)."""
         if not chunks or len(vectors) != len(chunks):
             raise ValueError("every staged chunk needs a vector")
         self._conn.execute("DELETE FROM staged_chunks WHERE path = ?", (path,))
         self._conn.execute(
-            "INSERT OR REPLACE INTO staged_documents (path, sha256, config, n_chunks, staged_at) VALUES (?, ?, ?, ?, ?)",
-            (path, sha256, config, len(chunks), time.time()),
+            "INSERT OR REPLACE INTO staged_documents (path, sha256, config, n_chunks, staged_at, note) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (path, sha256, config, len(chunks), time.time(), note),
         )
         blobs = np.ascontiguousarray(vectors, dtype=self._vector_dtype())
         self._conn.executemany(
@@ -502,15 +524,15 @@ class Transaction:
     def put_staged_document(self, path: str, *, size: int, mtime_ns: int) -> int:
         """Insert or replace the document at `path` with the chunks and vectors staged for it."""
         staged = self._conn.execute(
-            "SELECT sha256, n_chunks FROM staged_documents WHERE path = ?", (path,)
+            "SELECT sha256, n_chunks, note FROM staged_documents WHERE path = ?", (path,)
         ).fetchone()
         if staged is None:
             raise ValueError(f"nothing is staged for {path}")
         self._conn.execute("DELETE FROM documents WHERE path = ?", (path,))
         doc_id = self._conn.execute(
-            "INSERT INTO documents (path, sha256, size, mtime_ns, status, error, n_chunks, indexed_at) "
-            "VALUES (?, ?, ?, ?, 'ok', NULL, ?, ?)",
-            (path, staged[0], size, mtime_ns, staged[1], time.time()),
+            "INSERT INTO documents (path, sha256, size, mtime_ns, status, error, n_chunks, indexed_at, note) "
+            "VALUES (?, ?, ?, ?, 'ok', NULL, ?, ?, ?)",
+            (path, staged[0], size, mtime_ns, staged[1], time.time(), staged[2]),
         ).lastrowid
         # ORDER BY: ids follow the ordinals, as when put_document inserts a document's chunks.
         self._conn.execute(
@@ -535,8 +557,8 @@ class Transaction:
         """Index `path` as a copy of document `source_id` (same bytes): reuse its chunks and vectors."""
         self._conn.execute("DELETE FROM documents WHERE path = ?", (path,))
         doc_id = self._conn.execute(
-            "INSERT INTO documents (path, sha256, size, mtime_ns, status, error, n_chunks, indexed_at) "
-            "SELECT ?, sha256, ?, ?, status, error, n_chunks, ? FROM documents WHERE id = ?",
+            "INSERT INTO documents (path, sha256, size, mtime_ns, status, error, n_chunks, indexed_at, note) "
+            "SELECT ?, sha256, ?, ?, status, error, n_chunks, ?, note FROM documents WHERE id = ?",
             (path, size, mtime_ns, time.time(), source_id),
         ).lastrowid
         for (old_cid,) in self._conn.execute(

@@ -203,3 +203,42 @@ def test_catalogue_without_staging_tables_gets_them_on_open(tmp_path):
         assert cat.get_meta("schema_version") == str(SCHEMA_VERSION)
     finally:
         cat.close()
+
+
+
+def test_catalogue_without_note_columns_gets_them_on_open_and_keeps_its_rows(tmp_path):
+    path = tmp_path / Catalog.FILENAME
+    old = Catalog.open(path, create=True)
+    with old.transaction() as tx:
+        tx.put_document("old.md", sha256="o", size=1, mtime_ns=1, status="skipped", error="binary")
+    old.close()
+    with sqlite3.connect(path) as conn:  # as written before notes were stored (schema 1)
+        conn.execute("ALTER TABLE documents DROP COLUMN note")
+        conn.execute("ALTER TABLE staged_documents DROP COLUMN note")
+    cat = Catalog.open(path)
+    try:
+        assert cat.document("old.md").error == "binary" and cat.document("old.md").note is None
+        cat.set_meta(dim="4")
+        with cat.transaction() as tx:
+            tx.stage_document("big.csv", sha256="b", config="c", chunks=_chunks(2),
+                              vectors=np.ones((2, 4), np.float32), note="truncated: indexed the first 1,000")
+        with cat.transaction() as tx:
+            tx.put_staged_document("big.csv", size=5, mtime_ns=5)
+            tx.clear_staging()
+        assert cat.notes() == [{"path": "big.csv", "note": "truncated: indexed the first 1,000"}]
+        assert cat.document("big.csv").note == "truncated: indexed the first 1,000"
+        assert cat.get_meta("schema_version") == str(SCHEMA_VERSION)
+    finally:
+        cat.close()
+
+
+def test_a_copy_keeps_the_note_and_skipped_files_have_none(cat):
+    cat.set_meta(dim="4")
+    with cat.transaction() as tx:
+        tx.stage_document("a.csv", sha256="s", config="c", chunks=_chunks(1),
+                          vectors=np.ones((1, 4), np.float32), note="truncated")
+        tx.put_document("b.bin", sha256="x", size=1, mtime_ns=1, status="skipped", error="binary")
+    with cat.transaction() as tx:
+        doc_id = tx.put_staged_document("a.csv", size=1, mtime_ns=1)
+        tx.copy_document(doc_id, "copy.csv", size=1, mtime_ns=2)
+    assert cat.notes() == [{"path": "a.csv", "note": "truncated"}, {"path": "copy.csv", "note": "truncated"}]
