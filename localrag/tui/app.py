@@ -46,10 +46,15 @@ class LocalragApp(App[None]):
     TITLE = "localrag"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS = [
+        # Short descriptions: the footer shows all of these within 80 columns.
         Binding("ctrl+n", "new_chat", "New chat"),
-        Binding("escape", "stop", "Stop answer"),
-        Binding("ctrl+y", "copy_answer", "Copy answer"),
-        Binding("ctrl+r", "reindex", "Re-index"),
+        Binding("escape", "stop", "Stop"),
+        # alt, not bare digits: a question may start with a digit. Terminals with the kitty keyboard
+        # protocol report alt+1; legacy ones send ESC 1, which Textual reads as macOS Option+1 ("¡").
+        Binding("alt+1", "source(1)", "Source", key_display="alt+1-9"),
+        *(Binding(f"alt+{n}", f"source({n})", show=False) for n in range(2, 10)),
+        Binding("ctrl+y", "copy_answer", "Copy"),
+        Binding("ctrl+r", "reindex", "Reindex"),
         Binding("f1", "help", "Help"),
     ]
 
@@ -266,6 +271,15 @@ class LocalragApp(App[None]):
         await self.select_answer(message.view)
         self.sources.action_select(message.n)
         self.sources.focus()
+
+    def action_source(self, n: int) -> None:
+        """alt+n, wherever the focus is: select source n of the shown answer; again: preview it."""
+        if self.screen is not self.screen_stack[0]:
+            return  # a dialog is open
+        if n == self.sources.selected:
+            self.sources.action_preview()
+        else:
+            self.sources.action_select(n)
 
     def on_preview_source(self, message: PreviewSource) -> None:
         text = self.selected_view.text if self.selected_view else ""

@@ -1,4 +1,4 @@
-"""How to open a source file at a line: the user's $EDITOR, else the system opener.
+"""How to open a source file at a line: the user's $VISUAL or $EDITOR, else the system opener.
 
 Only ever runs the user's own editor or the platform opener on a path inside the indexed
 folder, as an argument list (no shell): nothing a document says is executed.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,13 +43,18 @@ def source_file(root: str | Path | None, rel: str) -> Path:
     return path
 
 
+def user_editor(environ: Mapping[str, str] = os.environ) -> str:
+    """The editor command the user chose: $VISUAL, then $EDITOR (as Unix tools read them); "" if neither."""
+    return environ.get("VISUAL", "").strip() or environ.get("EDITOR", "").strip()
+
+
 def open_command(path: Path, line: int | None, editor: str | None = None, platform: str = sys.platform) -> OpenCommand:
     """The command that opens `path` (at `line` when the editor supports it).
 
-    `editor` defaults to $EDITOR; without one the platform opener (xdg-open / open) is used.
+    `editor` defaults to `user_editor()`; without one the platform opener (xdg-open / open) is used.
     """
     if editor is None:
-        editor = os.environ.get("EDITOR", "")
+        editor = user_editor()
     argv = shlex.split(editor)
     target = str(path)
     if not argv:

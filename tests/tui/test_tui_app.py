@@ -66,6 +66,33 @@ async def test_number_keys_and_citation_clicks_select_sources_and_enter_previews
         await wait_for(pilot, lambda: not isinstance(app.screen, PreviewScreen), 10, "the preview to close")
 
 
+async def test_alt_digit_selects_a_source_from_the_question_box_and_digits_still_type(app_factory):
+    from textual._xterm_parser import XTermParser
+
+    app = app_factory()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ask(pilot, QUESTION)
+        question = app.query_one("#question")
+        assert app.focused is question and len(app.sources.hits) >= 2
+        await pilot.press("1", "2")  # a question may start with digits: they are typed
+        assert question.value == "12" and app.sources.selected == 0
+        # alt+2 as a terminal with the kitty keyboard protocol sends it (Textual asks for it)
+        for key in XTermParser().feed("\x1b[50;3u"):
+            app.post_message(key)
+        await wait_for(pilot, lambda: app.sources.selected == 2, 10, "source 2 selected by alt+2")
+        assert question.value == "12" and app.focused is question
+        assert [c.n for c in app.query(SourceCard) if c.has_class("-selected")] == [2]
+        await pilot.press("alt+1")
+        assert app.sources.selected == 1 and app.focused is question
+        await pilot.press("alt+1")  # again: the preview
+        await wait_for(pilot, lambda: isinstance(app.screen, PreviewScreen), 10, "the preview")
+        assert app.screen.hit is app.sources.hits[0]
+        await pilot.press("alt+2")  # ignored while a dialog is open
+        assert app.sources.selected == 1
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, PreviewScreen), 10, "the preview to close")
+        assert app.focused is question and question.value == "12"
+
 async def test_an_answer_not_in_the_documents_is_marked_and_keeps_its_sources(app_factory):
     app = app_factory()
     async with app.run_test(size=(120, 36)) as pilot:
@@ -183,6 +210,7 @@ async def test_o_opens_the_selected_source_in_the_editor_at_its_line(app_factory
     editor.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {record}\n')
     editor.chmod(0o755)
     monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.delenv("VISUAL", raising=False)  # it would take precedence
     app = app_factory()
     async with app.run_test(size=(120, 36)) as pilot:
         view = await ask(pilot, QUESTION)

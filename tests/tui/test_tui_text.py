@@ -6,7 +6,7 @@ import pytest
 
 from localrag.tui.citation_links import StreamingLinkifier, cited_number, linkify
 from localrag.tui.highlight import cited_spans, snippet, term_spans
-from localrag.tui.opener import OpenError, open_command, source_file
+from localrag.tui.opener import OpenError, open_command, source_file, user_editor
 from localrag.tui.past_chats import answers_from_messages
 from localrag.tui.widgets.question_input import InputHistory
 from localrag.types import Answer, Citation, Hit
@@ -94,6 +94,24 @@ def test_open_command_per_editor(tmp_path):
     assert open_command(p, None, "vim").argv == ["vim", str(p)]
     assert open_command(p, 3, "", platform="linux").argv == ["xdg-open", str(p)]
     assert open_command(p, 3, "", platform="darwin").argv == ["open", str(p)]
+
+
+def test_editor_is_visual_then_editor_then_the_system_opener(tmp_path, monkeypatch):
+    assert user_editor({"VISUAL": "code --wait", "EDITOR": "vim"}) == "code --wait"
+    assert user_editor({"VISUAL": "", "EDITOR": "vim"}) == "vim"
+    assert user_editor({"EDITOR": "nano -w"}) == "nano -w"
+    assert user_editor({}) == ""
+    p = tmp_path / "notes.md"
+    monkeypatch.setenv("VISUAL", "nvim")
+    monkeypatch.setenv("EDITOR", "nano")
+    assert open_command(p, 7).argv == ["nvim", "+7", str(p)]  # $VISUAL wins
+    monkeypatch.delenv("VISUAL")
+    assert open_command(p, 7).argv == ["nano", "+7", str(p)]
+    monkeypatch.setenv("VISUAL", "codium")
+    assert open_command(p, 7).argv == ["codium", "-g", f"{p}:7"]
+    monkeypatch.delenv("VISUAL")
+    monkeypatch.delenv("EDITOR")
+    assert open_command(p, 7, platform="linux").argv == ["xdg-open", str(p)]
 
 def test_source_file_stays_inside_the_indexed_folder(tmp_path):
     root = tmp_path / "root"

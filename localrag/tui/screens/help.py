@@ -14,8 +14,10 @@ INTRO = """\
 # localrag chat
 
 Ask a question about your documents. The answer cites its sources as **[n]**;
-click a marker (or focus the sources pane with **Tab** and press its number) to see
-the passage it came from. Answers that are not found in your documents are shown in
+press **alt+n** from anywhere, click a marker, or focus the sources pane with **Tab**
+and press its number to see the passage it came from (alt+n again previews it).
+Terminals without the kitty keyboard protocol (often tmux, GNOME Terminal, macOS
+Terminal) send alt+digit as a character such as ¡ or ™: there, use Tab and the number. Answers that are not found in your documents are shown in
 a warning box with the nearest passages, never a guess.
 
 The command palette (**ctrl+p**) has the rest: toggle reranking, set how many

@@ -58,7 +58,7 @@ class SourceCard(Static):
 
 class SourcesPane(VerticalScroll, can_focus=True):
     BINDINGS = [
-        Binding("1", "select(1)", "Select source", key_display="1-9"),
+        Binding("1", "select(1)", "Source", key_display="1-9"),
         *(Binding(str(n), f"select({n})", show=False) for n in range(2, 10)),
         Binding("down,j", "move(1)", "Next source", show=False),
         Binding("up,k", "move(-1)", "Previous source", show=False),
