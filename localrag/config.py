@@ -46,7 +46,17 @@ class EmbedderSettings(_Section):
     batch_size: int = Field(128, ge=1, le=1024)
     # bf16 weights (used only where the CPU has native bf16): SciFact dense nDCG@10 0.6718 vs 0.6717 at
     # fp32, mean cosine to fp32 vectors 0.99995, about 2x the fp32 speed.
-    precision: Literal["fp32", "bf16"] = "bf16"
+    precision: Literal["fp32", "bf16", "int8"] = "bf16"
+    # torch: sentence-transformers; openvino: the same weights converted once to OpenVINO IR
+    # (int8 needs it; see localrag/openvino_encoder.py)
+    backend: Literal["torch", "openvino"] = "torch"
+    threads: int | None = Field(None, ge=1, description="OpenVINO inference threads (default: physical cores)")
+
+    @model_validator(mode="after")
+    def _int8_needs_openvino(self) -> "EmbedderSettings":
+        if self.precision == "int8" and self.backend != "openvino":
+            raise ValueError("embedder.precision 'int8' needs embedder.backend = 'openvino'")
+        return self
 
 
 class RetrievalSettings(_Section):
@@ -58,6 +68,15 @@ class RetrievalSettings(_Section):
     rerank: bool = True
     rerank_top: int = Field(20, ge=1, le=500)
     reranker: str = "ms-marco-MiniLM-L-6-v2"
+    rerank_backend: Literal["torch", "openvino"] = "torch"
+    rerank_precision: Literal["fp32", "bf16", "int8"] = "bf16"
+    rerank_max_length: int = Field(512, ge=32, le=512, description="tokens per (query, passage) pair")
+
+    @model_validator(mode="after")
+    def _int8_needs_openvino(self) -> "RetrievalSettings":
+        if self.rerank_precision == "int8" and self.rerank_backend != "openvino":
+            raise ValueError("retrieval.rerank_precision 'int8' needs retrieval.rerank_backend = 'openvino'")
+        return self
     bm25_engine: Literal["bm25s", "rank-bm25"] = "bm25s"
     ivf_threshold: int = Field(200_000, ge=1000, description="chunks above which FAISS uses IVF")
     min_score: float = Field(0.0, description="abstain when the best hit's final score (rerank, else RRF) is below this")
@@ -78,6 +97,11 @@ class LLMSettings(_Section):
     # 2 cores): past this many prompt tokens the lowest-ranked sources are dropped (then the last one
     # cut). 0 = use the whole context window.
     max_prompt_tokens: int = Field(1024, ge=0, le=131072)
+    # The support check after generation (localrag/generate/grounding.py), calibrated with
+    # scripts/eval_answers.py on the docs and SciFact question sets. 1 turns it off.
+    max_unsupported: float = Field(
+        0.25, ge=0, le=1, description="abstain when a cited reply asserts more than this share of the question's terms that no source contains"
+    )
     temperature: float = Field(0.1, ge=0, le=2)
     n_threads: int | None = Field(None, ge=1, description="default: physical cores")
     base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from localrag.config import Settings
-from localrag.errors import ModelMissingError
+from localrag.errors import ConfigError, ModelMissingError
 
 log = logging.getLogger("localrag")
 
@@ -45,12 +46,18 @@ def release_freed_memory() -> None:
 
 
 class Embedder:
-    """Wraps a sentence-transformers model; each encode call is length-sorted so batches pad little."""
+    """A sentence embedder from a local model folder; each encode call is length-sorted so batches pad little.
 
-    def __init__(self, model_dir: Path, precision: str = "bf16", batch_size: int = 128):
-        import torch
+    backend "torch": sentence-transformers (fp32, or bf16 weights where the CPU runs bf16 natively).
+    backend "openvino": the same weights converted to OpenVINO (fp32, bf16 hint, or NNCF int8; see
+    localrag/openvino_encoder.py), tokenized by the model's own tokenizer, pooled as its
+    sentence-transformers config says.
+    """
+
+    def __init__(
+        self, model_dir: Path, precision: str = "bf16", batch_size: int = 128, backend: str = "torch", threads: int | None = None
+    ):
         import transformers
-        from sentence_transformers import SentenceTransformer
 
         transformers.utils.logging.disable_progress_bar()
         # count_tokens measures texts longer than the model's window on purpose (to split them)
@@ -59,6 +66,20 @@ class Embedder:
         model_dir = Path(model_dir)
         if not (model_dir / "modules.json").is_file() and not (model_dir / "config.json").is_file():
             raise ModelMissingError(f"no sentence-transformers model in {model_dir}")
+        if precision == "int8" and backend != "openvino":
+            raise ConfigError("embedder.precision = 'int8' needs embedder.backend = 'openvino'")
+        self.name = model_dir.name
+        self.batch_size = batch_size
+        self.backend = backend
+        if backend == "openvino":
+            self._init_openvino(model_dir, precision, threads)
+        else:
+            self._init_torch(model_dir, precision)
+
+    def _init_torch(self, model_dir: Path, precision: str) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
         self.model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
         self.model.eval()
         if precision == "bf16" and not bf16_supported():
@@ -67,11 +88,57 @@ class Embedder:
         if precision == "bf16":
             self.model.to(torch.bfloat16)
         self.precision = precision
-        self.batch_size = batch_size
-        self.name = model_dir.name
         self.dim = int(self.model.get_embedding_dimension())
         self.max_seq_length = int(self.model.max_seq_length)
         self.tokenizer = self.model.tokenizer
+        self._forward = self._forward_torch
+
+    def _init_openvino(self, model_dir: Path, precision: str, threads: int | None) -> None:
+        from transformers import AutoTokenizer
+
+        from localrag import openvino_encoder
+        from localrag.cpu import physical_cores
+
+        if not openvino_encoder.available():
+            raise ModelMissingError(
+                "embedder.backend = 'openvino' needs OpenVINO: pip install 'openvino>=2025.1' nncf "
+                "(or set embedder.backend = 'torch')"
+            )
+        xml = openvino_encoder.prepare(model_dir, "embedder", precision)
+        self.encoder = openvino_encoder.OpenVINOEncoder(xml, precision, threads or physical_cores())
+        self.precision = precision
+        self.pooling = openvino_encoder.pooling_mode(model_dir)
+        self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+        self.max_seq_length = _max_seq_length(model_dir, self.tokenizer)
+        self.dim = int(self._forward_openvino(["dimension probe"]).shape[1])
+        self._forward = self._forward_openvino
+
+    def _forward_torch(self, texts: list[str]) -> np.ndarray:
+        vecs = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            convert_to_numpy=False,
+            convert_to_tensor=True,
+            normalize_embeddings=False,
+            show_progress_bar=False,
+        )
+        return vecs.float().cpu().numpy()
+
+    def _forward_openvino(self, texts: list[str]) -> np.ndarray:
+        from localrag.openvino_encoder import pool
+
+        out = []
+        for start in range(0, len(texts), self.batch_size):
+            inputs = self.tokenizer(
+                texts[start : start + self.batch_size],
+                padding=True,
+                truncation=True,
+                max_length=self.max_seq_length,
+                return_tensors="np",
+            )
+            states = self.encoder.run(inputs)
+            out.append(pool(states, inputs["attention_mask"], self.pooling))
+        return np.concatenate(out).astype(np.float32, copy=False)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
@@ -90,15 +157,7 @@ class Embedder:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), block):
             idx = order[start : start + block]
-            vecs = self.model.encode(
-                [texts[i] for i in idx],
-                batch_size=self.batch_size,
-                convert_to_numpy=False,
-                convert_to_tensor=True,
-                normalize_embeddings=False,
-                show_progress_bar=False,
-            )
-            vecs = vecs.float().cpu().numpy()
+            vecs = self._forward([texts[i] for i in idx])
             # normalize in fp32: bf16 rounding would leave norms off by up to ~1e-2
             vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
             out[idx] = vecs
@@ -111,8 +170,19 @@ class Embedder:
         return self.encode([text])[0]
 
 
+def _max_seq_length(model_dir: Path, tokenizer) -> int:
+    """sentence-transformers' max_seq_length (sentence_bert_config.json), else the tokenizer's limit."""
+    config = model_dir / "sentence_bert_config.json"
+    if config.is_file():
+        value = json.loads(config.read_text()).get("max_seq_length")
+        if value:
+            return int(value)
+    return int(min(tokenizer.model_max_length, 512))
+
+
 def load_embedder(settings: Settings) -> Embedder:
     from localrag.models import resolve_model_path
 
     path = resolve_model_path(settings, "embedder", settings.embedder.model)
-    return Embedder(path, precision=settings.embedder.precision, batch_size=settings.embedder.batch_size)
+    e = settings.embedder
+    return Embedder(path, precision=e.precision, batch_size=e.batch_size, backend=e.backend, threads=e.threads)

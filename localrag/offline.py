@@ -1,11 +1,14 @@
 """Environment switches that keep every model library off the network.
 
 Set before any model library (huggingface_hub, transformers, sentence-transformers) is imported:
-they read these at import time. localrag uses no OpenVINO/NNCF/onnxruntime backend, whose native
-telemetry these switches would not cover; tests/e2e/test_offline.py watches the syscalls to prove it.
+they read these at import time. OpenVINO and NNCF (the optional fast encoder backend) have a
+telemetry client of their own that environment switches do not reliably cover:
+`block_native_telemetry` keeps it from loading. tests/e2e/test_offline.py watches the syscalls
+(native libraries included) to prove that nothing tries the network.
 """
 
 import os
+import sys
 
 OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
@@ -29,3 +32,16 @@ RUNTIME_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 def enforce_offline_env() -> None:
     for key, value in {**OFFLINE_ENV, **RUNTIME_ENV}.items():
         os.environ.setdefault(key, value)
+    block_native_telemetry()
+
+
+def block_native_telemetry() -> None:
+    """Keep OpenVINO and NNCF from loading their usage-telemetry client.
+
+    Both import `openvino_telemetry` inside try/except ImportError and fall back to a no-op stub
+    (OpenVINO's converter: openvino.tools.ovc.telemetry_utils; NNCF: nncf.telemetry.wrapper).
+    Without this, `import openvino` sends an event to an analytics host in a background thread
+    unless a consent file under ~/intel says no or CI=true is set. Marking the module absent
+    keeps the user's home and environment untouched.
+    """
+    sys.modules.setdefault("openvino_telemetry", None)

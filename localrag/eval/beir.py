@@ -72,6 +72,7 @@ def _workspace_key(dataset: BeirDataset, settings: Settings) -> dict[str, Any]:
         "corpus_sha256": file_sha256(dataset.directory / "corpus.jsonl"),
         "embedder": settings.embedder.model,
         "precision": settings.embedder.precision,
+        "backend": settings.embedder.backend,
         "chunking": {"size": settings.chunking.size, "overlap": settings.chunking.overlap},
     }
 
@@ -221,6 +222,7 @@ def run_beir(
             "rerank": bool(cfg.rerank and searcher.reranker is not None),
             "embedder": settings.embedder.model,
             "precision": getattr(searcher.embedder, "precision", None),  # the one in use (bf16 falls back to fp32)
+            "backend": getattr(searcher.embedder, "backend", None),
             "reranker": getattr(searcher.reranker, "name", None),
             "candidates": n,
             "hits_per_query": depth,  # chunk hits fetched per query (latency is for this many)

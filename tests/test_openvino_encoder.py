@@ -1,0 +1,111 @@
+"""The OpenVINO backend: same vectors / scores as PyTorch, int8 close to them, IR cached and rebuilt when stale."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from localrag import openvino_encoder
+from localrag.config import load_settings
+from localrag.embed import Embedder
+from localrag.errors import ConfigError
+from localrag.retrieve.rerank import Reranker
+
+pytestmark = pytest.mark.skipif(not openvino_encoder.available(), reason="OpenVINO is a declared dependency")
+
+TEXTS = [
+    "Retrieval-augmented generation grounds answers in the user's own documents.",
+    "FAISS builds an inverted-file index once the collection passes a size threshold.",
+    "def parse_config(path):\n    return tomllib.loads(path.read_text())",
+    "Mitochondria are the site of oxidative phosphorylation in eukaryotic cells.",
+    "short",
+]
+
+
+@pytest.fixture(scope="module")
+def minilm_copy(tmp_path_factory, models_dir):
+    """A private copy of MiniLM, so IRs built here never touch the shared models folder."""
+    dest = tmp_path_factory.mktemp("ov") / "all-MiniLM-L6-v2"
+    shutil.copytree(models_dir / "all-MiniLM-L6-v2", dest, ignore=shutil.ignore_patterns("openvino"))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def torch_fp32(minilm_copy):
+    return Embedder(minilm_copy, precision="fp32", backend="torch").encode(TEXTS)
+
+
+def test_openvino_fp32_matches_torch(minilm_copy, torch_fp32):
+    ov = Embedder(minilm_copy, precision="fp32", backend="openvino")
+    assert (ov.dim, ov.max_seq_length) == (384, 256)
+    vecs = ov.encode(TEXTS)
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    assert np.min(np.sum(vecs * torch_fp32, axis=1)) > 0.99999
+    # one query alone (no padding) gives the same vector as inside a padded batch
+    assert float(ov.encode_query(TEXTS[4]) @ vecs[4]) > 0.99999
+
+
+@pytest.mark.slow
+def test_openvino_int8_stays_close_and_ranks_alike(minilm_copy, torch_fp32):
+    int8 = Embedder(minilm_copy, precision="int8", backend="openvino")
+    vecs = int8.encode(TEXTS)
+    cosines = np.sum(vecs * torch_fp32, axis=1)
+    assert cosines.min() > 0.97 and cosines.mean() > 0.985
+    # the nearest text of each text is the same under both
+    sim_fp32, sim_int8 = torch_fp32 @ torch_fp32.T, vecs @ vecs.T
+    np.fill_diagonal(sim_fp32, -1)
+    np.fill_diagonal(sim_int8, -1)
+    assert (sim_fp32.argmax(axis=1) == sim_int8.argmax(axis=1)).all()
+    xml = openvino_encoder.cached_ir(minilm_copy, "embedder", "int8")
+    assert xml is not None and xml.parent == minilm_copy / "openvino"
+    assert json.loads(xml.with_suffix(".json").read_text())["calibration"]
+
+
+def test_ir_is_cached_and_rebuilt_when_the_weights_change(tiny_reranker, tmp_path):
+    model = tmp_path / "ce"
+    shutil.copytree(tiny_reranker, model)
+    xml = openvino_encoder.prepare(model, "cross-encoder", "fp32")
+    built = xml.stat().st_mtime_ns
+    assert openvino_encoder.prepare(model, "cross-encoder", "bf16") == xml  # bf16 is a runtime hint: same IR
+    assert xml.stat().st_mtime_ns == built
+    weights = model / "model.safetensors"
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
+    assert openvino_encoder.cached_ir(model, "cross-encoder", "fp32") is None
+    assert openvino_encoder.prepare(model, "cross-encoder", "fp32").stat().st_mtime_ns != built
+
+
+def test_read_only_model_folder_uses_the_user_cache(tiny_reranker, tmp_path, monkeypatch):
+    model = tmp_path / "ce"
+    shutil.copytree(tiny_reranker, model)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (model / "openvino").write_text("a file where the IR folder would go")  # mkdir fails like a read-only folder
+    xml = openvino_encoder.prepare(model, "cross-encoder", "fp32")
+    assert xml.is_relative_to(tmp_path / "cache")
+    assert openvino_encoder.cached_ir(model, "cross-encoder", "fp32") == xml
+
+
+def test_openvino_reranker_scores_like_cross_encoder(tiny_reranker):
+    query = "how is the index kept crash-safe?"
+    torch_scores = Reranker(tiny_reranker, precision="fp32").score(query, TEXTS)
+    ov_scores = Reranker(tiny_reranker, precision="fp32", backend="openvino").score(query, TEXTS)
+    np.testing.assert_allclose(ov_scores, torch_scores, atol=1e-4)
+    assert Reranker(tiny_reranker, backend="openvino").score(query, []) == []
+
+
+def test_int8_needs_the_openvino_backend(tmp_path):
+    with pytest.raises(ConfigError, match="embedder.precision"):
+        load_settings(overrides={"embedder.precision": "int8", "embedder.backend": "torch"}, environ={})
+    with pytest.raises(ConfigError, match="rerank_precision"):
+        load_settings(overrides={"retrieval.rerank_precision": "int8", "retrieval.rerank_backend": "torch"}, environ={})
+
+
+def test_pooling_mode_reads_the_sentence_transformers_config(minilm_copy, tmp_path):
+    assert openvino_encoder.pooling_mode(minilm_copy) == "mean"
+    states = np.array([[[1.0, 2.0], [3.0, 4.0], [9.0, 9.0]]], dtype=np.float32)
+    mask = np.array([[1, 1, 0]])
+    np.testing.assert_allclose(openvino_encoder.pool(states, mask, "mean"), [[2.0, 3.0]])
+    np.testing.assert_allclose(openvino_encoder.pool(states, mask, "cls"), [[1.0, 2.0]])
