@@ -10,7 +10,10 @@ the model is then not called at all), when the model's reply says it cannot find
 cites nothing, or when the reply cites none of the sources (it is then kept, marked unverified).
 A reply that cites nothing and does not say "not found" first gets one short follow-up turn
 asking the model which sources support it (`CITE_REQUEST`); the numbers it names are appended.
-A reply that cites sources and also says part of the question is not covered is an answer.
+A reply that cites sources and also says part of the question is not covered is an answer,
+unless it fails the support check (`reply_support`): it asserts more than `llm.max_unsupported`
+of the question's terms although none of the sources contains them, the way small models
+restate an unanswerable question as a fact ("The Slack commands of localrag are ...").
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any, Protocol
 from localrag.config import RetrievalSettings, Settings
 from localrag.generate.base import LLM, is_generative
 from localrag.generate.citations import parse_citations, resolve, strip_invalid
+from localrag.generate.grounding import Support, check_support
 from localrag.generate.prompt import NOT_FOUND, build_messages
 from localrag.store.tokenize import STOPWORDS
 from localrag.types import Answer, Hit, TokenUsage, Timings
@@ -68,6 +72,12 @@ CITE_REQUEST = (
 CITE_MAX_TOKENS = 16
 WEAK_EVIDENCE_NOTE = "The closest passages I found are listed below."
 UNCITED_NOTE = "The model's reply below cites none of them, so treat it as unverified:"
+
+
+def unsupported_note(words: list[str]) -> str:
+    """The note before a reply that failed the support check (`words` from the question)."""
+    quoted = ", ".join(f'"{w}"' for w in words)
+    return f"None of the sources mentions {quoted}, so treat the model's reply below as unverified:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +141,16 @@ def says_not_found(text: str) -> bool:
     """The reply says the sources lack the answer (a quoted not-found sentence does not count:
     the manual itself quotes one)."""
     return bool(_NOT_FOUND_PATTERNS.search(_QUOTED.sub("", text)))
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def reply_support(question: str, reply: str, hits: list[Hit]) -> Support:
+    """The support check of a reply against the sources it was given. Sentences saying the
+    sources lack something assert nothing ("The sources do not mention the dose.")."""
+    asserted = " ".join(s for s in _SENTENCE_END.split(reply) if not says_not_found(s))
+    return check_support(question, asserted, [h.text for h in hits])
 
 
 def refers_back(question: str) -> bool:
@@ -298,7 +318,7 @@ class ChatSession:
                     marker = " [" + ", ".join(str(n) for n in cited) + "]"
                     reply += marker
                     yield Token(marker)
-            self._finish(answer, reply, plan.hits, cancelled=cancel.is_set())
+            self._finish(answer, reply, plan.hits, prompt_question, cancelled=cancel.is_set())
 
         timings.total = (time.perf_counter() - t0) * 1000
         self.history.append(Turn(question, answer.text, query))
@@ -322,8 +342,9 @@ class ChatSession:
         pieces = list(self.llm.stream(follow_up, CITE_MAX_TOKENS, stop=["\n"], cancel=cancel))
         return [n for n in parse_citations("".join(pieces)) if 1 <= n <= n_sources]
 
-    def _finish(self, answer: Answer, reply: str, numbered: list[Hit], cancelled: bool) -> None:
-        """Check citations and decide whether the reply counts as an answer."""
+    def _finish(self, answer: Answer, reply: str, numbered: list[Hit], question: str, cancelled: bool) -> None:
+        """Check citations and support, and decide whether the reply counts as an answer.
+        `question` is the one the model was given (a follow-up is rewritten)."""
         citations, invalid = resolve(reply, numbered)
         text = strip_invalid(reply, len(numbered)) if invalid else reply
         answer.citations, answer.invalid_citations = citations, invalid
@@ -339,7 +360,12 @@ class ChatSession:
             answer.abstained = True
             answer.text = f"{NOT_FOUND} {UNCITED_NOTE}\n\n{text}"
         else:
-            answer.text = text
+            support = reply_support(question, text, numbered)
+            if support.unsupported_share > self.settings.llm.max_unsupported:
+                answer.abstained = True  # citations are kept: they show what the model leaned on
+                answer.text = f"{NOT_FOUND} {unsupported_note(support.words)}\n\n{text}"
+            else:
+                answer.text = text
 
 
 def _forward(source: threading.Event, target: threading.Event) -> None:

@@ -12,8 +12,10 @@ user's first question would. `expected_path` in the question set is relative to 
 directory (e.g. "docs/models.md") and is mapped to the index's paths (relative to --folder).
 
 Prints JSON: {"settings", "index", "metrics" (localrag.eval.answers.summarize), "abstention"
-(correct/false abstention for a range of min_dense thresholds, from the retrieval scores of this
-run; meaningful with min_dense = 0 so no question was cut short), "rows" (one per question)}.
+(correct/false abstention for a range of thresholds of each check, from this run's scores:
+"min_dense", the retrieval gate, meaningful with --min-dense 0 so no question was cut short;
+"max_unsupported", the support check after generation, meaningful with --max-unsupported 1 or
+a threshold below the configured one), "rows" (one per question)}.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from localrag.chat import ChatSession, Done, Sources, Token, best_dense  # noqa: E402
+from localrag.chat import ChatSession, Done, Sources, Token, best_dense, reply_support  # noqa: E402
 from localrag.config import load_settings  # noqa: E402
 from localrag.errors import LocalragError  # noqa: E402
 from localrag.eval.answers import (  # noqa: E402
@@ -43,6 +45,7 @@ from localrag.eval.answers import (  # noqa: E402
     is_correct,
     load_questions,
     summarize,
+    support_table,
 )
 from localrag.index import Index  # noqa: E402
 from localrag.store.tokenize import tokenize  # noqa: E402
@@ -50,6 +53,7 @@ from localrag.types import Answer  # noqa: E402
 
 _STOP = threading.Event()  # set by SIGTERM / Ctrl-C
 THRESHOLDS = [round(0.20 + 0.025 * i, 3) for i in range(17)]  # 0.20 .. 0.60
+SUPPORT_THRESHOLDS = [0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.75, 1.0]
 ANSWER_CHARS = 400
 
 
@@ -66,12 +70,15 @@ def ask_one(session: ChatSession, question: Question) -> tuple[Outcome, Answer, 
     sources_ms: float | None = None
     first_token_ms: float | None = None
     answer: Answer | None = None
+    reply: list[str] = []  # as streamed, before the session's checks rewrite it
     for event in session.ask_stream(question.question):
         now = (time.perf_counter() - t0) * 1000
         if isinstance(event, Sources):
             sources_ms = now
-        elif isinstance(event, Token) and first_token_ms is None:
-            first_token_ms = now
+        elif isinstance(event, Token):
+            reply.append(event.text)
+            if first_token_ms is None:
+                first_token_ms = now
         elif isinstance(event, Done):
             answer = event.answer
     assert answer is not None
@@ -95,19 +102,23 @@ def ask_one(session: ChatSession, question: Question) -> tuple[Outcome, Answer, 
         completion_tokens=answer.tokens.completion,
         prompt_tokens=answer.tokens.prompt,
     )
-    return outcome, answer, evidence_features(question.question, answer)
+    return outcome, answer, evidence_features(question.question, answer, "".join(reply))
 
 
-def evidence_features(question: str, answer: Answer) -> dict:
-    """Retrieval scores available without a cross-encoder, for abstention calibration."""
+def evidence_features(question: str, answer: Answer, reply: str) -> dict:
+    """Retrieval scores available without a cross-encoder, and the support check of a cited
+    reply, for abstention calibration."""
     hits = answer.sources
     top = hits[0] if hits else None
     q_terms = set(tokenize(question, query=True))
+    support = reply_support(question, reply, hits) if answer.citations else None
     return {
         "top_dense": best_dense(hits),
         "rank1_dense": top.scores.dense if top else None,
         "top_bm25": max((h.scores.bm25 or 0.0 for h in hits), default=None),
         "top_terms_matched": round(len(top.matched_terms) / len(q_terms), 3) if top and q_terms else None,
+        "unsupported_share": round(support.unsupported_share, 3) if support else None,
+        "unsupported_terms": support.unsupported if support else [],
     }
 
 
@@ -121,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
     p.add_argument("--index", type=Path, default=None, help="index directory (reused if it exists)")
     p.add_argument("--min-dense", type=float, default=None, help="override retrieval.min_dense")
+    p.add_argument("--max-unsupported", type=float, default=None, help="override llm.max_unsupported")
     p.add_argument("--only", default=None, help="comma-separated question ids, asked in this order")
     p.add_argument("--progress", action="store_true", help="one line per question on stderr")
     args = p.parse_args(argv)
@@ -149,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             "index": str(index_dir),
             "retrieval.k": args.k,
             "retrieval.min_dense": args.min_dense,
+            "llm.max_unsupported": args.max_unsupported,
             "llm.backend": args.llm,
             "llm.model": args.model,
         }
@@ -162,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         outcomes = []
         features = []
+        support = []
         interrupted = False
         signal.signal(signal.SIGTERM, _interrupt)
         for q in questions:
@@ -178,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                 break
             outcomes.append(outcome)
             features.append((q.answerable, feats["top_dense"] if feats["top_dense"] is not None else 0.0))
+            # with citations, the support check is the only reason a reply abstains
+            support.append((q.answerable, answer.abstained and not answer.citations, feats["unsupported_share"]))
             row = {
                 "id": q.id,
                 "answerable": q.answerable,
@@ -211,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                 "k": settings.retrieval.k,
                 "min_dense": settings.retrieval.min_dense,
                 "min_score": settings.retrieval.min_score,
+                "max_unsupported": settings.llm.max_unsupported,
                 "reranker": idx.reranker is not None,
                 "n_threads": settings.llm.n_threads,
                 "load_avg": os.getloadavg()[0],
@@ -221,7 +238,10 @@ def main(argv: list[str] | None = None) -> int:
                 "seconds": round(index_s, 1),
             },
             "metrics": summarize(questions, outcomes),
-            "abstention": abstention_table(features, THRESHOLDS),
+            "abstention": {
+                "min_dense": abstention_table(features, THRESHOLDS),
+                "max_unsupported": support_table(support, SUPPORT_THRESHOLDS),
+            },
             "rows": rows,
         }
         idx.close()

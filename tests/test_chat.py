@@ -8,7 +8,17 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from localrag.chat import UNCITED_NOTE, ChatSession, Done, Sources, Token, fallback_query, refers_back
+from localrag.chat import (
+    UNCITED_NOTE,
+    ChatSession,
+    Done,
+    Sources,
+    Token,
+    fallback_query,
+    refers_back,
+    reply_support,
+    unsupported_note,
+)
 from localrag.config import Settings
 from localrag.generate.extractive import ExtractiveLLM
 from localrag.generate.prompt import NOT_FOUND
@@ -123,6 +133,45 @@ def test_partial_answer_with_citations_is_not_abstention():
     llm = ScriptedLLM(["Seaweed [1]. The sources do not mention the dose."])
     answer = ChatSession(FixedSearcher(HITS), llm, Settings()).ask("What fertiliser and dose for tomatoes?")
     assert not answer.abstained
+
+
+def test_reply_restating_the_question_without_support_abstains():
+    # "laser" and "robot" are in the question and the reply but in no source: that claim cannot
+    # come from them (2 of the 4 question terms, above the default 0.45)
+    llm = ScriptedLLM(["Prune the tomatoes with a laser robot in March [2]."])
+    answer = ChatSession(FixedSearcher(HITS), llm, Settings()).ask("How do I prune tomatoes with a laser robot?")
+    assert answer.abstained and answer.sources == HITS
+    assert answer.text.startswith(NOT_FOUND) and unsupported_note(["laser", "robot"]) in answer.text
+    assert answer.text.endswith("Prune the tomatoes with a laser robot in March [2].")
+    assert [c.n for c in answer.citations] == [2]
+
+
+def test_one_unsupported_term_of_several_is_an_answer():
+    llm = ScriptedLLM(["Prune the tomatoes with a laser in March [2]."])  # 1 of 3 terms
+    answer = ChatSession(FixedSearcher(HITS), llm, Settings()).ask("How do I prune tomatoes with a laser?")
+    assert not answer.abstained and answer.text == "Prune the tomatoes with a laser in March [2]."
+
+
+def test_support_check_threshold_is_a_setting():
+    question, reply = "How do I prune tomatoes with a laser?", "Prune the tomatoes with a laser in March [2]."
+    settings = Settings(llm={"max_unsupported": 0.3})
+    assert ChatSession(FixedSearcher(HITS), ScriptedLLM([reply]), settings).ask(question).abstained
+    settings = Settings(llm={"max_unsupported": 1.0})  # off
+    robot = "How do I prune tomatoes with a laser robot?"
+    assert not ChatSession(FixedSearcher(HITS), ScriptedLLM(["A laser robot [1]."]), settings).ask(robot).abstained
+
+
+def test_saying_part_is_not_covered_is_not_an_unsupported_claim():
+    llm = ScriptedLLM(["Seaweed [1]. The sources do not mention a laser."])
+    answer = ChatSession(FixedSearcher(HITS), llm, Settings()).ask("Do tomatoes get seaweed or a laser?")
+    assert not answer.abstained
+
+
+def test_reply_support_counts_question_terms_asserted_without_sources():
+    s = reply_support("How do I prune tomatoes with a laser?", "Use a laser [1]. No source mentions a robot.", HITS)
+    assert s.terms == ["prune", "tomato", "laser"] and s.unsupported == ["laser"]
+    s = reply_support("Do tomatoes need a robot?", "The sources do not mention a robot.", HITS)
+    assert s.unsupported == []
 
 
 def test_follow_up_without_an_llm_carries_previous_key_terms():

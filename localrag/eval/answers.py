@@ -224,3 +224,23 @@ def best_threshold(samples: Sequence[tuple[bool, float]], max_false_abstain: flo
         if row["false_abstain"] <= max_false_abstain and (best is None or row["correct_abstain"] > best[0]):
             best = (row["correct_abstain"], row["threshold"])
     return None if best is None else best[1]
+
+
+def support_table(
+    samples: Sequence[tuple[bool, bool, float | None]], thresholds: Iterable[float]
+) -> list[dict[str, float]]:
+    """The support check (`llm.max_unsupported`) at each threshold t: the share of unanswerable
+    questions abstained and of answerable ones wrongly abstained, had each cited reply abstained
+    when its unsupported share is above t. `samples` are (answerable, abstained for another
+    reason, unsupported share of the cited reply or None when nothing was cited)."""
+    rows = []
+    for t in thresholds:
+        abstains = [(a, other or (share is not None and share > t)) for a, other, share in samples]
+        rows.append(
+            {
+                "threshold": t,
+                "correct_abstain": _share([ab for a, ab in abstains if not a]) or 0.0,
+                "false_abstain": _share([ab for a, ab in abstains if a]) or 0.0,
+            }
+        )
+    return rows

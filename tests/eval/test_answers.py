@@ -17,6 +17,7 @@ from localrag.eval.answers import (
     is_correct,
     load_questions,
     summarize,
+    support_table,
     tokens_per_second,
 )
 
@@ -114,6 +115,18 @@ def test_abstention_table_and_best_threshold():
     ]
     assert best_threshold(samples, max_false_abstain=0.0) == 0.35  # abstains on 0.3 only
     assert best_threshold(samples, max_false_abstain=0.34) == 0.5  # also 0.4, losing the 0.35 answer
+
+
+def test_support_table():
+    # (answerable, abstained for another reason, unsupported share of a cited reply)
+    samples = [(True, False, 0.0), (True, False, 0.4), (True, True, None), (False, False, 0.5),
+               (False, False, 0.2), (False, True, None), (False, False, None)]
+    rows = support_table(samples, [0.1, 0.3, 1.0])
+    assert rows == [
+        {"threshold": 0.1, "correct_abstain": 0.75, "false_abstain": 0.6667},
+        {"threshold": 0.3, "correct_abstain": 0.5, "false_abstain": 0.6667},
+        {"threshold": 1.0, "correct_abstain": 0.25, "false_abstain": 0.3333},
+    ]
 
 
 def test_load_questions(tmp_path):
