@@ -47,17 +47,36 @@ STRACE = shutil.which("strace")
 UNSHARE = shutil.which("unshare")
 
 
+# OpenVINO and NNCF phone home at import unless told not to; the openvino case converts a fresh
+# copy of the tiny cross-encoder to int8 (NNCF runs) and embeds with OpenVINO, all under strace.
+BACKENDS = {
+    "torch": {},
+    "openvino": {
+        "LOCALRAG_EMBEDDER__BACKEND": "openvino",
+        "LOCALRAG_EMBEDDER__PRECISION": "bf16",
+        "LOCALRAG_RETRIEVAL__RERANK_BACKEND": "openvino",
+        "LOCALRAG_RETRIEVAL__RERANK_PRECISION": "int8",
+    },
+}
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="network namespaces are Linux-only")
-def test_native_code_makes_no_network_syscalls(notes, tmp_path, models_dir, smollm2_path):
-    """Native libraries (tokenizers, torch, faiss, llama.cpp) bypass Python's socket module, so watch the
-    syscalls: in an empty network namespace, every inet socket/connect/sendto attempt is recorded by strace."""
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_native_code_makes_no_network_syscalls(backend, notes, tmp_path, models_dir, smollm2_path, tiny_reranker):
+    """Native libraries (tokenizers, torch, faiss, llama.cpp, OpenVINO) bypass Python's socket module, so watch
+    the syscalls: in an empty network namespace, every inet socket/connect/sendto attempt is recorded by strace."""
     if STRACE is None or UNSHARE is None or subprocess.run([UNSHARE, "-n", "true"]).returncode != 0:
         pytest.fail("this check needs strace and unshare -n (apt-get install strace util-linux; run as root)")
     index = tmp_path / "index"
-    env = {**os.environ, "LOCALRAG_MODELS": str(models_dir), "LOCALRAG_LLM__MAX_TOKENS": "48"}
+    reranker = tmp_path / "tiny-cross-encoder"
+    shutil.copytree(tiny_reranker, reranker, ignore=shutil.ignore_patterns("openvino"))
+    (tmp_path / "home").mkdir()  # a fresh home: no telemetry consent file from earlier runs
+    env = {**os.environ, "LOCALRAG_MODELS": str(models_dir), "LOCALRAG_LLM__MAX_TOKENS": "48",
+           "LOCALRAG_RETRIEVAL__RERANKER": str(reranker), "HOME": str(tmp_path / "home"), **BACKENDS[backend]}
     env.pop("HF_HUB_OFFLINE", None)  # localrag must set these itself
     env.pop("TRANSFORMERS_OFFLINE", None)
+    env.pop("CI", None)  # CI=true silences OpenVINO's telemetry by itself: prove localrag does
     script = (
         f"{sys.executable} -m localrag.cli index {notes} --index {index} --json && "
         f"{sys.executable} -m localrag.cli search 'boiler pressure' --index {index} --json && "
@@ -75,3 +94,6 @@ def test_native_code_makes_no_network_syscalls(notes, tmp_path, models_dir, smol
     assert json.loads(last)["sources"]
     inet = [line for line in trace.read_text().splitlines() if "AF_INET" in line]
     assert inet == [], "network attempts:\n" + "\n".join(inet[:20])
+    assert not (tmp_path / "home" / "intel").exists(), "telemetry state written under ~/intel"
+    if backend == "openvino":
+        assert (reranker / "openvino" / "cross-encoder-int8.xml").is_file()  # NNCF really ran in there
