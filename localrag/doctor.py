@@ -326,7 +326,7 @@ def summarize(report: dict[str, Any]) -> list[tuple[str, str]]:
     py = report["python"]
     pk = report["packages"]
     missing = [n for n, v in pk.items() if v is None]
-    key = ("torch", "sentence-transformers", "faiss-cpu", "bm25s", "llama-cpp-python", "textual")
+    key = ("torch", "sentence-transformers", "openvino", "faiss-cpu", "bm25s", "llama-cpp-python", "textual")
     pkgs = ", ".join(f"{n} {pk[n]}" for n in key if pk.get(n)) + (f"; missing: {', '.join(missing)}" if missing else "")
 
     def model_state(r: dict[str, Any]) -> str:

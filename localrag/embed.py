@@ -55,7 +55,12 @@ class Embedder:
     """
 
     def __init__(
-        self, model_dir: Path, precision: str = "bf16", batch_size: int = 128, backend: str = "torch", threads: int | None = None
+        self,
+        model_dir: Path,
+        precision: str = "int8",
+        batch_size: int = 128,
+        backend: str = "openvino",
+        threads: int | None = None,
     ):
         import transformers
 

@@ -18,10 +18,12 @@ before either is imported, and tests/e2e/test_offline.py watches the syscalls.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -213,13 +215,16 @@ def _quantize(model, model_dir: Path, kind: str):
         ) from e
     names = [i.get_any_name() for i in model.inputs]
     data = list(_calibration_batches(model_dir, kind, names))
-    return nncf.quantize(
-        model,
-        nncf.Dataset(data),
-        model_type=nncf.ModelType.TRANSFORMER,
-        subset_size=len(data),
-        fast_bias_correction=True,
-    )
+    nncf.set_log_level(logging.ERROR)
+    # NNCF draws its progress bars on stdout, where `--json` output goes: send them to stderr
+    with contextlib.redirect_stdout(sys.stderr):
+        return nncf.quantize(
+            model,
+            nncf.Dataset(data),
+            model_type=nncf.ModelType.TRANSFORMER,
+            subset_size=len(data),
+            fast_bias_correction=True,
+        )
 
 
 class OpenVINOEncoder:

@@ -9,7 +9,8 @@ OUT/
                    built with pip wheel) and localrag's own wheel
   models/          registry.toml (+ local.toml) and the chosen models (default: the present defaults)
   install.sh       python3 -m venv + pip install --no-index --find-links wheels localrag, copies the
-                   models, then runs `localrag doctor`; nothing else, no network
+                   models, prepares them for OpenVINO (`localrag models prepare`), then runs
+                   `localrag doctor`; nothing else, no network
   bundle.json      Python version, platform, packages, models
   MANIFEST.sha256  sha256 of every other file (`sha256sum -c MANIFEST.sha256`; install.sh checks it)
 --tar also writes OUT.tar (uncompressed: wheels and GGUF weights hardly compress).
@@ -69,6 +70,7 @@ exec "$PREFIX/venv/bin/localrag" "\$@"
 EOF
 chmod +x "$PREFIX/localrag"
 
+"$PREFIX/localrag" models prepare  # OpenVINO conversion / int8 calibration, from the bundled weights
 "$PREFIX/localrag" doctor || echo "(localrag doctor listed problems above; the installation itself is complete)"
 echo "localrag installed: run $PREFIX/localrag (or add $PREFIX to PATH)"
 """
@@ -196,7 +198,8 @@ def copy_models(specs: list, models_dir: Path, dest: Path) -> None:
     for spec in specs:
         src = models_dir / spec.path
         if src.is_dir():
-            shutil.copytree(src, dest / spec.path, ignore=shutil.ignore_patterns(".*"))
+            # openvino/: prepared IRs are rebuilt by install.sh (they are keyed to the weights' mtime)
+            shutil.copytree(src, dest / spec.path, ignore=shutil.ignore_patterns(".*", "openvino"))
         else:
             (dest / spec.path).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / spec.path)

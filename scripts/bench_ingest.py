@@ -3,13 +3,13 @@
 temporary index through the product's own `Index.add`, and print one JSON object:
 
   files/s, chunks/s (end to end), embedding chunks/s (time inside Embedder.encode),
-  peak RSS, and fp32 vs bf16 embedding speed on the same chunks in the same run
-  (plus their mean cosine); with --ndcg and --scifact, SciFact nDCG@10 (dense only)
-  at both precisions.
+  peak RSS, and the embedding speed of each backend/precision (torch fp32 = the baseline,
+  torch bf16, OpenVINO bf16, OpenVINO int8) on the same chunks in the same run, with each
+  one's cosine to the baseline; with --ndcg and --scifact, SciFact nDCG@10 (dense only) for each.
 
     .venv/bin/python scripts/bench_ingest.py ~/notes
     .venv/bin/python scripts/bench_ingest.py --scifact ../shared/eval/scifact --limit-docs 1000
-    .venv/bin/python scripts/bench_ingest.py docs --precision fp32     # the "before" figures
+    .venv/bin/python scripts/bench_ingest.py docs --backend torch --precision fp32   # "before"
 
 The machine may be shared: "embedding.cpu_seconds" (this process's CPU time while embedding)
 and "machine.loadavg" say how much of the CPUs the run actually had.
@@ -79,32 +79,43 @@ def sample_passages(index: Index, total: int, n: int) -> list[str]:
     return [text for i, text in enumerate(rows) if i in picks]
 
 
-def precision_speed(model_dir: Path, passages: list[str], batch_size: int) -> dict:
-    """Embed the same passages at fp32 and bf16 (each after a warm-up batch)."""
+# (backend, precision); the first is the baseline every speed is compared with
+ENCODERS = [("torch", "fp32"), ("torch", "bf16"), ("openvino", "bf16"), ("openvino", "int8")]
+
+
+def encoder_speed(model_dir: Path, passages: list[str], batch_size: int) -> dict:
+    """Embed the same passages with each backend/precision (each after a warm-up batch): speed,
+    speed over the fp32 baseline, and mean / lowest cosine to the baseline's vectors."""
     out: dict = {"passages": len(passages)}
-    vecs = {}
-    for precision in ("fp32", "bf16"):
-        emb = Embedder(model_dir, precision=precision, batch_size=batch_size)
+    baseline = None
+    for backend, precision in ENCODERS:
+        emb = Embedder(model_dir, precision=precision, batch_size=batch_size, backend=backend)
         emb.encode(passages[:batch_size])
         t = time.perf_counter()
-        vecs[precision] = emb.encode(passages)
-        seconds = time.perf_counter() - t
-        out[precision] = {"precision_used": emb.precision, "chunks_per_s": round(len(passages) / seconds, 1)}
+        vecs = emb.encode(passages)
+        speed = len(passages) / (time.perf_counter() - t)
+        if baseline is None:
+            baseline = (vecs, speed)
+        cos = np.sum(vecs * baseline[0], axis=1)
+        out[f"{backend}-{precision}"] = {
+            "precision_used": emb.precision,
+            "chunks_per_s": round(speed, 1),
+            "vs_baseline": round(speed / baseline[1], 2),
+            "cosine_to_baseline": {"mean": round(float(cos.mean()), 5), "min": round(float(cos.min()), 5)},
+        }
         del emb
-    out["bf16_over_fp32_speed"] = round(out["bf16"]["chunks_per_s"] / out["fp32"]["chunks_per_s"], 2)
-    out["mean_cosine_bf16_fp32"] = round(float(np.mean(np.sum(vecs["fp32"] * vecs["bf16"], axis=1))), 5)
     return out
 
 
-def ndcg_by_precision(scifact: Path, settings, work: Path) -> dict:
+def ndcg_by_encoder(scifact: Path, settings, work: Path) -> dict:
     out = {}
-    for precision in ("fp32", "bf16"):
+    for backend, precision in ENCODERS:
         s = settings.model_copy(deep=True)
-        s.embedder.precision = precision
+        s.embedder.backend, s.embedder.precision = backend, precision
         s.retrieval.bm25_weight = 0.0
         s.retrieval.rerank = False
-        report = run_beir(scifact, s, index_dir=work / f"eval-{precision}")
-        out[precision] = {"ndcg@10": report["ndcg@10"], "index_seconds": report["index_seconds"]}
+        report = run_beir(scifact, s, index_dir=work / f"eval-{backend}-{precision}")
+        out[f"{backend}-{precision}"] = {"ndcg@10": report["ndcg@10"], "index_seconds": report["index_seconds"]}
     return out
 
 
@@ -119,15 +130,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("folder", nargs="?", type=Path, help="folder to index")
     ap.add_argument("--scifact", type=Path, help="BEIR dataset folder whose corpus is indexed instead")
     ap.add_argument("--limit-docs", type=int, help="with --scifact: only the first N corpus documents")
-    ap.add_argument("--precision-sample", type=int, default=512, help="passages for the fp32/bf16 comparison")
-    ap.add_argument("--ndcg", action="store_true", help="with --scifact: nDCG@10 (dense) at fp32 and bf16 (slow)")
-    ap.add_argument("--precision", choices=("fp32", "bf16"), help="embedder precision for the ingest (default: config)")
+    ap.add_argument("--precision-sample", type=int, default=512, help="passages for the backend/precision comparison")
+    ap.add_argument("--ndcg", action="store_true", help="with --scifact: nDCG@10 (dense) per backend/precision (slow)")
+    ap.add_argument("--backend", choices=("torch", "openvino"), help="embedder backend for the ingest (default: config)")
+    ap.add_argument("--precision", choices=("fp32", "bf16", "int8"), help="embedder precision for the ingest (default: config)")
     ap.add_argument("--batch-size", type=int, help="embedder batch size (default: config)")
     args = ap.parse_args(argv)
     if (args.folder is None) == (args.scifact is None):
         ap.error("give a FOLDER or --scifact DIR")
 
-    overrides = {"embedder.precision": args.precision, "embedder.batch_size": args.batch_size}
+    overrides = {"embedder.backend": args.backend, "embedder.precision": args.precision, "embedder.batch_size": args.batch_size}
     settings = load_settings(overrides=overrides)
     load_start = os.getloadavg()
     model_dir = resolve_model_path(settings, "embedder")
@@ -145,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         s = settings.model_copy(deep=True)
         s.index = work / "index"
         index = Index.create(s.index, s)
-        timed = TimedEmbedder(Embedder(model_dir, precision=s.embedder.precision, batch_size=s.embedder.batch_size))
+        e = s.embedder
+        timed = TimedEmbedder(Embedder(model_dir, precision=e.precision, batch_size=e.batch_size, backend=e.backend))
         index.embedder = timed
         t = time.perf_counter()
         summary = index.add(folder)
@@ -167,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             "chunks_per_s": round(chunks / seconds, 1),
             "chunk_tokens_mean": round(float(np.mean(tokens)), 1) if tokens else None,
             "embedding": {
+                "backend": timed.backend,
                 "precision_used": timed.precision,
                 "batch_size": timed.batch_size,
                 "seconds": round(timed.seconds, 2),
@@ -175,9 +189,9 @@ def main(argv: list[str] | None = None) -> int:
                 "share_of_ingest": round(timed.seconds / seconds, 2),
             },
             "peak_rss_mib_ingest": ingest_rss,
-            "precision_speed": precision_speed(model_dir, passages, s.embedder.batch_size),
+            "encoder_speed": encoder_speed(model_dir, passages, s.embedder.batch_size),
             "ndcg": None,
-            "ndcg_note": "pass --ndcg with --scifact to measure SciFact nDCG@10 (dense only) at fp32 and bf16",
+            "ndcg_note": "pass --ndcg with --scifact to measure SciFact nDCG@10 (dense only) per backend/precision",
             "machine": {
                 "cpus": len(os.sched_getaffinity(0)),
                 "torch_threads": _torch_threads(),
@@ -186,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             },
         }
         if args.ndcg and args.scifact is not None:
-            report["ndcg"] = ndcg_by_precision(args.scifact, settings, work)
+            report["ndcg"] = ndcg_by_encoder(args.scifact, settings, work)
             report["ndcg_note"] = "full SciFact test split, dense retrieval only, no rerank"
         report["peak_rss_mib"] = peak_rss_mib()
     print(json.dumps(report, indent=2))

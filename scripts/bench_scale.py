@@ -144,7 +144,7 @@ class Collection:
 
 def embed_cached(embedder: Embedder, texts: list[str], cache_dir: Path) -> tuple[np.ndarray, float | None]:
     """Embeddings of texts, cached on disk by content (seconds is None when cached)."""
-    key = hashlib.sha256(("\x00".join(texts) + embedder.name + embedder.precision).encode()).hexdigest()[:16]
+    key = hashlib.sha256(("\x00".join(texts) + embedder.name + embedder.backend + embedder.precision).encode()).hexdigest()[:16]
     path = cache_dir / f"real-{key}.npy"
     if path.is_file():
         return np.load(path, allow_pickle=False), None
@@ -254,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     queries = list(ds.queries.values())[: args.queries]
     settings = load_settings()
     model_dir = resolve_model_path(settings, "embedder")
-    embedder = Embedder(model_dir, precision=settings.embedder.precision, batch_size=settings.embedder.batch_size)
+    e = settings.embedder
+    embedder = Embedder(model_dir, precision=e.precision, batch_size=e.batch_size, backend=e.backend)
     real_vecs, embed_seconds = embed_cached(embedder, passages, args.cache)
     qvecs = embedder.encode(queries)
     q_lat, _ = latency(lambda i: embedder.encode_query(queries[i]), min(len(queries), 50))
@@ -268,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
             "queries": f"{len(queries)} SciFact test claims (text for BM25, MiniLM vectors for dense)",
         },
         "machine": {"cpus": len(os.sched_getaffinity(0)), "python": platform.python_version()},
-        "embedder": {"name": embedder.name, "precision": embedder.precision, "real_passages_seconds": embed_seconds},
+        "embedder": {"name": embedder.name, "backend": embedder.backend, "precision": embedder.precision,
+                     "real_passages_seconds": embed_seconds},
         "query_embedding": q_lat,
         "sizes": {},
     }
@@ -286,12 +288,17 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.no_rerank and samples:
         with tempfile.TemporaryDirectory(prefix="localrag-ce-") as tmp:
-            reranker = Reranker(random_cross_encoder(model_dir, Path(tmp) / "ce"))
+            r = settings.retrieval
+            reranker = Reranker(
+                random_cross_encoder(model_dir, Path(tmp) / "ce"),
+                max_length=r.rerank_max_length, precision=r.rerank_precision, backend=r.rerank_backend,
+            )
             lat, _ = latency(lambda i: reranker.score(queries[i % len(queries)], samples[i % len(samples)]), len(samples))
         report["rerank_top20"] = {
-            "model": "random-weight BertForSequenceClassification, MiniLM-L6 shape (384/6/12/1536), max_length 512",
+            "model": "random-weight BertForSequenceClassification, MiniLM-L6 shape (384/6/12/1536)",
+            "backend": r.rerank_backend, "precision": r.rerank_precision, "max_length": r.rerank_max_length,
             "pairs": RERANK_TOP, **lat,
-        }
+        }  # fmt: skip
     report["peak_rss_mib"] = peak_rss_mib()
     print(json.dumps(report, indent=2))
     return 0

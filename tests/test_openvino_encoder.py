@@ -88,12 +88,26 @@ def test_read_only_model_folder_uses_the_user_cache(tiny_reranker, tmp_path, mon
     assert openvino_encoder.cached_ir(model, "cross-encoder", "fp32") == xml
 
 
-def test_openvino_reranker_scores_like_cross_encoder(tiny_reranker):
+@pytest.mark.parametrize("activation", [None, "torch.nn.modules.linear.Identity", "torch.nn.modules.activation.Sigmoid"])
+def test_openvino_reranker_scores_like_cross_encoder(tiny_reranker, tmp_path, activation):
+    """Same scores, on the same scale: ms-marco models name Identity (raw logits), others default to a sigmoid."""
+    model = tmp_path / "ce"
+    shutil.copytree(tiny_reranker, model, ignore=shutil.ignore_patterns("openvino"))
+    st_config = json.loads((model / "config_sentence_transformers.json").read_text())
+    st_config.pop("activation_fn", None)  # then config.json decides, as in ms-marco-MiniLM-L-6-v2's folder
+    (model / "config_sentence_transformers.json").write_text(json.dumps(st_config))
+    config = json.loads((model / "config.json").read_text())
+    config.pop("sentence_transformers", None)
+    if activation:
+        config["sentence_transformers"] = {"activation_fn": activation}
+    (model / "config.json").write_text(json.dumps(config))
     query = "how is the index kept crash-safe?"
-    torch_scores = Reranker(tiny_reranker, precision="fp32").score(query, TEXTS)
-    ov_scores = Reranker(tiny_reranker, precision="fp32", backend="openvino").score(query, TEXTS)
+    torch_scores = Reranker(model, precision="fp32", backend="torch").score(query, TEXTS)
+    ov_scores = Reranker(model, precision="fp32", backend="openvino").score(query, TEXTS)
     np.testing.assert_allclose(ov_scores, torch_scores, atol=1e-4)
-    assert Reranker(tiny_reranker, backend="openvino").score(query, []) == []
+    in_unit_interval = all(0 < s < 1 for s in ov_scores)
+    assert in_unit_interval == (activation is None or activation.endswith("Sigmoid"))
+    assert Reranker(model, backend="openvino").score(query, []) == []
 
 
 def test_int8_needs_the_openvino_backend(tmp_path):
@@ -109,3 +123,18 @@ def test_pooling_mode_reads_the_sentence_transformers_config(minilm_copy, tmp_pa
     mask = np.array([[1, 1, 0]])
     np.testing.assert_allclose(openvino_encoder.pool(states, mask, "mean"), [[2.0, 3.0]])
     np.testing.assert_allclose(openvino_encoder.pool(states, mask, "cls"), [[1.0, 2.0]])
+
+
+def test_models_prepare_converts_the_configured_reranker(tiny_reranker, tmp_path, models_dir, monkeypatch, capsys):
+    from localrag.cli import main
+
+    model = tmp_path / "ce"
+    shutil.copytree(tiny_reranker, model, ignore=shutil.ignore_patterns("openvino"))
+    monkeypatch.setenv("LOCALRAG_MODELS", str(models_dir))
+    monkeypatch.setenv("LOCALRAG_EMBEDDER__BACKEND", "torch")  # only the reranker is on OpenVINO
+    monkeypatch.setenv("LOCALRAG_RETRIEVAL__RERANKER", str(model))
+    monkeypatch.setenv("LOCALRAG_RETRIEVAL__RERANK_PRECISION", "fp32")
+    assert main(["models", "prepare", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["name"], r["kind"], r["precision"]) for r in rows] == [("ce", "cross-encoder", "fp32")]
+    assert (model / "openvino" / "cross-encoder-fp32.xml").is_file()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -24,17 +25,17 @@ class Reranker:
     backend "torch": sentence-transformers' CrossEncoder, with bf16 weights where the CPU runs bf16
     natively (top-20 pairs of ~200 tokens, MiniLM-L6 shape, 2 cores: 3.6 s fp32 -> 2.4 s bf16 under load).
     backend "openvino": the same weights converted to OpenVINO (fp32 / bf16 hint / NNCF int8; see
-    localrag/openvino_encoder.py). Scores are the model's logits through a sigmoid for one-label
-    models, as CrossEncoder.predict gives them, so thresholds carry over between backends.
+    localrag/openvino_encoder.py). Scores go through the activation CrossEncoder.predict would apply
+    (`_uses_sigmoid`), so they are on the same scale under both backends.
     """
 
     def __init__(
         self,
         model_dir: Path,
         batch_size: int = 32,
-        max_length: int = 512,
-        precision: str = "bf16",
-        backend: str = "torch",
+        max_length: int = 256,
+        precision: str = "int8",
+        backend: str = "openvino",
         threads: int | None = None,
     ):
         import transformers
@@ -72,7 +73,7 @@ class Reranker:
         xml = openvino_encoder.prepare(model_dir, "cross-encoder", precision)
         self.encoder = openvino_encoder.OpenVINOEncoder(xml, precision, threads or physical_cores())
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-        self.single_label = AutoConfig.from_pretrained(str(model_dir), local_files_only=True).num_labels == 1
+        self.sigmoid = _uses_sigmoid(model_dir, AutoConfig.from_pretrained(str(model_dir), local_files_only=True))
         self.precision = precision
         self._score = self._score_openvino
 
@@ -89,7 +90,9 @@ class Reranker:
                 max_length=self.max_length, return_tensors="np",
             )  # fmt: skip
             logits = self.encoder.run(inputs).astype(np.float64)
-            scores = 1.0 / (1.0 + np.exp(-logits[:, 0])) if self.single_label else logits.max(axis=1)
+            scores = logits[:, 0] if logits.shape[1] == 1 else logits.max(axis=1)
+            if self.sigmoid:
+                scores = 1.0 / (1.0 + np.exp(-scores))
             out.extend(float(s) for s in scores)
         return out
 
@@ -97,6 +100,20 @@ class Reranker:
         if not texts:
             return []
         return self._score(query, texts)
+
+
+def _uses_sigmoid(model_dir: Path, config) -> bool:
+    """CrossEncoder's activation for this model, looked up where CrossEncoder looks: the folder's
+    config_sentence_transformers.json, then config.json (ms-marco models name Identity there: raw
+    logits), else a sigmoid for one-label models."""
+    st_config = model_dir / "config_sentence_transformers.json"
+    name = json.loads(st_config.read_text()).get("activation_fn") if st_config.is_file() else None
+    if not name:
+        st = getattr(config, "sentence_transformers", None) or {}
+        name = st.get("activation_fn") or getattr(config, "sbert_ce_default_activation_function", None)
+    if name:
+        return name.rsplit(".", 1)[-1] == "Sigmoid"
+    return config.num_labels == 1
 
 
 def load_reranker(settings: Settings) -> Reranker | None:

@@ -50,7 +50,7 @@ UNSHARE = shutil.which("unshare")
 # OpenVINO and NNCF phone home at import unless told not to; the openvino case converts a fresh
 # copy of the tiny cross-encoder to int8 (NNCF runs) and embeds with OpenVINO, all under strace.
 BACKENDS = {
-    "torch": {},
+    "torch": {"LOCALRAG_EMBEDDER__BACKEND": "torch", "LOCALRAG_RETRIEVAL__RERANK_BACKEND": "torch"},
     "openvino": {
         "LOCALRAG_EMBEDDER__BACKEND": "openvino",
         "LOCALRAG_EMBEDDER__PRECISION": "bf16",
