@@ -10,6 +10,7 @@ the model is then not called at all), when the model's reply says it cannot find
 cites nothing, or when the reply cites none of the sources (it is then kept, marked unverified).
 A reply that cites nothing and does not say "not found" first gets one short follow-up turn
 asking the model which sources support it (`CITE_REQUEST`); the numbers it names are appended.
+A reply that opens with the not-found sentence abstains even if it cites something.
 A reply that cites sources and also says part of the question is not covered is an answer,
 unless it fails the support check (`reply_support`): it asserts more than `llm.max_unsupported`
 of the question's terms although none of the sources contains them, the way small models
@@ -135,6 +136,20 @@ def weak_evidence(hits: list[Hit], cfg: RetrievalSettings) -> bool:
 
 
 _QUOTED = re.compile(r'"[^"\n]*"|“[^”\n]*”')
+
+
+# The reply the prompt asks for when the sources lack the answer, at the start of a reply.
+_STARTS_NOT_FOUND = re.compile(
+    r"^\W*I (?:couldn'?t|could not|can'?t|cannot) find (?:this|that|it|the answer)\b[^.!?\n\[]*"
+    r"\bin (?:your|the) (?:documents|sources)",
+    re.IGNORECASE,
+)
+
+
+def starts_not_found(text: str) -> bool:
+    """The reply opens with the not-found sentence: the model decided the sources lack the answer,
+    whatever it appends (Qwen once added the manual's own "closest passages" note and a [1])."""
+    return bool(_STARTS_NOT_FOUND.match(text))
 
 
 def says_not_found(text: str) -> bool:
@@ -353,7 +368,7 @@ class ChatSession:
         elif not text:
             answer.abstained = True
             answer.text = NOT_FOUND
-        elif not citations and says_not_found(text):
+        elif (not citations and says_not_found(text)) or starts_not_found(text):
             answer.abstained = True
             answer.text = text
         elif not citations:

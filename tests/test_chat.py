@@ -17,6 +17,7 @@ from localrag.chat import (
     fallback_query,
     refers_back,
     reply_support,
+    starts_not_found,
     unsupported_note,
 )
 from localrag.config import Settings
@@ -119,6 +120,26 @@ def test_model_saying_it_cannot_find_it_abstains():
     llm = ScriptedLLM(["The sources do not mention the capital of Peru."])
     answer = ChatSession(FixedSearcher(HITS), llm, Settings()).ask("What is the capital of Peru?")
     assert answer.abstained and answer.sources == HITS
+
+
+def test_reply_opening_with_not_found_abstains_despite_a_citation():
+    llm = ScriptedLLM(["I couldn't find this in your documents. The closest passages I found are listed below. [1]"])
+    answer = ChatSession(FixedSearcher(HITS), llm, Settings()).ask("Does the garden have a pond?")
+    assert answer.abstained and answer.sources == HITS and answer.text.startswith(NOT_FOUND)
+
+
+@pytest.mark.parametrize(
+    "reply, expected",
+    [
+        ("I couldn't find this in your documents.", True),
+        ('"I could not find the answer in the sources." [2]', True),
+        ("Seaweed [1]. I couldn't find this in your documents for the dose.", False),
+        ("The sources do not mention the dose. Seaweed every two weeks [1].", False),
+        ("I found it: seaweed [1].", False),
+    ],
+)
+def test_starts_not_found(reply, expected):
+    assert starts_not_found(reply) is expected
 
 
 def test_reply_without_citations_is_marked_unverified():
