@@ -177,9 +177,10 @@ def test_support_check_threshold_is_a_setting():
     question, reply = "How do I prune tomatoes with a laser?", "Prune the tomatoes with a laser in March [2]."
     settings = Settings(llm={"max_unsupported": 0.3})
     assert ChatSession(FixedSearcher(HITS), ScriptedLLM([reply]), settings).ask(question).abstained
-    settings = Settings(llm={"max_unsupported": 1.0})  # off
-    robot = "How do I prune tomatoes with a laser robot?"
-    assert not ChatSession(FixedSearcher(HITS), ScriptedLLM(["A laser robot [1]."]), settings).ask(robot).abstained
+    robot = "How do I prune tomatoes with a laser robot?"  # 2 of 4 terms unsupported
+    for limit in (0.5, 1.0):  # abstains only above the limit; 1 turns the check off
+        settings = Settings(llm={"max_unsupported": limit})
+        assert not ChatSession(FixedSearcher(HITS), ScriptedLLM(["A laser robot [1]."]), settings).ask(robot).abstained
 
 
 def test_saying_part_is_not_covered_is_not_an_unsupported_claim():
