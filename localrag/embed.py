@@ -132,18 +132,17 @@ class Embedder:
     def _forward_openvino(self, texts: list[str]) -> np.ndarray:
         from localrag.openvino_encoder import pool
 
-        out = []
-        for start in range(0, len(texts), self.batch_size):
-            inputs = self.tokenizer(
-                texts[start : start + self.batch_size],
-                padding=True,
-                truncation=True,
-                max_length=self.max_seq_length,
-                return_tensors="np",
+        size = self.encoder.batch_size_for(len(texts), self.batch_size)
+        batches = [
+            self.tokenizer(
+                texts[start : start + size], padding=True, truncation=True, max_length=self.max_seq_length, return_tensors="np"
             )
-            states = self.encoder.run(inputs)
-            out.append(pool(states, inputs["attention_mask"], self.pooling))
-        return np.concatenate(out).astype(np.float32, copy=False)
+            for start in range(0, len(texts), size)
+        ]
+        states = self.encoder.run_many(batches)
+        return np.concatenate([pool(h, b["attention_mask"], self.pooling) for h, b in zip(states, batches)]).astype(
+            np.float32, copy=False
+        )
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])

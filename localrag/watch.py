@@ -11,6 +11,7 @@ from rich.console import Console
 log = logging.getLogger("localrag")
 
 DEBOUNCE_MS = 1500
+CATCH_UP_MS = 1000
 
 
 def watch_folder(index, folder: Path, console: Console, stop: threading.Event | None = None, on_update=None) -> None:
@@ -33,10 +34,20 @@ def watch_folder(index, folder: Path, console: Console, stop: threading.Event | 
     run_once()
     console.print(f"watching {folder} (Ctrl+C to stop)")
     index_dir = Path(index.settings.index).resolve()
-    for changes in watch(folder, debounce=DEBOUNCE_MS, stop_event=stop, raise_interrupt=False):
+    # The watcher starts inside watch(): a file written between the first index and that moment
+    # would be missed, so the first quiet spell (an empty yield) triggers one catch-up pass.
+    caught_up = False
+    for changes in watch(
+        folder, debounce=DEBOUNCE_MS, stop_event=stop, raise_interrupt=False, yield_on_timeout=True, rust_timeout=CATCH_UP_MS
+    ):
+        if not changes:
+            if caught_up:
+                continue
+            caught_up = True
         # the index may live inside the watched folder: its own writes are not document changes
-        if all(Path(p).resolve().is_relative_to(index_dir) for _, p in changes):
+        elif all(Path(p).resolve().is_relative_to(index_dir) for _, p in changes):
             continue
+        caught_up = True
         try:
             run_once()
         except Exception as e:  # keep watching; the next change retries

@@ -67,7 +67,7 @@ def test_openvino_int8_stays_close_and_ranks_alike(minilm_copy, torch_fp32):
 
 def test_ir_is_cached_and_rebuilt_when_the_weights_change(tiny_reranker, tmp_path):
     model = tmp_path / "ce"
-    shutil.copytree(tiny_reranker, model)
+    shutil.copytree(tiny_reranker, model, ignore=shutil.ignore_patterns("openvino"))
     xml = openvino_encoder.prepare(model, "cross-encoder", "fp32")
     built = xml.stat().st_mtime_ns
     assert openvino_encoder.prepare(model, "cross-encoder", "bf16") == xml  # bf16 is a runtime hint: same IR
@@ -80,7 +80,7 @@ def test_ir_is_cached_and_rebuilt_when_the_weights_change(tiny_reranker, tmp_pat
 
 def test_read_only_model_folder_uses_the_user_cache(tiny_reranker, tmp_path, monkeypatch):
     model = tmp_path / "ce"
-    shutil.copytree(tiny_reranker, model)
+    shutil.copytree(tiny_reranker, model, ignore=shutil.ignore_patterns("openvino"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     (model / "openvino").write_text("a file where the IR folder would go")  # mkdir fails like a read-only folder
     xml = openvino_encoder.prepare(model, "cross-encoder", "fp32")

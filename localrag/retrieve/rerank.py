@@ -82,19 +82,19 @@ class Reranker:
         return [float(s) for s in scores]
 
     def _score_openvino(self, query: str, texts: list[str]) -> list[float]:
-        out: list[float] = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = texts[start : start + self.batch_size]
-            inputs = self.tokenizer(
-                [query] * len(batch), batch, padding=True, truncation="longest_first",
-                max_length=self.max_length, return_tensors="np",
+        size = self.encoder.batch_size_for(len(texts), self.batch_size)
+        batches = [
+            self.tokenizer(
+                [query] * len(texts[start : start + size]), texts[start : start + size], padding=True,
+                truncation="longest_first", max_length=self.max_length, return_tensors="np",
             )  # fmt: skip
-            logits = self.encoder.run(inputs).astype(np.float64)
-            scores = logits[:, 0] if logits.shape[1] == 1 else logits.max(axis=1)
-            if self.sigmoid:
-                scores = 1.0 / (1.0 + np.exp(-scores))
-            out.extend(float(s) for s in scores)
-        return out
+            for start in range(0, len(texts), size)
+        ]
+        logits = np.concatenate(self.encoder.run_many(batches)).astype(np.float64)
+        scores = logits[:, 0] if logits.shape[1] == 1 else logits.max(axis=1)
+        if self.sigmoid:
+            scores = 1.0 / (1.0 + np.exp(-scores))
+        return [float(s) for s in scores]
 
     def score(self, query: str, texts: list[str]) -> list[float]:
         if not texts:
