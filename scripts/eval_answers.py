@@ -34,7 +34,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from localrag.chat import ChatSession, Done, Sources, Token, best_dense, reply_support  # noqa: E402
+from localrag.chat import (  # noqa: E402
+    ChatSession,
+    Done,
+    Sources,
+    Token,
+    best_dense,
+    reply_support,
+    starts_not_found,
+)
 from localrag.config import load_settings  # noqa: E402
 from localrag.errors import LocalragError  # noqa: E402
 from localrag.eval.answers import (  # noqa: E402
@@ -65,7 +73,8 @@ def relative_to_folder(expected: str, folder: Path) -> str:
         return expected
 
 
-def ask_one(session: ChatSession, question: Question) -> tuple[Outcome, Answer, dict]:
+def ask_one(session: ChatSession, question: Question) -> tuple[Outcome, Answer, str]:
+    """Ask one question: its outcome, the answer, and the reply as streamed."""
     t0 = time.perf_counter()
     sources_ms: float | None = None
     first_token_ms: float | None = None
@@ -102,7 +111,13 @@ def ask_one(session: ChatSession, question: Question) -> tuple[Outcome, Answer, 
         completion_tokens=answer.tokens.completion,
         prompt_tokens=answer.tokens.prompt,
     )
-    return outcome, answer, evidence_features(question.question, answer, "".join(reply))
+    return outcome, answer, "".join(reply)
+
+
+def abstained_before_support_check(answer: Answer, reply: str) -> bool:
+    """Whether the answer abstained for a reason other than the support check: it cited nothing
+    (weak evidence, not found, uncited) or the reply opened with the not-found sentence."""
+    return answer.abstained and (not answer.citations or starts_not_found(reply))
 
 
 def evidence_features(question: str, answer: Answer, reply: str) -> dict:
@@ -181,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         for q in questions:
             session = ChatSession(idx.searcher, llm, settings)  # fresh and not persisted
             try:
-                outcome, answer, feats = ask_one(session, q)
+                outcome, answer, reply = ask_one(session, q)
             except KeyboardInterrupt:  # Ctrl-C or SIGTERM: report the questions answered so far
                 interrupted = True
                 break
@@ -191,9 +206,9 @@ def main(argv: list[str] | None = None) -> int:
                 interrupted = True  # the signal landed in llama.cpp's abort callback and failed the decode
                 break
             outcomes.append(outcome)
+            feats = evidence_features(q.question, answer, reply)
             features.append((q.answerable, feats["top_dense"] if feats["top_dense"] is not None else 0.0))
-            # with citations, the support check is the only reason a reply abstains
-            support.append((q.answerable, answer.abstained and not answer.citations, feats["unsupported_share"]))
+            support.append((q.answerable, abstained_before_support_check(answer, reply), feats["unsupported_share"]))
             row = {
                 "id": q.id,
                 "answerable": q.answerable,

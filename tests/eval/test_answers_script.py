@@ -26,6 +26,19 @@ def test_relative_to_folder(tmp_path, monkeypatch):
     assert eval_answers.relative_to_folder("elsewhere/x.md", tmp_path / "docs") == "elsewhere/x.md"
 
 
+def test_abstained_before_support_check():
+    from localrag.types import Answer, Citation
+
+    check = _script().abstained_before_support_check
+    cited = [Citation(n=1, path="x.md")]
+    assert not check(Answer("q", "an answer [1]", [], citations=cited), "an answer [1]")
+    assert check(Answer("q", "I couldn't find this in your documents.", [], abstained=True), "")
+    opened = "I couldn't find this in your documents. See [1]."
+    assert check(Answer("q", opened, [], citations=cited, abstained=True), opened)
+    # cited and abstained without opening with not-found: the support check did it
+    assert not check(Answer("q", "note\n\nSlack [1]", [], citations=cited, abstained=True), "Slack [1]")
+
+
 @pytest.mark.slow
 def test_eval_answers_with_extractive_backend(tmp_path, notes, models_dir, capsys, monkeypatch):
     monkeypatch.setenv("LOCALRAG_MODELS", str(models_dir))
