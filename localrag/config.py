@@ -41,9 +41,10 @@ class ChunkingSettings(_Section):
 
 class EmbedderSettings(_Section):
     model: str = "all-MiniLM-L6-v2"
-    # 128: on a 2-core Zen 4, bf16, ~200-token SciFact passages (length-sorted), Embedder.encode did
-    # 46 chunks per 2 CPU-seconds vs 41 at 64, 34 at 32 and 43 at 256.
-    batch_size: int = Field(128, ge=1, le=1024)
+    # 64 (OpenVINO int8, two 1-thread streams, 2-core Zen 4; bench_ingest on 1,000 SciFact abstracts,
+    # quiet): 82.6-84.0 chunks/s end to end vs 76.7-79.1 at 128 and 80.0 at 32: smaller batches keep
+    # both streams busy. (torch bf16 preferred 128: 46 chunks per 2 CPU-s vs 41 at 64.)
+    batch_size: int = Field(64, ge=1, le=1024)
     # Measured on SciFact (localrag eval beir, 12,620 chunks; nDCG@10 dense / hybrid):
     #   torch fp32 0.6717 / -, torch bf16 weights 0.6718 / 0.7200,
     #   openvino int8 (NNCF, calibrated on localrag/data/calibration.jsonl) 0.6732 / 0.7202,

