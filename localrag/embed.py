@@ -102,15 +102,8 @@ class Embedder:
         from transformers import AutoTokenizer
 
         from localrag import openvino_encoder
-        from localrag.cpu import physical_cores
 
-        if not openvino_encoder.available():
-            raise ModelMissingError(
-                "embedder.backend = 'openvino' needs OpenVINO: pip install 'openvino>=2025.1' nncf "
-                "(or set embedder.backend = 'torch')"
-            )
-        xml = openvino_encoder.prepare(model_dir, "embedder", precision)
-        self.encoder = openvino_encoder.OpenVINOEncoder(xml, precision, threads or physical_cores())
+        self.encoder = openvino_encoder.load(model_dir, "embedder", precision, threads, "embedder.backend")
         self.precision = precision
         self.pooling = openvino_encoder.pooling_mode(model_dir)
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
@@ -202,6 +195,12 @@ def _max_seq_length(model_dir: Path, tokenizer) -> int:
         if value:
             return int(value)
     return int(min(tokenizer.model_max_length, 512))
+
+
+def vector_settings(settings: Settings) -> dict[str, str]:
+    """The settings an embedding vector depends on, besides its text (caches of vectors key on these)."""
+    e = settings.embedder
+    return {"embedder": e.model, "backend": e.backend, "precision": e.precision}
 
 
 def load_embedder(settings: Settings) -> Embedder:

@@ -19,6 +19,7 @@ before either is imported, and tests/e2e/test_offline.py watches the syscalls.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -54,6 +55,7 @@ def available() -> bool:
     return True
 
 
+@functools.cache
 def _versions() -> dict[str, str]:
     out = {}
     for package in ("openvino", "nncf"):
@@ -71,13 +73,18 @@ def _weights(model_dir: Path) -> Path:
     raise ModelMissingError(f"no PyTorch weights ({' or '.join(_WEIGHT_FILES)}) in {model_dir}")
 
 
+def _ir_precision(precision: str) -> str:
+    """The IR a precision runs on: int8 has its own, fp32 and bf16 share the fp32 one."""
+    return "int8" if precision == "int8" else "fp32"
+
+
 def _fingerprint(model_dir: Path, kind: str, precision: str) -> dict:
     weights = _weights(model_dir)
     stat = weights.stat()
     calibration = _calibration_digest() if precision == "int8" else None
     return {
         "kind": kind,
-        "precision": "int8" if precision == "int8" else "fp32",
+        "precision": _ir_precision(precision),
         "weights": weights.name,
         "size": stat.st_size,
         "mtime_ns": stat.st_mtime_ns,
@@ -94,7 +101,7 @@ def _cache_dirs(model_dir: Path) -> list[Path]:
 
 
 def _ir_name(kind: str, precision: str) -> str:
-    return f"{kind}-{'int8' if precision == 'int8' else 'fp32'}.xml"
+    return f"{kind}-{_ir_precision(precision)}.xml"
 
 
 def cached_ir(model_dir: Path, kind: str, precision: str) -> Path | None:
@@ -184,6 +191,7 @@ def calibration_texts() -> list[str]:
     return [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+@functools.cache
 def _calibration_digest() -> str:
     return hashlib.sha256("\n".join(calibration_texts()).encode()).hexdigest()[:16]
 
@@ -226,6 +234,20 @@ def _quantize(model, model_dir: Path, kind: str):
             subset_size=len(data),
             fast_bias_correction=True,
         )
+
+
+def load(model_dir: Path, kind: str, precision: str, threads: int | None, setting: str) -> "OpenVINOEncoder":
+    """The compiled encoder for a model folder (prepared first if needed) on `threads` threads
+    (default: physical cores). `setting` names the option that chose OpenVINO, for the error
+    when it is not installed."""
+    from localrag.cpu import physical_cores
+
+    if not available():
+        raise ModelMissingError(
+            f"{setting} = 'openvino' needs OpenVINO: pip install 'openvino>=2025.1' nncf (or set {setting} = 'torch')"
+        )
+    xml = prepare(model_dir, kind, precision)
+    return OpenVINOEncoder(xml, precision, threads or physical_cores())
 
 
 class OpenVINOEncoder:

@@ -43,7 +43,6 @@ def watch_folder(index, folder: Path, console: Console, stop: threading.Event | 
         if not changes:
             if caught_up:
                 continue
-            caught_up = True
         # the index may live inside the watched folder: its own writes are not document changes
         elif all(Path(p).resolve().is_relative_to(index_dir) for _, p in changes):
             continue

@@ -66,12 +66,8 @@ class Reranker:
         from transformers import AutoConfig, AutoTokenizer
 
         from localrag import openvino_encoder
-        from localrag.cpu import physical_cores
 
-        if not openvino_encoder.available():
-            raise ModelMissingError("the OpenVINO rerank backend needs OpenVINO: pip install 'openvino>=2025.1' nncf")
-        xml = openvino_encoder.prepare(model_dir, "cross-encoder", precision)
-        self.encoder = openvino_encoder.OpenVINOEncoder(xml, precision, threads or physical_cores())
+        self.encoder = openvino_encoder.load(model_dir, "cross-encoder", precision, threads, "retrieval.rerank_backend")
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
         self.sigmoid = _uses_sigmoid(model_dir, AutoConfig.from_pretrained(str(model_dir), local_files_only=True))
         self.precision = precision
