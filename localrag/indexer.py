@@ -45,6 +45,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from localrag.config import Settings
+from localrag.embed import vector_settings
 from localrag.errors import ConfigError
 from localrag.ingest import FileEntry, SkipFile, SkippedEntry, chunk_sections, load_document, read_file, walk
 from localrag.store import Store
@@ -165,8 +166,7 @@ def _check_root(store: Store, root: Path) -> None:
 def _staging_config(settings: Settings, dim: int, size: int, overlap: int, max_tokens: int) -> str:
     """Fingerprint of what staged chunks and vectors depend on besides a file's bytes."""
     fields = {
-        "embedder": settings.embedder.model,
-        "precision": settings.embedder.precision,
+        **vector_settings(settings),
         "dim": dim,
         "chunking": settings.chunking.model_dump(mode="json"),
         "window": [size, overlap, max_tokens],

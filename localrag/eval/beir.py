@@ -27,6 +27,7 @@ from urllib.parse import quote, unquote
 import numpy as np
 
 from localrag.config import Settings
+from localrag.embed import vector_settings
 from localrag.errors import ConfigError
 from localrag.eval.beir_format import BeirDataset, file_sha256, load_beir
 from localrag.eval.metrics import DEFAULT_METRICS, evaluate
@@ -70,9 +71,7 @@ def _workspace_key(dataset: BeirDataset, settings: Settings) -> dict[str, Any]:
     return {
         "version": WORKSPACE_VERSION,
         "corpus_sha256": file_sha256(dataset.directory / "corpus.jsonl"),
-        "embedder": settings.embedder.model,
-        "precision": settings.embedder.precision,
-        "backend": settings.embedder.backend,
+        **vector_settings(settings),
         "chunking": {"size": settings.chunking.size, "overlap": settings.chunking.overlap},
     }
 
