@@ -316,6 +316,7 @@ class ChatSession:
             plan = build_messages(prompt_question, hits, self.llm, self.settings)
             answer.sources = hits[: len(plan.hits)]  # untruncated text for display
             answer.dropped_sources = plan.dropped
+            answer.shortened_sources = plan.shortened
             answer.tokens.prompt = plan.prompt_tokens
             pieces: list[str] = []
             for piece in self.llm.stream(plan.messages, plan.max_tokens, cancel=cancel):

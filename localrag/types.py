@@ -162,7 +162,8 @@ class Answer:
     query: str | None = None  # the standalone query used for retrieval, when rewritten
     tokens: TokenUsage = field(default_factory=TokenUsage)
     timings_ms: Timings = field(default_factory=Timings)
-    dropped_sources: int = 0
+    dropped_sources: int = 0  # retrieved but left out of the prompt for lack of room
+    shortened_sources: int = 0  # given to the model in part (their best-matching sentences)
 
     def to_json(self) -> dict:
         return {
@@ -173,6 +174,8 @@ class Answer:
             "citations": [c.to_json() for c in self.citations],
             "invalid_citations": self.invalid_citations,
             "sources": [h.to_json() for h in self.sources],
+            "dropped_sources": self.dropped_sources,
+            "shortened_sources": self.shortened_sources,
             "tokens": {
                 "prompt": self.tokens.prompt,
                 "completion": self.tokens.completion,

@@ -321,3 +321,21 @@ def test_a_quoted_not_found_sentence_is_not_an_abstention():
 
     assert says_not_found("I couldn't find this in your documents.")
     assert not says_not_found('On weak evidence it says "I couldn\'t find this in your documents" [2].')
+
+
+def test_sources_too_long_for_the_prompt_are_given_in_part_and_shown_whole():
+    long_hits = [
+        Hit(chunk_id=i, path=f"garden/long{i}.md", rank=i, score=1 / i, line_start=1, line_end=40,
+            text=" ".join(f"Bed {j} of plot {i} gets compost in spring." for j in range(60)))
+        for i in (1, 2, 3)
+    ]
+    llm = ScriptedLLM(["Compost goes on in spring [1]."])
+    settings = Settings.model_validate({"llm": {"max_prompt_tokens": 600}})
+    answer = ChatSession(FixedSearcher(long_hits), llm, settings).ask("When do the beds get compost?")
+    assert answer.shortened_sources == 3 and answer.dropped_sources == 0
+    assert answer.sources == long_hits  # the whole passages, for display and citations
+    prompt = llm.calls[0][1]["content"]
+    assert all(f"plot {i}" in prompt for i in (1, 2, 3)) and "…" in prompt
+    assert answer.tokens.prompt <= 600
+    as_json = answer.to_json()
+    assert as_json["shortened_sources"] == 3 and as_json["dropped_sources"] == 0

@@ -115,6 +115,9 @@ def test_int8_needs_the_openvino_backend(tmp_path):
         load_settings(overrides={"embedder.precision": "int8", "embedder.backend": "torch"}, environ={})
     with pytest.raises(ConfigError, match="rerank_precision"):
         load_settings(overrides={"retrieval.rerank_precision": "int8", "retrieval.rerank_backend": "torch"}, environ={})
+    # built directly, not through settings: the same refusal (it would otherwise run fp32 silently)
+    with pytest.raises(ConfigError, match="rerank_precision"):
+        Reranker(tmp_path, precision="int8", backend="torch")
 
 
 def test_pooling_mode_reads_the_sentence_transformers_config(minilm_copy, tmp_path):

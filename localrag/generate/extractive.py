@@ -2,56 +2,35 @@
 
 It speaks the same LLM protocol as the generative backends: it reads the numbered sources back
 out of the user message the prompt module built, so the chat pipeline has one path for all.
-Sentences are scored by how many distinct query terms (the BM25 tokenizer's terms, question
-words removed) they contain, lightly normalised by length so a long run-on sentence does not win by size alone.
+Sentences are scored by `localrag.generate.sentences.score`.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 from collections.abc import Iterator
 
 from localrag.generate.prompt import NOT_FOUND, parse_prompt
-from localrag.store.tokenize import tokenize
+from localrag.generate.sentences import query_terms, score, split_sentences
 
 MAX_SENTENCES = 3
 MAX_SENTENCE_CHARS = 400
-# Sentence ends: terminal punctuation before whitespace, or line breaks (lists, code, tables).
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-# Words that shape a question but say nothing about its subject (stemmed, as tokenize emits them).
-_QUESTION_WORDS = frozenset(tokenize("what which who whom whose how when where why do does did can could would should get got tell me about"))
-
-
-def terms(text: str, query: bool = False) -> set[str]:
-    """The same index terms BM25 uses (stemmed, stopwords dropped, code identifiers split, CJK bigrams)."""
-    return set(tokenize(text, query=query))
-
-
-def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
-
-
-def _score(query_terms: set[str], sentence: str) -> float:
-    found = terms(sentence)
-    overlap = len(query_terms & found)
-    return overlap / math.sqrt(max(len(found), 1)) + overlap if overlap else 0.0
 
 
 def extract_answer(question: str, sources: list[tuple[int, str]], max_sentences: int = MAX_SENTENCES) -> str:
     """The best sentence of each source that shares terms with the question, best sources first,
     each followed by its [n]; NOT_FOUND when no sentence shares any term."""
-    query_terms = terms(question, query=True) - _QUESTION_WORDS
+    wanted = query_terms(question)
     picked: list[tuple[float, int, str]] = []
     for n, text in sources:
-        scored = [(_score(query_terms, s), s) for s in split_sentences(text)]
+        scored = [(score(wanted, s), s) for s in split_sentences(text)]
         scored = [x for x in scored if x[0] > 0]
         if scored:
-            score, best = max(scored, key=lambda x: x[0])
+            best_score, best = max(scored, key=lambda x: x[0])
             if len(best) > MAX_SENTENCE_CHARS:
                 best = best[:MAX_SENTENCE_CHARS].rsplit(" ", 1)[0] + " …"
-            picked.append((score, n, best))
+            picked.append((best_score, n, best))
     if not picked:
         return NOT_FOUND
     top = sorted(picked, key=lambda x: -x[0])[:max_sentences]

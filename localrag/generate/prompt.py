@@ -2,8 +2,10 @@
 
 The budget is measured with the LLM's own tokenizer on the fully rendered chat prompt, so
 `prompt_tokens + max_tokens <= llm.n_ctx` always holds for the messages returned. When the
-sources do not fit, the lowest-ranked are dropped first; if the top source alone is still too
-long it is truncated.
+sources do not fit whole, each gets a fair share of the budget and is cut to its sentences that
+match the question best (`localrag.generate.sentences.excerpt`), so the model still sees every
+retrieved source; only when a share would fall below MIN_SOURCE_TOKENS are the lowest-ranked
+sources dropped.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, replace
 from localrag.config import Settings
 from localrag.errors import LLMError
 from localrag.generate.base import LLM, count_prompt_tokens
+from localrag.generate.sentences import GAP, excerpt
 from localrag.types import Hit
 
 NOT_FOUND = "I couldn't find this in your documents."
@@ -49,7 +52,8 @@ Question: {question}
 
 # Below this many answer tokens an answer is not worth generating.
 MIN_ANSWER_TOKENS = 32
-TRUNCATION_MARK = " …[truncated]"
+# A source cut to fewer tokens than this says too little: the lowest-ranked are dropped instead.
+MIN_SOURCE_TOKENS = 96
 
 _SOURCE_TAG = re.compile(r"<(/?\s*source\b)", re.IGNORECASE)
 _SOURCE_BLOCK = re.compile(r'<source id="(\d+)"[^>]*>\n(.*?)\n</source>', re.DOTALL)
@@ -64,7 +68,7 @@ class PromptPlan:
     prompt_tokens: int
     max_tokens: int  # answer tokens reserved; prompt_tokens + max_tokens <= n_ctx
     dropped: int  # sources left out for lack of room
-    truncated: bool  # whether the last source kept was cut short
+    shortened: int  # sources given in part (their best-matching sentences)
 
 
 def _neutralize(text: str) -> str:
@@ -103,26 +107,44 @@ def parse_prompt(user_content: str) -> tuple[str, list[tuple[int, str]]]:
     return question.strip(), sources
 
 
-def _truncate_to_fit(question: str, hits: list[Hit], llm: LLM, budget: int) -> tuple[list[Hit], int] | None:
-    """Cut the last hit's text (on a word boundary) so the prompt fits; None if even empty text is too long."""
-    last = hits[-1]
-    words = last.text.split(" ")
+def _fair_shares(lengths: list[int], room: int) -> list[int]:
+    """Split `room` tokens between sources of these lengths: a short source keeps its whole
+    length, the longer ones share what is left equally (water-filling)."""
+    shares = [0] * len(lengths)
+    pending = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    while pending:
+        even = room // len(pending)
+        i = pending[0]
+        if lengths[i] > even:
+            for j in pending:
+                shares[j] = even
+            break
+        shares[i] = lengths[i]
+        room -= lengths[i]
+        pending.pop(0)
+    return shares
 
-    def tokens_with(n_words: int) -> int:
-        cut = replace(last, text=" ".join(words[:n_words]) + TRUNCATION_MARK)
-        return count_prompt_tokens(llm, render_messages(question, [*hits[:-1], cut]))
 
-    lo, hi = 0, len(words)  # invariant: the best fit lies in [lo, hi)
-    if tokens_with(0) > budget:
-        return None
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if tokens_with(mid) <= budget:
-            lo = mid
-        else:
-            hi = mid
-    cut = replace(last, text=" ".join(words[:lo]) + TRUNCATION_MARK)
-    return [*hits[:-1], cut], tokens_with(lo)
+def _fit(question: str, hits: list[Hit], llm: LLM, budget: int) -> tuple[list[Hit], int] | None:
+    """Every hit, each cut to the sentences that match the question best within its fair share of
+    the budget; None when a share would fall below MIN_SOURCE_TOKENS (or nothing fits at all)."""
+    empty = [replace(h, text="") for h in hits]
+    lengths = [llm.count_tokens(h.text) for h in hits]
+    overhead = count_prompt_tokens(llm, render_messages(question, empty))
+    slack = 0  # tokens of a source counted alone and within the prompt differ a little
+    for _ in range(8):
+        shares = _fair_shares(lengths, budget - overhead - slack)
+        if any(share < min(n, MIN_SOURCE_TOKENS) for n, share in zip(lengths, shares)):
+            return None
+        fitted = [
+            h if n <= share else replace(h, text=excerpt(h.text, question, share, llm.count_tokens))
+            for h, n, share in zip(hits, lengths, shares)
+        ]
+        tokens = count_prompt_tokens(llm, render_messages(question, fitted))
+        if tokens <= budget:
+            return fitted, tokens
+        slack += tokens - budget
+    return None
 
 
 def build_messages(
@@ -132,7 +154,9 @@ def build_messages(
     settings: Settings,
     max_tokens: int | None = None,
 ) -> PromptPlan:
-    """Fit the question and as many top-ranked sources as the context window allows."""
+    """Fit the question and the top-ranked sources into the budget: every source whole when they
+    fit; otherwise each cut to its best-matching sentences within a fair share of the budget;
+    when the shares would get too small to say anything, the lowest-ranked sources are dropped."""
     n_ctx = llm.n_ctx
     want = max_tokens if max_tokens is not None else settings.llm.max_tokens
 
@@ -149,25 +173,38 @@ def build_messages(
         budget = min(budget, max(bare, settings.llm.max_prompt_tokens))
 
     kept = list(hits)
-    tokens = count_prompt_tokens(llm, render_messages(question, kept))
-    while kept and tokens > budget and len(kept) > 1:
+    given, tokens = kept, count_prompt_tokens(llm, render_messages(question, kept))
+    while kept and tokens > budget:
+        fitted = _fit(question, kept, llm, budget) if len(kept) > 1 else _fit_one(question, kept[0], llm, budget)
+        if fitted is not None:
+            given, tokens = fitted
+            break
         kept.pop()
-        tokens = count_prompt_tokens(llm, render_messages(question, kept))
-    truncated = False
-    if kept and tokens > budget:
-        fitted = _truncate_to_fit(question, kept, llm, budget)
-        if fitted is None:
-            kept = []
-            tokens = bare
-        else:
-            kept, tokens = fitted
-            truncated = True
+        given, tokens = kept, count_prompt_tokens(llm, render_messages(question, kept))
+    if not kept:
+        tokens = bare
     assert tokens + answer_tokens <= n_ctx
     return PromptPlan(
-        messages=render_messages(question, kept),
-        hits=kept,
+        messages=render_messages(question, given),
+        hits=given,
         prompt_tokens=tokens,
         max_tokens=answer_tokens,
-        dropped=len(hits) - len(kept),
-        truncated=truncated,
+        dropped=len(hits) - len(given),
+        shortened=sum(g.text != h.text for g, h in zip(given, hits)),
     )
+
+
+def _fit_one(question: str, hit: Hit, llm: LLM, budget: int) -> tuple[list[Hit], int] | None:
+    """The one remaining source cut to whatever room there is (none: None)."""
+    room = budget - count_prompt_tokens(llm, render_messages(question, [replace(hit, text="")]))
+    while room > 0:
+        text = excerpt(hit.text, question, room, llm.count_tokens)
+        if text.strip(GAP):
+            given = [replace(hit, text=text)]
+            tokens = count_prompt_tokens(llm, render_messages(question, given))
+            if tokens <= budget:
+                return given, tokens
+            room -= max(tokens - budget, 1)
+        else:
+            return None
+    return None

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from localrag.config import Settings
-from localrag.errors import ModelMissingError
+from localrag.errors import ConfigError, ModelMissingError
 
 log = logging.getLogger("localrag")
 
@@ -45,6 +45,8 @@ class Reranker:
         self.batch_size = batch_size
         self.max_length = max_length
         self.backend = backend
+        if precision == "int8" and backend != "openvino":
+            raise ConfigError("retrieval.rerank_precision = 'int8' needs retrieval.rerank_backend = 'openvino'")
         if backend == "openvino":
             self._init_openvino(Path(model_dir), precision, threads)
         else:

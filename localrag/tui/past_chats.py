@@ -34,6 +34,8 @@ def answer_from_json(question: str, text: str, payload: dict | None) -> Answer:
         query=p.get("query") if p.get("query") not in (None, question) else None,
         tokens=TokenUsage(tokens.get("prompt", 0), tokens.get("completion", 0), tokens.get("context_window", 0)),
         timings_ms=Timings(t.get("retrieve", 0.0), t.get("rerank", 0.0), t.get("first_token"), t.get("total", 0.0)),
+        dropped_sources=int(p.get("dropped_sources") or 0),
+        shortened_sources=int(p.get("shortened_sources") or 0),
     )
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from localrag.config import Settings
 from localrag.generate.base import load_llm
 from localrag.generate.citations import resolve
-from localrag.generate.extractive import ExtractiveLLM, extract_answer, split_sentences
+from localrag.generate.extractive import ExtractiveLLM, extract_answer
+from localrag.generate.sentences import split_sentences
 from localrag.generate.prompt import NOT_FOUND, build_messages
 from localrag.types import Hit
 

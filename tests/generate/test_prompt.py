@@ -9,47 +9,78 @@ import pytest
 from localrag.config import Settings
 from localrag.errors import LLMError
 from localrag.generate.prompt import (
+    MIN_SOURCE_TOKENS,
     SYSTEM_PROMPT,
-    TRUNCATION_MARK,
     build_messages,
     parse_prompt,
     render_messages,
 )
+from localrag.generate.sentences import GAP
 from localrag.types import Hit
 
 WORDS = "soil tomato seaweed fertiliser compost water prune harvest basil frost mulch sunlight".split()
 
 
 def _hit(i: int, n_words: int, rng: random.Random) -> Hit:
-    text = " ".join(rng.choice(WORDS) for _ in range(n_words))
-    return Hit(chunk_id=i, path=f"garden/note{i}.md", text=f"Note {i}. {text}.", rank=i, line_start=1, line_end=9)
+    """A note of `n_words` random garden words in sentences of ten."""
+    words = [rng.choice(WORDS) for _ in range(n_words)]
+    sentences = [" ".join(words[j : j + 10]).capitalize() + "." for j in range(0, n_words, 10)]
+    return Hit(chunk_id=i, path=f"garden/note{i}.md", text=f"Note {i}. " + " ".join(sentences), rank=i, line_start=1, line_end=9)
 
 
-def test_drops_lowest_ranked_first_and_keeps_as_many_as_fit(smol_factory):
+def test_sources_that_do_not_fit_whole_are_cut_to_a_fair_share_each(smol_factory):
     llm = smol_factory(1024)
     rng = random.Random(1)
-    hits = [_hit(i, 120, rng) for i in range(1, 7)]
-    plan = build_messages("How often is the tomato fertilised?", hits, llm, Settings(), max_tokens=200)
-    assert 0 < len(plan.hits) < len(hits)
-    assert plan.hits == hits[: len(plan.hits)]  # a prefix: the lowest-ranked went first
-    assert plan.dropped == len(hits) - len(plan.hits)
-    assert not plan.truncated
+    hits = [_hit(i, 120, rng) for i in range(1, 5)]
+    question = "How often is the tomato fertilised?"
+    assert llm.count_messages(render_messages(question, hits)) + 200 > llm.n_ctx  # whole, they do not fit
+    plan = build_messages(question, hits, llm, Settings(), max_tokens=200)
+    assert [h.chunk_id for h in plan.hits] == [1, 2, 3, 4] and plan.dropped == 0
+    assert plan.shortened == 4
+    sizes = [llm.count_tokens(h.text) for h in plan.hits]
+    # shared evenly; each excerpt falls short of its share by less than one sentence (~16 tokens)
+    assert min(sizes) >= MIN_SOURCE_TOKENS - 20 and max(sizes) - min(sizes) < 20
+    for given, whole in zip(plan.hits, hits):
+        assert GAP.strip() in given.text
+        kept = [piece.strip() for piece in given.text.split(GAP.strip()) if piece.strip()]
+        assert kept and all(piece in whole.text for piece in kept)  # sentences of its own source
     assert plan.prompt_tokens == llm.count_messages(plan.messages)
     assert plan.prompt_tokens + plan.max_tokens <= llm.n_ctx
-    # maximal: one more source would not have fitted
-    one_more = render_messages("How often is the tomato fertilised?", hits[: len(plan.hits) + 1])
-    assert llm.count_messages(one_more) + plan.max_tokens > llm.n_ctx
+    assert plan.prompt_tokens > llm.n_ctx - 200 - 4 * 20  # the room was used, not wasted
 
 
-def test_truncates_the_top_source_when_it_alone_is_too_long(smol_factory):
+def test_a_short_source_stays_whole_and_leaves_its_room_to_the_long_ones(smol_factory):
     llm = smol_factory(1024)
-    hits = [_hit(1, 2000, random.Random(2)), _hit(2, 50, random.Random(3))]
+    hits = [_hit(1, 2000, random.Random(2)), _hit(2, 30, random.Random(3))]
     plan = build_messages("What about frost?", hits, llm, Settings(), max_tokens=128)
-    assert len(plan.hits) == 1 and plan.dropped == 1 and plan.truncated
-    assert plan.hits[0].text.endswith(TRUNCATION_MARK)
-    assert hits[0].text.startswith(plan.hits[0].text[: -len(TRUNCATION_MARK)])
+    assert len(plan.hits) == 2 and plan.dropped == 0 and plan.shortened == 1
+    assert plan.hits[1].text == hits[1].text
+    assert llm.count_tokens(plan.hits[0].text) > 400
     assert plan.prompt_tokens + plan.max_tokens <= llm.n_ctx
-    assert plan.prompt_tokens > llm.n_ctx - 128 - 40  # the room was used, not wasted
+
+
+def test_drops_the_lowest_ranked_when_a_fair_share_would_be_too_small(smol_factory):
+    llm = smol_factory(1024)
+    rng = random.Random(1)
+    hits = [_hit(i, 150, rng) for i in range(1, 9)]
+    plan = build_messages("How often is the tomato fertilised?", hits, llm, Settings(), max_tokens=200)
+    assert 1 < len(plan.hits) < len(hits)
+    assert [h.chunk_id for h in plan.hits] == [h.chunk_id for h in hits[: len(plan.hits)]]
+    assert plan.dropped == len(hits) - len(plan.hits)
+    assert all(llm.count_tokens(h.text) >= MIN_SOURCE_TOKENS - 20 for h in plan.hits)
+    # one more source would have pushed the shares below the minimum
+    more = build_messages("How often is the tomato fertilised?", hits[: len(plan.hits) + 1], llm, Settings(), max_tokens=200)
+    assert more.dropped == 1
+    assert plan.prompt_tokens + plan.max_tokens <= llm.n_ctx
+
+
+def test_the_top_source_alone_is_cut_to_the_room_there_is(smol_factory):
+    llm = smol_factory(512)
+    hits = [Hit(chunk_id=1, path="a.md", text="Frost " + "and mulch " * 800 + "end.")]
+    plan = build_messages("What about frost?", hits, llm, Settings(), max_tokens=128)
+    assert len(plan.hits) == 1 and plan.shortened == 1
+    assert plan.hits[0].text.startswith("Frost and mulch") and plan.hits[0].text.endswith(GAP.strip())
+    assert plan.prompt_tokens + plan.max_tokens <= llm.n_ctx
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -96,14 +127,15 @@ def test_injected_instructions_stay_inside_their_source_block():
     assert user.rindex("</source>") < user.rindex("Question: What do tomatoes like?")
 
 
-def test_prompt_token_cap_drops_sources_before_the_window_is_full(smol_factory):
+def test_prompt_token_cap_applies_before_the_window_is_full(smol_factory):
     llm = smol_factory(4096)
     rng = random.Random(4)
     hits = [_hit(i, 120, rng) for i in range(1, 7)]
     capped = Settings.model_validate({"llm": {"max_prompt_tokens": 700}})
     plan = build_messages("How often is the tomato fertilised?", hits, llm, capped, max_tokens=200)
     assert plan.prompt_tokens <= 700 and 0 < len(plan.hits) < len(hits)
-    assert plan.hits == hits[: len(plan.hits)]
+    assert plan.hits[0].chunk_id == 1
     whole = build_messages("How often is the tomato fertilised?", hits, llm,
                            Settings.model_validate({"llm": {"max_prompt_tokens": 0}}), max_tokens=200)
-    assert whole.dropped == 0 and whole.prompt_tokens > 700
+    assert whole.dropped == 0 and whole.shortened == 0 and whole.prompt_tokens > 700
+    assert whole.hits == hits

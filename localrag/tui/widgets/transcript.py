@@ -127,6 +127,8 @@ def answer_facts(answer: Answer) -> str:
         parts.append("dropped " + " ".join(f"[{n}]" for n in answer.invalid_citations))
     if answer.dropped_sources:
         parts.append(f"{answer.dropped_sources} sources left out (context full)")
+    if answer.shortened_sources:
+        parts.append(f"{answer.shortened_sources} given in part")
     if answer.query:
         parts.append(f"searched: {answer.query}")
     return " · ".join(parts)
