@@ -164,6 +164,7 @@ class Answer:
     timings_ms: Timings = field(default_factory=Timings)
     dropped_sources: int = 0  # retrieved but left out of the prompt for lack of room
     shortened_sources: int = 0  # given to the model in part (their best-matching sentences)
+    not_found_probability: float | None = None  # the model's P(reply opens with "not found")
 
     def to_json(self) -> dict:
         return {
@@ -176,6 +177,9 @@ class Answer:
             "sources": [h.to_json() for h in self.sources],
             "dropped_sources": self.dropped_sources,
             "shortened_sources": self.shortened_sources,
+            "not_found_probability": None
+            if self.not_found_probability is None
+            else round(self.not_found_probability, 4),
             "tokens": {
                 "prompt": self.tokens.prompt,
                 "completion": self.tokens.completion,

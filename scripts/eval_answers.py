@@ -15,7 +15,8 @@ Prints JSON: {"settings", "index", "metrics" (localrag.eval.answers.summarize), 
 (correct/false abstention for a range of thresholds of each check, from this run's scores:
 "min_dense", the retrieval gate, meaningful with --min-dense 0 so no question was cut short;
 "max_unsupported", the support check after generation, meaningful with --max-unsupported 1 or
-a threshold below the configured one), "rows" (one per question)}.
+a threshold below the configured one; "max_not_found", the model's probability of opening with
+the not-found reply, meaningful with --max-not-found 0.999), "rows" (one per question)}.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from localrag.eval.answers import (  # noqa: E402
     abstention_table,
     is_correct,
     load_questions,
+    not_found_table,
     summarize,
     support_table,
 )
@@ -62,6 +64,7 @@ from localrag.types import Answer  # noqa: E402
 _STOP = threading.Event()  # set by SIGTERM / Ctrl-C
 THRESHOLDS = [round(0.20 + 0.025 * i, 3) for i in range(17)]  # 0.20 .. 0.60
 SUPPORT_THRESHOLDS = [0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.75, 1.0]
+NOT_FOUND_THRESHOLDS = [0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3, 0.5]
 ANSWER_CHARS = 400
 
 
@@ -134,6 +137,7 @@ def evidence_features(question: str, answer: Answer, reply: str) -> dict:
         "top_terms_matched": round(len(top.matched_terms) / len(q_terms), 3) if top and q_terms else None,
         "unsupported_share": round(support.unsupported_share, 3) if support else None,
         "unsupported_terms": support.unsupported if support else [],
+        "not_found_probability": answer.not_found_probability,
     }
 
 
@@ -148,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--index", type=Path, default=None, help="index directory (reused if it exists)")
     p.add_argument("--min-dense", type=float, default=None, help="override retrieval.min_dense")
     p.add_argument("--max-unsupported", type=float, default=None, help="override llm.max_unsupported")
+    p.add_argument("--max-not-found", type=float, default=None,
+                   help="override llm.max_not_found (0.999: measured for every question, never applied)")
     p.add_argument("--only", default=None, help="comma-separated question ids, asked in this order")
     p.add_argument("--progress", action="store_true", help="one line per question on stderr")
     args = p.parse_args(argv)
@@ -177,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             "retrieval.k": args.k,
             "retrieval.min_dense": args.min_dense,
             "llm.max_unsupported": args.max_unsupported,
+            "llm.max_not_found": args.max_not_found,
             "llm.backend": args.llm,
             "llm.model": args.model,
         }
@@ -191,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         outcomes = []
         features = []
         support = []
+        not_found = []  # (answerable, abstained, correct, P(not found)) for the llm.max_not_found table
         interrupted = False
         signal.signal(signal.SIGTERM, _interrupt)
         for q in questions:
@@ -209,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             feats = evidence_features(q.question, answer, reply)
             features.append((q.answerable, feats["top_dense"] if feats["top_dense"] is not None else 0.0))
             support.append((q.answerable, abstained_before_support_check(answer, reply), feats["unsupported_share"]))
+            not_found.append((q.answerable, answer.abstained, is_correct(q, outcome), answer.not_found_probability))
             row = {
                 "id": q.id,
                 "answerable": q.answerable,
@@ -243,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
                 "min_dense": settings.retrieval.min_dense,
                 "min_score": settings.retrieval.min_score,
                 "max_unsupported": settings.llm.max_unsupported,
+                "max_not_found": settings.llm.max_not_found,
                 "reranker": idx.reranker is not None,
                 "n_threads": settings.llm.n_threads,
                 "load_avg": os.getloadavg()[0],
@@ -256,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             "abstention": {
                 "min_dense": abstention_table(features, THRESHOLDS),
                 "max_unsupported": support_table(support, SUPPORT_THRESHOLDS),
+                "max_not_found": not_found_table(not_found, NOT_FOUND_THRESHOLDS),
             },
             "rows": rows,
         }

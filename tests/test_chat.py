@@ -11,6 +11,7 @@ import pytest
 from localrag.chat import (
     UNCITED_NOTE,
     ChatSession,
+    denies_for_lack_of_evidence,
     Done,
     Sources,
     Token,
@@ -339,3 +340,68 @@ def test_sources_too_long_for_the_prompt_are_given_in_part_and_shown_whole():
     assert answer.tokens.prompt <= 600
     as_json = answer.to_json()
     assert as_json["shortened_sources"] == 3 and as_json["dropped_sources"] == 0
+
+
+class GaugedLLM(ScriptedLLM):
+    """A scripted model that also reports how likely it is to open with the not-found reply."""
+
+    def __init__(self, replies: list[str], p_not_found: float):
+        super().__init__(replies)
+        self.p_not_found = p_not_found
+        self.gauged: list[str] = []
+
+    def opening_probability(self, messages, opening, cancel=None):
+        self.gauged.append(opening)
+        return self.p_not_found
+
+
+def test_a_model_likely_to_say_not_found_abstains_before_generating():
+    llm = GaugedLLM(["The tomatoes get seaweed [1]."], p_not_found=0.4)
+    settings = Settings.model_validate({"llm": {"max_not_found": 0.1}})
+    answer = ChatSession(FixedSearcher(HITS), llm, settings).ask("What fertiliser do the tomatoes get?")
+    assert llm.gauged == [NOT_FOUND]
+    assert llm.replies == ["The tomatoes get seaweed [1]."]  # never asked to generate
+    assert answer.abstained and answer.text.startswith(NOT_FOUND)
+    assert answer.sources == HITS and answer.citations == []  # the nearest sources are still listed
+    assert answer.not_found_probability == 0.4
+    assert answer.to_json()["not_found_probability"] == 0.4
+    assert answer.timings_ms.first_token is not None
+
+
+def test_below_the_threshold_the_model_answers_and_off_it_is_not_asked():
+    llm = GaugedLLM(["The tomatoes get seaweed fertiliser [1]."], p_not_found=0.05)
+    settings = Settings.model_validate({"llm": {"max_not_found": 0.1}})
+    answer = ChatSession(FixedSearcher(HITS), llm, settings).ask("What fertiliser do the tomatoes get?")
+    assert not answer.abstained and [c.n for c in answer.citations] == [1]
+    assert answer.not_found_probability == 0.05
+    off = GaugedLLM(["The tomatoes get seaweed fertiliser [1]."], p_not_found=0.9)
+    answer = ChatSession(FixedSearcher(HITS), off, Settings.model_validate({"llm": {"max_not_found": 1}})).ask(
+        "What fertiliser do the tomatoes get?"
+    )
+    assert off.gauged == [] and not answer.abstained and answer.not_found_probability is None
+
+
+@pytest.mark.parametrize(
+    ("reply", "denies"),
+    [
+        ("No [2].", True),
+        ("No [1]. The sources do not mention Android phones.", True),
+        ("No, the sources do not report that statins raise cholesterol [1].", True),
+        ("No [1]. The source states that statins lower cholesterol by a third.", False),
+        ("No, roses are pruned in March, not in May [2].", False),
+        ("Yes [1].", False),
+        ("Notes are kept in the index [1].", False),
+    ],
+)
+def test_a_no_that_only_says_nothing_was_found_is_a_not_found_reply(reply, denies):
+    assert denies_for_lack_of_evidence(reply) is denies
+
+
+def test_no_for_lack_of_evidence_abstains_and_cites_nothing():
+    llm = ScriptedLLM(["No [1]. The sources do not mention a warranty."])
+    answer = ChatSession(FixedSearcher(HITS), llm, Settings()).ask("Is there a warranty on the tomatoes?")
+    assert answer.abstained and answer.text.startswith(NOT_FOUND)
+    assert answer.citations == [] and answer.sources == HITS
+    contradicted = ScriptedLLM(["No [2]. Roses are pruned in March, not in May."])
+    answer = ChatSession(FixedSearcher(HITS), contradicted, Settings()).ask("Are roses pruned in May?")
+    assert not answer.abstained and [c.n for c in answer.citations] == [2]

@@ -29,7 +29,8 @@ class Question:
     question: str
     answerable: bool
     expected_path: str | None = None
-    expected_heading: str | None = None
+    # one heading, or several when the answer is written in more than one section
+    expected_heading: str | tuple[str, ...] | None = None
     expected_lines: tuple[int, int] | None = None  # 1-based inclusive; any overlap counts
 
 
@@ -61,7 +62,7 @@ class Outcome:
 
 def load_questions(path: Path) -> list[Question]:
     """Read a JSONL question set (fields id, question, answerable, expected_path,
-    expected_heading, expected_lines as [start, end])."""
+    expected_heading (a heading or a list of them), expected_lines as [start, end])."""
     questions: list[Question] = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -73,12 +74,13 @@ def load_questions(path: Path) -> list[Question]:
         try:
             d = json.loads(line)
             lines_field = d.get("expected_lines")
+            heading = d.get("expected_heading")
             q = Question(
                 id=str(d["id"]),
                 question=str(d["question"]),
                 answerable=bool(d["answerable"]),
                 expected_path=d.get("expected_path"),
-                expected_heading=d.get("expected_heading"),
+                expected_heading=tuple(map(str, heading)) if isinstance(heading, list) else heading,
                 expected_lines=(int(lines_field[0]), int(lines_field[1])) if lines_field else None,
             )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError) as e:
@@ -100,12 +102,17 @@ def cites_expected(question: Question, cited: Iterable[CitedSource], file_only: 
             continue
         if file_only:
             return True
-        if question.expected_heading and _norm(question.expected_heading) not in {_norm(h) for h in c.heading}:
+        if question.expected_heading and not _expected_headings(question) & {_norm(h) for h in c.heading}:
             continue
         if question.expected_lines and not _overlaps(question.expected_lines, c.line_start, c.line_end):
             continue
         return True
     return False
+
+
+def _expected_headings(question: Question) -> set[str]:
+    h = question.expected_heading or ()
+    return {_norm(x) for x in ((h,) if isinstance(h, str) else h)}
 
 
 def _overlaps(expected: tuple[int, int], start: int | None, end: int | None) -> bool:
@@ -241,6 +248,27 @@ def support_table(
                 "threshold": t,
                 "correct_abstain": _share([ab for a, ab in abstains if not a]) or 0.0,
                 "false_abstain": _share([ab for a, ab in abstains if a]) or 0.0,
+            }
+        )
+    return rows
+
+
+def not_found_table(
+    samples: Sequence[tuple[bool, bool, bool, float | None]], thresholds: Iterable[float]
+) -> list[dict[str, float]]:
+    """The not-found gate (`llm.max_not_found`) at each threshold t, had each question also
+    abstained when the model's probability of opening with the not-found reply is above t:
+    correct abstentions, false abstentions and correct citations. `samples` are (answerable,
+    abstained anyway, correct as answered, probability or None when not measured)."""
+    rows = []
+    for t in thresholds:
+        gated = [(a, ab or (p is not None and p > t), ok) for a, ab, ok, p in samples]
+        rows.append(
+            {
+                "threshold": t,
+                "correct_abstain": _share([ab for a, ab, _ in gated if not a]) or 0.0,
+                "false_abstain": _share([ab for a, ab, _ in gated if a]) or 0.0,
+                "citation_accuracy": _share([ok and not ab for a, ab, ok in gated if a]) or 0.0,
             }
         )
     return rows

@@ -34,6 +34,11 @@ def _expand(body: str) -> list[int]:
     return out
 
 
+def without_markers(text: str) -> str:
+    """`text` with its citation markers removed."""
+    return _MARKER.sub("", text)
+
+
 def parse_citations(text: str) -> list[int]:
     """Every cited number in order of first appearance, without duplicates."""
     seen: dict[int, None] = {}

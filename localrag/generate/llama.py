@@ -277,6 +277,50 @@ class LlamaCppLLM:
         )
         return len(tokens)
 
+    def opening_probability(
+        self, messages: list[dict[str, str]], opening: str, cancel: threading.Event | None = None
+    ) -> float | None:
+        """The probability that the reply to `messages` starts with the first token of `opening`,
+        from the model's next-token distribution after the prompt (None without a chat template).
+
+        The prompt is evaluated into the KV cache here, so a `stream` of the same messages that
+        follows starts generating at once (llama-cpp-python reuses the cached prefix).
+        """
+        if self._formatter is None:
+            return None
+        import numpy as np
+
+        llama_cpp = _llama_module()
+        result = self._formatter(messages=messages)
+        tokens = self._llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+        first = self._llama.tokenize(opening.encode("utf-8"), add_bos=False, special=False)[0]
+        with self._lock:
+            self._cancel = cancel
+            try:
+                llama = self._llama
+                cached = 0
+                for a, b in zip(llama._input_ids, tokens):
+                    if a != b:
+                        break
+                    cached += 1
+                llama.n_tokens = min(cached, len(tokens) - 1)  # eval() drops the cache past this
+                llama.eval(tokens[llama.n_tokens :])
+                # the next generate() must decode again before sampling (it replays one token)
+                llama._requires_eval = True
+                logits = np.ctypeslib.as_array(
+                    llama_cpp.llama_get_logits_ith(llama._ctx.ctx, -1), shape=(llama.n_vocab(),)
+                ).astype(np.float64)
+            except AttributeError:  # a llama-cpp-python without these internals: no estimate
+                return None
+            except RuntimeError as e:
+                if cancel is not None and cancel.is_set():
+                    return None
+                raise LLMError(f"{self.name}: prompt evaluation failed: {e}") from None
+            finally:
+                self._cancel = None
+        probs = np.exp(logits - logits.max())
+        return float(probs[first] / probs.sum())
+
     def stream(
         self,
         messages: list[dict[str, str]],

@@ -16,6 +16,7 @@ from localrag.eval.answers import (
     cites_expected,
     is_correct,
     load_questions,
+    not_found_table,
     summarize,
     support_table,
     tokens_per_second,
@@ -39,6 +40,17 @@ def test_citation_must_name_the_expected_file_and_heading():
 def test_heading_match_ignores_case_and_spacing_but_not_words():
     assert cites_expected(MODELS_Q, [CitedSource("models.md", ("using  your own gguf MODEL",))])
     assert not cites_expected(MODELS_Q, [CitedSource("models.md", ("Using your own GGUF models",))])
+
+
+def test_an_answer_written_in_two_sections_accepts_either(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"id": "a", "question": "How do I open a source?", "answerable": true, '
+                    '"expected_path": "tui.md", "expected_heading": ["Previewing and opening sources", "Key bindings"]}\n')
+    (q,) = load_questions(path)
+    assert q.expected_heading == ("Previewing and opening sources", "Key bindings")
+    assert cites_expected(q, [CitedSource("tui.md", ("The chat app", "Key bindings"))])
+    assert cites_expected(q, [CitedSource("tui.md", ("The chat app", "previewing and opening SOURCES"))])
+    assert not cites_expected(q, [CitedSource("tui.md", ("The chat app", "Where chats are saved"))])
 
 
 def test_expected_lines_need_an_overlapping_citation():
@@ -158,3 +170,14 @@ def test_load_questions_rejects_bad_rows(tmp_path, line, message):
 def test_missing_question_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read question set"):
         load_questions(tmp_path / "absent.jsonl")
+
+
+def test_not_found_table():
+    # (answerable, abstained anyway, correct as answered, P(not found) or None)
+    samples = [(True, False, True, 0.01), (True, False, True, 0.2), (True, False, False, 0.05),
+               (False, False, False, 0.3), (False, True, False, 0.01), (False, False, False, None)]
+    rows = not_found_table(samples, [0.1, 0.5])
+    assert rows == [
+        {"threshold": 0.1, "correct_abstain": 0.6667, "false_abstain": 0.3333, "citation_accuracy": 0.3333},
+        {"threshold": 0.5, "correct_abstain": 0.3333, "false_abstain": 0.0, "citation_accuracy": 0.6667},
+    ]

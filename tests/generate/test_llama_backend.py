@@ -130,3 +130,20 @@ def test_load_llm_resolves_the_registry_name_and_keeps_the_model_warm(models_dir
     assert isinstance(llm, LlamaCppLLM) and llm.n_ctx == 1024
     assert llm._llama.n_threads == physical_cores() and llm._llama.n_threads_batch == physical_cores()
     assert load_llm(settings) is llm  # loaded once
+
+
+def test_opening_probability_reads_the_first_token_and_leaves_the_prompt_cached(smol):
+    plan = _plan(smol)
+    baseline = "".join(smol.stream(plan.messages, 24))
+    smol._llama.reset()  # nothing cached: the estimate evaluates the whole prompt
+    p_not_found = smol.opening_probability(plan.messages, "I couldn't find this in your documents.")
+    p_the = smol.opening_probability(plan.messages, "The")
+    assert 0.0 < p_not_found < 1.0 and 0.0 < p_the < 1.0 and p_not_found + p_the <= 1.0
+    # the second call found the prompt cached and must give the same distribution
+    assert smol.opening_probability(plan.messages, "The") == pytest.approx(p_the, rel=1e-4)
+    assert smol._llama.n_tokens == plan.prompt_tokens
+    # generating right after it is exactly what generating from scratch gives (greedy, same seed)
+    assert "".join(smol.stream(plan.messages, 24)) == baseline
+    # the most likely opening really is the one generated most of the time: its token scores highest
+    first_word = baseline.split()[0]
+    assert smol.opening_probability(plan.messages, first_word) >= max(p_not_found, 0.05)

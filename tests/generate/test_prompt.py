@@ -33,8 +33,8 @@ def test_sources_that_do_not_fit_whole_are_cut_to_a_fair_share_each(smol_factory
     rng = random.Random(1)
     hits = [_hit(i, 120, rng) for i in range(1, 5)]
     question = "How often is the tomato fertilised?"
-    assert llm.count_messages(render_messages(question, hits)) + 200 > llm.n_ctx  # whole, they do not fit
-    plan = build_messages(question, hits, llm, Settings(), max_tokens=200)
+    assert llm.count_messages(render_messages(question, hits)) + 128 > llm.n_ctx  # whole, they do not fit
+    plan = build_messages(question, hits, llm, Settings(), max_tokens=128)
     assert [h.chunk_id for h in plan.hits] == [1, 2, 3, 4] and plan.dropped == 0
     assert plan.shortened == 4
     sizes = [llm.count_tokens(h.text) for h in plan.hits]
@@ -46,7 +46,7 @@ def test_sources_that_do_not_fit_whole_are_cut_to_a_fair_share_each(smol_factory
         assert kept and all(piece in whole.text for piece in kept)  # sentences of its own source
     assert plan.prompt_tokens == llm.count_messages(plan.messages)
     assert plan.prompt_tokens + plan.max_tokens <= llm.n_ctx
-    assert plan.prompt_tokens > llm.n_ctx - 200 - 4 * 20  # the room was used, not wasted
+    assert plan.prompt_tokens > llm.n_ctx - 128 - 4 * 20  # the room was used, not wasted
 
 
 def test_a_short_source_stays_whole_and_leaves_its_room_to_the_long_ones(smol_factory):
