@@ -377,7 +377,8 @@ class ChatSession:
                 marker = " [" + ", ".join(str(n) for n in cited) + "]"
                 reply += marker
                 yield Token(marker)
-        self._finish(answer, reply, plan.hits, question, cancelled=cancel.is_set())
+        # checked against the whole passages: what the citations point to and the user can read
+        self._finish(answer, reply, answer.sources, question, cancelled=cancel.is_set())
 
     def _needs_citations(self, reply: str, cancel: threading.Event) -> bool:
         return bool(

@@ -405,3 +405,13 @@ def test_no_for_lack_of_evidence_abstains_and_cites_nothing():
     contradicted = ScriptedLLM(["No [2]. Roses are pruned in March, not in May."])
     answer = ChatSession(FixedSearcher(HITS), contradicted, Settings()).ask("Are roses pruned in May?")
     assert not answer.abstained and [c.n for c in answer.citations] == [2]
+
+
+def test_the_support_check_reads_the_whole_passages_not_the_excerpts():
+    text = " ".join(["Beds get compost and mulch in spring."] * 40 + ["The plot is in Leeds."])
+    hits = [Hit(chunk_id=1, path="garden/plot.md", rank=1, score=1.0, line_start=1, line_end=9, text=text)]
+    llm = ScriptedLLM(["Beds in Leeds get compost and mulch in spring [1]."])
+    settings = Settings.model_validate({"llm": {"max_prompt_tokens": 400, "max_unsupported": 0.0}})
+    answer = ChatSession(FixedSearcher(hits), llm, settings).ask("Do beds in Leeds get compost and mulch in spring?")
+    assert answer.shortened_sources == 1 and "Leeds" not in llm.calls[0][1]["content"].split("Question:")[0]
+    assert not answer.abstained and [c.n for c in answer.citations] == [1]
