@@ -320,28 +320,22 @@ class ChatSession:
             tokens=TokenUsage(context_window=self.llm.n_ctx),
             timings_ms=timings,
         )
-        if weak_evidence(hits, self.settings.retrieval):
-            answer.abstained = True
-            answer.text = NOT_FOUND + (f" {WEAK_EVIDENCE_NOTE}" if hits else "")
-            timings.first_token = (time.perf_counter() - t0) * 1000
-            yield Token(answer.text)
-        else:
+        plan = None
+        if not weak_evidence(hits, self.settings.retrieval):
             plan = build_messages(prompt_question, hits, self.llm, self.settings)
             answer.sources = hits[: len(plan.hits)]  # untruncated text for display
             answer.dropped_sources = plan.dropped
             answer.shortened_sources = plan.shortened
             answer.tokens.prompt = plan.prompt_tokens
             answer.not_found_probability = self._not_found_probability(plan.messages, cancel)
-            if (
-                answer.not_found_probability is not None
-                and answer.not_found_probability > self.settings.llm.max_not_found
-            ):
-                answer.abstained = True
-                answer.text = f"{NOT_FOUND} {WEAK_EVIDENCE_NOTE}"
-                timings.first_token = (time.perf_counter() - t0) * 1000
-                yield Token(answer.text)
-            else:
-                yield from self._generate(answer, plan, prompt_question, cancel, t0)
+        if plan is None or self._likely_not_found(answer):
+            # abstain without generating: weak evidence, or the model would say "not found"
+            answer.abstained = True
+            answer.text = NOT_FOUND + (f" {WEAK_EVIDENCE_NOTE}" if hits else "")
+            timings.first_token = (time.perf_counter() - t0) * 1000
+            yield Token(answer.text)
+        else:
+            yield from self._generate(answer, plan, prompt_question, cancel, t0)
 
         timings.total = (time.perf_counter() - t0) * 1000
         self.history.append(Turn(question, answer.text, query))
@@ -355,6 +349,10 @@ class ChatSession:
         if estimate is None or self.settings.llm.max_not_found >= 1:
             return None
         return estimate(messages, NOT_FOUND, cancel=cancel)
+
+    def _likely_not_found(self, answer: Answer) -> bool:
+        p = answer.not_found_probability
+        return p is not None and p > self.settings.llm.max_not_found
 
     def _generate(
         self, answer: Answer, plan: PromptPlan, question: str, cancel: threading.Event, t0: float

@@ -217,11 +217,12 @@ def main(argv: list[str] | None = None) -> int:
             feats = evidence_features(q.question, answer, reply)
             features.append((q.answerable, feats["top_dense"] if feats["top_dense"] is not None else 0.0))
             support.append((q.answerable, abstained_before_support_check(answer, reply), feats["unsupported_share"]))
-            not_found.append((q.answerable, answer.abstained, is_correct(q, outcome), answer.not_found_probability))
+            correct = is_correct(q, outcome)
+            not_found.append((q.answerable, answer.abstained, correct, answer.not_found_probability))
             row = {
                 "id": q.id,
                 "answerable": q.answerable,
-                "correct": is_correct(q, outcome),
+                "correct": correct,
                 "abstained": outcome.abstained,
                 "expected": q.expected_path,
                 "cited": sorted({c.path for c in outcome.cited}),

@@ -271,11 +271,12 @@ class LlamaCppLLM:
             return APPROX_TOKENS_REPLY_PRIMER + sum(
                 self.count_tokens(m["content"]) + APPROX_TOKENS_PER_MESSAGE for m in messages
             )
+        return len(self._prompt_tokens(messages))
+
+    def _prompt_tokens(self, messages: list[dict[str, str]]) -> list[int]:
+        """The GGUF chat template rendered and tokenized as generation does (needs the template)."""
         result = self._formatter(messages=messages)
-        tokens = self._llama.tokenize(
-            result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
-        )
-        return len(tokens)
+        return self._llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
 
     def opening_probability(
         self, messages: list[dict[str, str]], opening: str, cancel: threading.Event | None = None
@@ -291,8 +292,7 @@ class LlamaCppLLM:
         import numpy as np
 
         llama_cpp = _llama_module()
-        result = self._formatter(messages=messages)
-        tokens = self._llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+        tokens = self._prompt_tokens(messages)
         first = self._llama.tokenize(opening.encode("utf-8"), add_bos=False, special=False)[0]
         with self._lock:
             self._cancel = cancel

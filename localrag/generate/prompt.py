@@ -147,24 +147,27 @@ def _fair_shares(lengths: list[int], room: int) -> list[int]:
 
 def _fit(question: str, hits: list[Hit], llm: LLM, budget: int) -> tuple[list[Hit], int] | None:
     """Every hit, each cut to the sentences that match the question best within its fair share of
-    the budget; None when a share would fall below MIN_SOURCE_TOKENS (or nothing fits at all)."""
+    the budget; None when a share would fall below MIN_SOURCE_TOKENS (for a single hit: when no
+    room or no text is left)."""
+    min_share = MIN_SOURCE_TOKENS if len(hits) > 1 else 1
     empty = [replace(h, text="") for h in hits]
     lengths = [llm.count_tokens(h.text) for h in hits]
     overhead = count_prompt_tokens(llm, render_messages(question, empty))
     slack = 0  # tokens of a source counted alone and within the prompt differ a little
-    for _ in range(8):
+    while True:  # each round shrinks the shares, so it ends
         shares = _fair_shares(lengths, budget - overhead - slack)
-        if any(share < min(n, MIN_SOURCE_TOKENS) for n, share in zip(lengths, shares)):
+        if any(share < min(n, min_share) for n, share in zip(lengths, shares)):
             return None
         fitted = [
             h if n <= share else replace(h, text=excerpt(h.text, question, share, llm.count_tokens))
             for h, n, share in zip(hits, lengths, shares)
         ]
+        if len(fitted) == 1 and not fitted[0].text.strip(GAP):
+            return None  # the last source cut to nothing: no source at all
         tokens = count_prompt_tokens(llm, render_messages(question, fitted))
         if tokens <= budget:
             return fitted, tokens
         slack += tokens - budget
-    return None
 
 
 def build_messages(
@@ -195,7 +198,7 @@ def build_messages(
     kept = list(hits)
     given, tokens = kept, count_prompt_tokens(llm, render_messages(question, kept))
     while kept and tokens > budget:
-        fitted = _fit(question, kept, llm, budget) if len(kept) > 1 else _fit_one(question, kept[0], llm, budget)
+        fitted = _fit(question, kept, llm, budget)
         if fitted is not None:
             given, tokens = fitted
             break
@@ -213,18 +216,3 @@ def build_messages(
         shortened=sum(g.text != h.text for g, h in zip(given, hits)),
     )
 
-
-def _fit_one(question: str, hit: Hit, llm: LLM, budget: int) -> tuple[list[Hit], int] | None:
-    """The one remaining source cut to whatever room there is (none: None)."""
-    room = budget - count_prompt_tokens(llm, render_messages(question, [replace(hit, text="")]))
-    while room > 0:
-        text = excerpt(hit.text, question, room, llm.count_tokens)
-        if text.strip(GAP):
-            given = [replace(hit, text=text)]
-            tokens = count_prompt_tokens(llm, render_messages(question, given))
-            if tokens <= budget:
-                return given, tokens
-            room -= max(tokens - budget, 1)
-        else:
-            return None
-    return None
