@@ -31,6 +31,7 @@ from localrag.generate.base import LLM, is_generative
 from localrag.generate.citations import parse_citations, resolve, strip_invalid, without_markers
 from localrag.generate.grounding import Support, check_support
 from localrag.generate.prompt import NOT_FOUND, PromptPlan, build_messages
+from localrag.generate.sentences import split_sentences
 from localrag.store.tokenize import STOPWORDS
 from localrag.types import Answer, Hit, TokenUsage, Timings
 
@@ -158,7 +159,6 @@ def says_not_found(text: str) -> bool:
     return bool(_NOT_FOUND_PATTERNS.search(_QUOTED.sub("", text)))
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _LEADING_NO = re.compile(r"^\W*no\b\W*", re.IGNORECASE)
 
 
@@ -170,14 +170,14 @@ def denies_for_lack_of_evidence(text: str) -> bool:
     opening = _LEADING_NO.match(body)
     if opening is None:
         return False
-    rest = [s for s in _SENTENCE_END.split(body[opening.end() :]) if s.strip(" .!?")]
+    rest = [s for s in split_sentences(body[opening.end() :]) if s.strip(" .!?")]
     return all(says_not_found(s) for s in rest)
 
 
 def reply_support(question: str, reply: str, hits: list[Hit]) -> Support:
     """The support check of a reply against the sources it was given. Sentences saying the
     sources lack something assert nothing ("The sources do not mention the dose.")."""
-    asserted = " ".join(s for s in _SENTENCE_END.split(reply) if not says_not_found(s))
+    asserted = " ".join(s for s in split_sentences(reply) if not says_not_found(s))
     return check_support(question, asserted, [h.text for h in hits])
 
 

@@ -4,10 +4,16 @@
     .venv/bin/python scripts/make_scifact_questions.py ../shared/eval/scifact
 
 Chooses (deterministically, --seed) test claims that have exactly one cited abstract:
-  - `--answerable` claims whose cited abstract is written out (expected_path = that file);
+  - `--answerable` claims whose cited abstract holds SciFact's annotated evidence for them
+    (SUPPORT or CONTRADICT sentences in queries.jsonl's metadata); that abstract is written
+    out (expected_path = that file, `label` = the annotation);
   - `--unanswerable` claims whose cited abstracts are NOT written out (nor any abstract cited
     for them in queries.jsonl's evidence metadata), so the folder holds no evidence for them;
   - `--distractors` other abstracts, none of them evidence for an unanswerable claim.
+A claim SciFact annotates NOT ENOUGH INFO (cited, but no evidence sentence: empty metadata) is
+never answerable: its abstract is about the topic but, by the annotators' reading, does not say
+whether the claim holds, so "not found" is a right reply to it. Such claims serve only as
+unanswerable ones (their cited abstract not written out).
 Each abstract becomes DOCS/<corpus id>.md ("# title", blank line, abstract). Each claim is
 asked as "Is it true that <claim>?". expected_path is relative to the current directory.
 """
@@ -62,11 +68,18 @@ def build(scifact: Path, docs_dir: Path, questions_path: Path, n_ans: int, n_una
         meta = queries[qid].get("metadata") or {}
         return set(qrels.get(qid, set())) | {str(k) for k in meta}
 
+    def label(qid: str) -> str | None:
+        """SciFact's annotation of the claim's one cited abstract; None for NOT ENOUGH INFO."""
+        (doc,) = qrels[qid]
+        labels = {e["label"] for e in ((queries[qid].get("metadata") or {}).get(doc) or [])}
+        return "/".join(sorted(labels)) or None
+
     single = sorted((q for q, docs in qrels.items() if len(docs) == 1 and q in queries), key=int)
     rng.shuffle(single)
-    answerable = single[:n_ans]
+    answerable = [q for q in single if label(q)][:n_ans]
     written = {next(iter(qrels[q])) for q in answerable}
-    unanswerable = [q for q in single[n_ans:] if not (evidence(q) & written) and q not in NOT_UNANSWERABLE][:n_unans]
+    rest = [q for q in single if q not in answerable]
+    unanswerable = [q for q in rest if not (evidence(q) & written) and q not in NOT_UNANSWERABLE][:n_unans]
     forbidden = set().union(*(evidence(q) for q in unanswerable)) if unanswerable else set()
     pool = sorted(d for d in corpus if d not in written and d not in forbidden)
     written |= set(rng.sample(pool, n_distract))
@@ -90,6 +103,7 @@ def build(scifact: Path, docs_dir: Path, questions_path: Path, n_ans: int, n_una
                 "answerable": True,
                 "expected_path": (docs_dir / f"{doc}.md").as_posix(),
                 "claim": queries[q]["text"],
+                "label": label(q),
             }
         )
     for q in unanswerable:

@@ -388,6 +388,9 @@ def test_below_the_threshold_the_model_answers_and_off_it_is_not_asked():
         ("No [1]. The sources do not mention Android phones.", True),
         ("No, the sources do not report that statins raise cholesterol [1].", True),
         ("No [1]. The source states that statins lower cholesterol by a third.", False),
+        # an abbreviated genus is not a sentence end: the whole reply is one "not found"
+        ("No [1]. The sources do not report that H. pylori urease has two subunits, UreA and UreB.", True),
+        ("No [1]. The sources do not report a rise. They report that rates declined in Finland.", False),
         ("No, roses are pruned in March, not in May [2].", False),
         ("Yes [1].", False),
         ("Notes are kept in the index [1].", False),

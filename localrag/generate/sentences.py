@@ -15,7 +15,8 @@ from collections.abc import Callable
 from localrag.store.tokenize import tokenize
 
 # Sentence ends: terminal punctuation before whitespace, or line breaks (lists, code, tables).
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+# Not before a lowercase word: "H. pylori", "E. coli", "e.g. the", "et al. found" go on.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s++(?![a-z])|\n+")
 # Words that shape a question but say nothing about its subject (stemmed, as tokenize emits them).
 _QUESTION_WORDS = frozenset(
     tokenize("what which who whom whose how when where why do does did can could would should get got tell me about")

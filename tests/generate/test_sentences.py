@@ -24,6 +24,11 @@ def test_spans_cover_each_sentence_exactly():
     assert sentence_spans("") == [] and sentence_spans(" \n ") == []
 
 
+def test_a_full_stop_before_a_lowercase_word_does_not_end_the_sentence():
+    text = "Infection with H.  pylori rose, e.g. in Leeds. Rates fell. 5 sites closed."
+    assert split_sentences(text) == ["Infection with H.  pylori rose, e.g. in Leeds.", "Rates fell.", "5 sites closed."]
+
+
 def test_sentences_sharing_more_query_terms_score_higher():
     wanted = query_terms("Do statins lower cholesterol?")
     assert "do" not in wanted and wanted  # question words are not terms
