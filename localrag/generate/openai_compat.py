@@ -4,6 +4,10 @@ Tokens stream over server-sent events. Token counts come from the server when it
 tokenize endpoint (llama-server: POST /tokenize; llama-cpp-python: POST /extras/tokenize);
 otherwise they are estimated from UTF-8 bytes (`APPROX_BYTES_PER_TOKEN`), which over-counts
 English a little, so budgets stay on the safe side. `count_is_exact` says which one is in use.
+
+The not-found estimate (`opening_probability`) asks for one token with `logprobs`; servers cache
+the prompt (llama-server, llama-cpp-python, vLLM's prefix cache), so the answer that follows
+does not pay for the prompt twice. A server without logprobs gives no estimate (None).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import httpx
 from localrag.errors import LLMError
 
 APPROX_BYTES_PER_TOKEN = 3.0
+TOP_LOGPROBS = 20  # the most the OpenAI API (and vLLM) allow
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 120.0
 
@@ -80,6 +85,28 @@ class OpenAICompatLLM:
             except (httpx.HTTPError, KeyError, ValueError):
                 pass
         return math.ceil(len(text.encode("utf-8")) / APPROX_BYTES_PER_TOKEN)
+
+    def opening_probability(
+        self, messages: list[dict[str, str]], opening: str, cancel: threading.Event | None = None
+    ) -> float | None:
+        """The probability that the reply to `messages` starts with `opening`'s first token, from
+        the server's top log-probabilities for the first token (tokens that begin `opening`).
+        None when the server does not return log-probabilities or the request fails."""
+        if cancel is not None and cancel.is_set():
+            return None
+        payload = {**self._payload(messages, 1, None), "stream": False, "logprobs": True, "top_logprobs": TOP_LOGPROBS}
+        try:
+            r = self._client.post(f"{self.base_url}/chat/completions", json=payload)
+            r.raise_for_status()
+            first = r.json()["choices"][0]["logprobs"]["content"][0]
+            candidates = first.get("top_logprobs") or [first]
+            return sum(
+                math.exp(c["logprob"])
+                for c in candidates
+                if c["token"].lstrip() and opening.startswith(c["token"].lstrip())
+            )
+        except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError):
+            return None
 
     def _payload(self, messages: list[dict[str, str]], max_tokens: int, stop: list[str] | None) -> dict[str, Any]:
         payload: dict[str, Any] = {

@@ -14,7 +14,7 @@ from localrag.config import Settings
 from localrag.errors import LLMError
 from localrag.generate.base import load_llm
 from localrag.generate.openai_compat import OpenAICompatLLM, parse_sse_line
-from localrag.generate.prompt import build_messages
+from localrag.generate.prompt import NOT_FOUND, build_messages
 from localrag.types import Hit
 
 
@@ -105,3 +105,26 @@ def test_cancel_closes_the_stream(server):
             t = time.perf_counter()
     assert t is not None and time.perf_counter() - t < 0.5
     assert len(pieces) == 3
+
+
+@pytest.mark.slow
+def test_not_found_probability_from_the_servers_logprobs(server, smol):
+    llm = OpenAICompatLLM(f"{server}/v1", model="smol", n_ctx=2048, temperature=0.0)
+    hits = [Hit(chunk_id=1, path="garden/tomatoes.md", text="The tomatoes get liquid seaweed fertiliser every two weeks.")]
+    plan = build_messages("What fertiliser do the tomatoes get?", hits, llm, Settings())
+    first_word = "".join(llm.stream(plan.messages, 4)).split()[0]
+    for opening in (NOT_FOUND, first_word):
+        remote = llm.opening_probability(plan.messages, opening)
+        assert remote == pytest.approx(smol.opening_probability(plan.messages, opening), abs=0.02)
+    assert llm.opening_probability(plan.messages, first_word) > 0.05  # what it says first is likely
+    assert llm.opening_probability(plan.messages, "Zebra crossings") == 0.0
+    cancelled = threading.Event()
+    cancelled.set()
+    assert llm.opening_probability(plan.messages, NOT_FOUND, cancel=cancelled) is None
+
+
+def test_no_logprobs_from_the_server_means_no_estimate():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert OpenAICompatLLM(f"http://127.0.0.1:{port}/v1").opening_probability([{"role": "user", "content": "hi"}], "I") is None
