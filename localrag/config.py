@@ -92,8 +92,8 @@ class RetrievalSettings(_Section):
     min_score: float = Field(0.0, description="abstain when the best hit's final score (rerank, else RRF) is below this")
     # Calibrated with scripts/eval_answers.py on tests/data/docs_questions.jsonl and
     # tests/data/scifact_questions.jsonl (MiniLM, OpenVINO int8 query vectors; correct / false
-    # abstentions at the gate, pooled over 25 unanswerable / 82 answerable): 0.30: 12% / 0%;
-    # 0.35: 20% / 3.7% (two answerable docs questions cut off before the model was asked). The
+    # abstentions at the gate, pooled over 25 unanswerable / 82 answerable): 0.30: 20% / 0%;
+    # 0.35: 32% / 4.9% (four answerable questions cut off before the model was asked). The
     # model's own "not found" and the support check (llm.max_unsupported) cover the rest.
     min_dense: float = Field(
         0.30, ge=-1.0, le=1.0, description="abstain when no hit's dense cosine similarity to the question reaches this"
@@ -105,14 +105,14 @@ class LLMSettings(_Section):
     model: str = "qwen2.5-coder-1.5b-instruct-q4_k_m"
     n_ctx: int = Field(4096, ge=512, le=131072)
     max_tokens: int = Field(512, ge=16, le=8192)
-    # Prompt processing dominates time to first token on a CPU (~84 tokens/s for the 1.5B default on
+    # Prompt processing dominates time to first token on a CPU (~120 tokens/s for the 1.5B default on
     # 2 cores): past this many prompt tokens the lowest-ranked sources are dropped (then the last one
     # cut). 0 = use the whole context window.
     max_prompt_tokens: int = Field(1024, ge=0, le=131072)
     # The support check after generation (localrag/generate/grounding.py). Calibrated with
     # scripts/eval_answers.py (Qwen2.5-Coder-1.5B, k=4) on the docs and SciFact question sets: the
     # value with the fewest false abstentions that abstains on >= 80% of both sets' unanswerable
-    # questions (docs 10 -> 11 of 13, SciFact 11 of 12; 2 more of 40 SciFact answers lost).
+    # questions (docs 10 -> 11 of 13, SciFact 6 -> 10 of 12; 1 more of 40 SciFact answers lost).
     # 1 turns it off.
     max_unsupported: float = Field(
         0.45,
@@ -124,8 +124,8 @@ class LLMSettings(_Section):
     # with the not-found sentence (first token, llama.cpp backend only). Above this, the answer
     # abstains without generating. Calibrated with scripts/eval_answers.py (Qwen2.5-Coder-1.5B,
     # k=4): on the docs set answerable questions stay below 0.03 but one, unanswerable ones mostly
-    # reach 0.08-0.3; 0.1 abstains on 11 of 13 docs and 9 of 12 SciFact unanswerable questions
-    # (0.06: 12 and 10, but 5 docs answers lost). 1 turns it off.
+    # reach 0.08-0.3; 0.1 abstains on 11 of 13 docs and 10 of 12 SciFact unanswerable questions
+    # (0.06: 12 of 13 docs, but 4 docs and 2 SciFact answers lost). 1 turns it off.
     max_not_found: float = Field(
         0.1,
         ge=0,

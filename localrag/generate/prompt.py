@@ -44,7 +44,8 @@ _FORM = (
 _IF_NOT_FOUND = f'If no source is about the question, reply only: "{NOT_FOUND}"'
 ANSWER_REMINDER = _FORM + _IF_NOT_FOUND
 # Asked whether a claim holds, Qwen2.5-Coder-1.5B replied "not found" whenever the source did not
-# repeat the claim word for word (23 of 40 answerable SciFact claims). Only for yes/no questions:
+# repeat the claim word for word (23 of 40 "answerable" claims of the first SciFact set, which still
+# counted NOT ENOUGH INFO claims as answerable). Only for yes/no questions:
 # given to every question, it opened how-to answers with "Yes,".
 YES_NO_REMINDER = (
     _FORM + "If the question asks whether something is true, answer Yes or No as the source reports it, "
