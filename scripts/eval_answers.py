@@ -56,6 +56,7 @@ from localrag.eval.answers import (  # noqa: E402
     not_found_table,
     summarize,
     support_table,
+    verdict_of,
 )
 from localrag.index import Index  # noqa: E402
 from localrag.store.tokenize import tokenize  # noqa: E402
@@ -113,6 +114,7 @@ def ask_one(session: ChatSession, question: Question) -> tuple[Outcome, Answer, 
         total_ms=total_ms,
         completion_tokens=answer.tokens.completion,
         prompt_tokens=answer.tokens.prompt,
+        verdict=None if answer.abstained else verdict_of(answer.text),
     )
     return outcome, answer, "".join(reply)
 
@@ -226,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
                 "abstained": outcome.abstained,
                 "expected": q.expected_path,
                 "cited": sorted({c.path for c in outcome.cited}),
+                "verdict": outcome.verdict,
+                "expected_verdict": q.expected_verdict,
                 "sources": outcome.source_paths,
                 "sources_ms": _r(outcome.sources_ms),
                 "first_token_ms": _r(outcome.first_token_ms),

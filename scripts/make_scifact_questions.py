@@ -6,7 +6,8 @@
 Chooses (deterministically, --seed) test claims that have exactly one cited abstract:
   - `--answerable` claims whose cited abstract holds SciFact's annotated evidence for them
     (SUPPORT or CONTRADICT sentences in queries.jsonl's metadata); that abstract is written
-    out (expected_path = that file, `label` = the annotation);
+    out (expected_path = that file, `label` = the annotation, `expected_verdict` "yes" for
+    SUPPORT and "no" for CONTRADICT);
   - `--unanswerable` claims whose cited abstracts are NOT written out (nor any abstract cited
     for them in queries.jsonl's evidence metadata), so the folder holds no evidence for them;
   - `--distractors` other abstracts, none of them evidence for an unanswerable claim.
@@ -104,6 +105,7 @@ def build(scifact: Path, docs_dir: Path, questions_path: Path, n_ans: int, n_una
                 "expected_path": (docs_dir / f"{doc}.md").as_posix(),
                 "claim": queries[q]["text"],
                 "label": label(q),
+                "expected_verdict": {"SUPPORT": "yes", "CONTRADICT": "no"}.get(label(q)),
             }
         )
     for q in unanswerable:

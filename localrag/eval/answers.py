@@ -8,6 +8,8 @@ Conventions:
   citations points into the expected file (and, when the question names them, into a chunk
   under the expected heading and overlapping the expected lines).
 - An unanswerable question is answered correctly when the answer abstained.
+- A question that asks whether a claim holds may name its `expected_verdict` ("yes" or "no");
+  its verdict is right when the answer is correct as above and opens with that word.
 - Time to first token counts only questions the model was actually asked (an abstention on
   weak evidence answers at once and would flatter the median).
 """
@@ -15,6 +17,7 @@ Conventions:
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +35,7 @@ class Question:
     # one heading, or several when the answer is written in more than one section
     expected_heading: str | tuple[str, ...] | None = None
     expected_lines: tuple[int, int] | None = None  # 1-based inclusive; any overlap counts
+    expected_verdict: str | None = None  # "yes" or "no", for a question whether a claim holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +62,13 @@ class Outcome:
     total_ms: float | None = None
     completion_tokens: int = 0
     prompt_tokens: int = 0
+    verdict: str | None = None  # "yes" / "no" when the answer opens with one (`verdict_of`)
 
 
 def load_questions(path: Path) -> list[Question]:
     """Read a JSONL question set (fields id, question, answerable, expected_path,
-    expected_heading (a heading or a list of them), expected_lines as [start, end])."""
+    expected_heading (a heading or a list of them), expected_lines as [start, end],
+    expected_verdict "yes"/"no")."""
     questions: list[Question] = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -82,11 +88,14 @@ def load_questions(path: Path) -> list[Question]:
                 expected_path=d.get("expected_path"),
                 expected_heading=tuple(map(str, heading)) if isinstance(heading, list) else heading,
                 expected_lines=(int(lines_field[0]), int(lines_field[1])) if lines_field else None,
+                expected_verdict=d.get("expected_verdict"),
             )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError) as e:
             raise ConfigError(f"{path}:{no}: not a valid question ({e})") from None
         if q.answerable and not q.expected_path:
             raise ConfigError(f"{path}:{no}: answerable question {q.id!r} has no expected_path")
+        if q.expected_verdict not in (None, "yes", "no"):
+            raise ConfigError(f"{path}:{no}: expected_verdict must be \"yes\" or \"no\", not {q.expected_verdict!r}")
         questions.append(q)
     return questions
 
@@ -126,6 +135,19 @@ def is_correct(question: Question, outcome: Outcome) -> bool:
     if question.answerable:
         return not outcome.abstained and cites_expected(question, outcome.cited)
     return outcome.abstained
+
+
+_VERDICT = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
+
+
+def verdict_of(text: str) -> str | None:
+    """"yes" or "no" when the answer opens with that word ("Yes [1]. …", "No, the trial …")."""
+    m = _VERDICT.match(text)
+    return m.group(1).lower() if m else None
+
+
+def verdict_is_right(question: Question, outcome: Outcome) -> bool:
+    return is_correct(question, outcome) and outcome.verdict == question.expected_verdict
 
 
 def _share(flags: Sequence[bool]) -> float | None:
@@ -178,6 +200,7 @@ def summarize(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> dic
             [not o.abstained and cites_expected(q, o.cited, file_only=True) for q, o in answerable]
         ),
         "expected_file_in_sources": _share([q.expected_path in o.source_paths for q, o in answerable]),
+        "verdict_accuracy": _share([verdict_is_right(q, o) for q, o in answerable if q.expected_verdict]),
         "false_abstention_rate": _share([o.abstained for _, o in answerable]),
         "abstention_accuracy": _share([o.abstained for _, o in unanswerable]),
         "overall_accuracy": _share([is_correct(q, o) for q, o in pairs]),

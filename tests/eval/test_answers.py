@@ -20,6 +20,7 @@ from localrag.eval.answers import (
     summarize,
     support_table,
     tokens_per_second,
+    verdict_of,
 )
 
 MODELS_Q = Question("a1", "How do I add a model?", True, "models.md", "Using your own GGUF model")
@@ -101,6 +102,36 @@ def test_summarize_counts_shares_and_medians():
     assert m["prompt_tokens_per_s"] == round(3090 / 11.55, 1)
 
 
+def test_verdict_is_the_opening_yes_or_no():
+    assert verdict_of("Yes [1]. Statins lower LDL [1].") == "yes"
+    assert verdict_of("No, the trial found no effect [2].") == "no"
+    assert verdict_of("  **No** [3].") == "no"
+    assert verdict_of("Nothing in the trial [1].") is None  # a word that only starts with "no"
+    assert verdict_of("Statins lower LDL [1].") is None
+
+
+def test_verdict_accuracy_needs_the_right_word_and_the_right_citation():
+    cited = [CitedSource("s.md")]
+    questions = [
+        Question("y1", "Is it true that A?", True, "s.md", expected_verdict="yes"),
+        Question("n1", "Is it true that B?", True, "s.md", expected_verdict="no"),
+        Question("n2", "Is it true that C?", True, "s.md", expected_verdict="no"),
+        Question("n3", "Is it true that D?", True, "s.md", expected_verdict="no"),
+        Question("x1", "How is E?", True, "s.md"),  # no verdict expected: not counted
+    ]
+    outcomes = [
+        Outcome("y1", False, cited, verdict="yes"),  # right
+        Outcome("n1", False, cited, verdict="yes"),  # cited right, said the opposite
+        Outcome("n2", False, [CitedSource("other.md")], verdict="no"),  # right word, wrong source
+        Outcome("n3", False, cited, verdict=None),  # no yes/no given
+        Outcome("x1", False, cited),
+    ]
+    m = summarize(questions, outcomes)
+    assert m["verdict_accuracy"] == 0.25
+    assert m["citation_accuracy"] == 0.8
+    assert summarize(questions[-1:], outcomes[-1:])["verdict_accuracy"] is None
+
+
 def test_summarize_subset_and_empty_groups():
     m = summarize([MODELS_Q, NONE_Q], [Outcome("u1", True)])
     assert m["sources_before_first_token"] == 0.0  # no Sources event was recorded
@@ -146,10 +177,15 @@ def test_load_questions(tmp_path):
     rows = [
         {"id": "a1", "question": "Q?", "answerable": True, "expected_path": "x.md", "expected_lines": [3, 9]},
         {"id": "u1", "question": "R?", "answerable": False, "claim": "extra fields are ignored"},
+        {"id": "c1", "question": "Is it true that S?", "answerable": True, "expected_path": "s.md", "expected_verdict": "no"},
     ]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
     qs = load_questions(path)
-    assert qs == [Question("a1", "Q?", True, "x.md", None, (3, 9)), Question("u1", "R?", False)]
+    assert qs == [
+        Question("a1", "Q?", True, "x.md", None, (3, 9)),
+        Question("u1", "R?", False),
+        Question("c1", "Is it true that S?", True, "s.md", expected_verdict="no"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -158,6 +194,8 @@ def test_load_questions(tmp_path):
         ('{"id": "a", "question": "Q?", "answerable": true}', "has no expected_path"),
         ('{"id": "a", "answerable": false}', ":1: not a valid question"),
         ("not json", "not a valid question"),
+        ('{"id": "a", "question": "Q?", "answerable": true, "expected_path": "x", "expected_verdict": "maybe"}',
+         "expected_verdict must be"),
     ],
 )
 def test_load_questions_rejects_bad_rows(tmp_path, line, message):

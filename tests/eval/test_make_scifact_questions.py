@@ -55,6 +55,7 @@ def test_only_annotated_evidence_is_answerable(tmp_path):
         if row["answerable"]:
             assert label is not None, "a NOT ENOUGH INFO claim was made answerable"
             assert row["label"] == label
+            assert row["expected_verdict"] == {"SUPPORT": "yes", "CONTRADICT": "no"}[label]
             assert row["expected_path"] == (docs / f"{doc}.md").as_posix()
             assert (docs / f"{doc}.md").read_text(encoding="utf-8") == f"# Title {doc}\n\nAbstract of {doc}.\n"
         else:
