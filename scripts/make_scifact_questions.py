@@ -97,6 +97,7 @@ def build(scifact: Path, docs_dir: Path, questions_path: Path, n_ans: int, n_una
     rows = []
     for q in answerable:
         doc = next(iter(qrels[q]))
+        annotation = label(q)
         rows.append(
             {
                 "id": f"s{q}",
@@ -104,8 +105,8 @@ def build(scifact: Path, docs_dir: Path, questions_path: Path, n_ans: int, n_una
                 "answerable": True,
                 "expected_path": (docs_dir / f"{doc}.md").as_posix(),
                 "claim": queries[q]["text"],
-                "label": label(q),
-                "expected_verdict": {"SUPPORT": "yes", "CONTRADICT": "no"}.get(label(q)),
+                "label": annotation,
+                "expected_verdict": {"SUPPORT": "yes", "CONTRADICT": "no"}.get(annotation),
             }
         )
     for q in unanswerable:

@@ -298,11 +298,7 @@ class LlamaCppLLM:
             self._cancel = cancel
             try:
                 llama = self._llama
-                cached = 0
-                for a, b in zip(llama._input_ids, tokens):
-                    if a != b:
-                        break
-                    cached += 1
+                cached = llama.longest_token_prefix(llama._input_ids, tokens)
                 llama.n_tokens = min(cached, len(tokens) - 1)  # eval() drops the cache past this
                 llama.eval(tokens[llama.n_tokens :])
                 # the next generate() must decode again before sampling (it replays one token)
