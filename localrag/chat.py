@@ -1,20 +1,22 @@
-"""ChatSession: one conversation over an index — condense, retrieve, generate, cite (no UI here).
+"""ChatSession: one conversation over an index — condense, retrieve, answer, cite, abstain (no UI).
 
 `ask_stream` yields events in a fixed order so a UI can show sources before the model starts:
-``Sources`` once, then ``Token`` pieces, then ``Done`` with the finished `Answer`.
+``Sources`` once, then ``Token`` pieces (the model's reply as written), then ``Done`` with the
+finished `Answer`, whose text carries the citations.
 
-Abstention: the session answers "I couldn't find this in your documents" (and still lists the
-nearest sources) when the evidence is weak (`weak_evidence`: no hits, the best hit's final score
-below `retrieval.min_score`, or the best dense cosine among the hits below `retrieval.min_dense`;
-the model is then not called at all), when the model's reply says it cannot find the answer and
-cites nothing, or when the reply cites none of the sources (it is then kept, marked unverified).
-A reply that cites nothing and does not say "not found" first gets one short follow-up turn
-asking the model which sources support it (`CITE_REQUEST`); the numbers it names are appended.
-A reply that opens with the not-found sentence abstains even if it cites something.
-A reply that cites sources and also says part of the question is not covered is an answer,
-unless it fails the support check (`reply_support`): it asserts more than `llm.max_unsupported`
-of the question's terms although none of the sources contains them, the way small models
-restate an unanswerable question as a fact ("The Slack commands of localrag are ...").
+Three jobs, three mechanisms:
+
+* **Answer**: the model answers briefly from the numbered sources, without being asked to cite
+  (`localrag.generate.prompt`); it may say "I don't know".
+* **Cite**: each sentence of the reply is attributed to the passage that states its numbers,
+  names and key terms (`localrag.generate.attribution`); supported sentences get [n], the
+  others are marked "[not in sources]" and never shown as verified.
+* **Abstain**, from evidence, naming the signal that decided (`Answer.abstain_reason`):
+  ``weak_retrieval`` — no hit's dense cosine reaches `retrieval.min_dense` (the model is not
+  called); ``model_declined`` — the model said it does not know, or (when `llm.max_not_found` is
+  below 1) it would most likely open with that; ``unsupported`` — no sentence of the reply is
+  supported by a source; ``off_topic`` — the passages that support it are not about the question
+  (dense cosine below `answer.min_subject`). The nearest sources are always listed.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from typing import Any, Protocol
 
 from localrag.config import RetrievalSettings, Settings
 from localrag.generate.base import LLM, is_generative
-from localrag.generate.citations import parse_citations, resolve, strip_invalid, without_markers
-from localrag.generate.grounding import Support, check_support
+from localrag.generate.attribution import Thresholds, measure, render, support
+from localrag.generate.citations import resolve, without_markers
 from localrag.generate.prompt import NOT_FOUND, PromptPlan, build_messages
 from localrag.generate.sentences import split_sentences
 from localrag.store.tokenize import STOPWORDS
@@ -45,7 +47,7 @@ CONDENSE_SYSTEM = (
     "without the conversation. Keep names and technical terms. Reply with the question only."
 )
 
-# Replies that mean "not in the sources" (the prompt asks for NOT_FOUND, models paraphrase it).
+# Replies that mean "not in the sources" (the prompt asks for "I don't know"; models paraphrase).
 _NOT_FOUND_PATTERNS = re.compile(
     r"couldn'?t find|could not find|can'?not find|can'?t find|unable to find|did not find|didn'?t find|"
     r"no information|not (?:mentioned|contained|provided|found|stated|specified|covered)|"
@@ -64,22 +66,19 @@ _QUESTION_WORDS = frozenset(
     "what which who whom whose how when where why do does did can could would should tell me about "
     "please is are was were".split()
 )
-# Asked once, in the same conversation, when a reply cites nothing and does not say "not found"
-# (Qwen2.5-Coder-1.5B did that for 6 of 42 answerable docs questions, mostly list/code answers).
-# The conversation prefix is already in the model's KV cache, so this costs a few tokens.
-CITE_REQUEST = (
-    "Which of the numbered sources support your answer? Reply with their numbers only, "
-    "like [1] or [1, 3]. If none of them does, reply [0]."
-)
-CITE_MAX_TOKENS = 16
 WEAK_EVIDENCE_NOTE = "The closest passages I found are listed below."
-UNCITED_NOTE = "The model's reply below cites none of them, so treat it as unverified:"
+# Why an answer abstained, in words, by `Answer.abstain_reason`.
+ABSTAIN_REASONS = {
+    "weak_retrieval": "No passage in your documents is close to the question.",
+    "model_declined": "The model found no answer in the closest passages.",
+    "unsupported": "The model's reply states facts that none of the passages contains.",
+    "off_topic": "The passages that hold the reply's facts are not about the question.",
+}
 
 
-def unsupported_note(words: list[str]) -> str:
-    """The note before a reply that failed the support check (`words` from the question)."""
-    quoted = ", ".join(f'"{w}"' for w in words)
-    return f"None of the sources mentions {quoted}, so treat the model's reply below as unverified:"
+def abstention_text(reason: str, has_sources: bool) -> str:
+    note = f" {WEAK_EVIDENCE_NOTE}" if has_sources else ""
+    return f"{NOT_FOUND} {ABSTAIN_REASONS[reason]}{note}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,15 +140,15 @@ _QUOTED = re.compile(r'"[^"\n]*"|“[^”\n]*”')
 
 # The reply the prompt asks for when the sources lack the answer, at the start of a reply.
 _STARTS_NOT_FOUND = re.compile(
-    r"^\W*I (?:couldn'?t|could not|can'?t|cannot) find (?:this|that|it|the answer)\b[^.!?\n\[]*"
-    r"\bin (?:your|the) (?:documents|sources)",
+    r"^\W*(?:I (?:couldn'?t|could not|can'?t|cannot) find (?:this|that|it|the answer)\b[^.!?\n\[]*"
+    r"\bin (?:your|the) (?:documents|sources)|I (?:don'?t|do not) know\b)",
     re.IGNORECASE,
 )
 
 
 def starts_not_found(text: str) -> bool:
-    """The reply opens with the not-found sentence: the model decided the sources lack the answer,
-    whatever it appends (Qwen once added the manual's own "closest passages" note and a [1])."""
+    """The reply opens with "I don't know" or the not-found sentence: the model decided the
+    sources lack the answer, whatever it appends."""
     return bool(_STARTS_NOT_FOUND.match(text))
 
 
@@ -174,11 +173,13 @@ def denies_for_lack_of_evidence(text: str) -> bool:
     return all(says_not_found(s) for s in rest)
 
 
-def reply_support(question: str, reply: str, hits: list[Hit]) -> Support:
-    """The support check of a reply against the sources it was given. Sentences saying the
-    sources lack something assert nothing ("The sources do not mention the dose.")."""
-    asserted = " ".join(s for s in split_sentences(reply) if not says_not_found(s))
-    return check_support(question, asserted, [h.text for h in hits])
+def declines(reply: str) -> bool:
+    """The model's reply says it has no answer: it opens so, says only that, or says "No" only
+    for lack of evidence."""
+    if starts_not_found(reply) or denies_for_lack_of_evidence(reply):
+        return True
+    sentences = [x for x in split_sentences(without_markers(reply)) if x.strip(" .!?")]
+    return bool(sentences) and all(says_not_found(x) for x in sentences)
 
 
 def refers_back(question: str) -> bool:
@@ -321,17 +322,21 @@ class ChatSession:
             timings_ms=timings,
         )
         plan = None
-        if not weak_evidence(hits, self.settings.retrieval):
+        if weak_evidence(hits, self.settings.retrieval):
+            answer.abstain_reason = "weak_retrieval"
+        else:
             plan = build_messages(prompt_question, hits, self.llm, self.settings)
             answer.sources = hits[: len(plan.hits)]  # untruncated text for display
             answer.dropped_sources = plan.dropped
             answer.shortened_sources = plan.shortened
             answer.tokens.prompt = plan.prompt_tokens
             answer.not_found_probability = self._not_found_probability(plan.messages, cancel)
-        if plan is None or self._likely_not_found(answer):
-            # abstain without generating: weak evidence, or the model would say "not found"
+            if self._likely_not_found(answer):
+                answer.abstain_reason = "model_declined"
+        if plan is None or answer.abstain_reason:
+            # abstain without generating: weak evidence, or the model would say it does not know
             answer.abstained = True
-            answer.text = NOT_FOUND + (f" {WEAK_EVIDENCE_NOTE}" if hits else "")
+            answer.text = abstention_text(answer.abstain_reason or "weak_retrieval", bool(hits)) if hits else NOT_FOUND
             timings.first_token = (time.perf_counter() - t0) * 1000
             yield Token(answer.text)
         else:
@@ -357,10 +362,10 @@ class ChatSession:
     def _generate(
         self, answer: Answer, plan: PromptPlan, question: str, cancel: threading.Event, t0: float
     ) -> Iterator[Event]:
-        """Stream the model's reply, then check its citations and support into `answer`."""
+        """Stream the model's reply, then attribute it to the sources and decide (`_finish`)."""
         timings = answer.timings_ms
         pieces: list[str] = []
-        for piece in self.llm.stream(plan.messages, plan.max_tokens, cancel=cancel):
+        for piece in self.llm.stream(plan.messages, plan.max_tokens, stop=ANSWER_STOP, cancel=cancel):
             if timings.first_token is None:
                 timings.first_token = (time.perf_counter() - t0) * 1000
             pieces.append(piece)
@@ -369,60 +374,75 @@ class ChatSession:
                 break
         reply = "".join(pieces).strip()
         answer.tokens.completion = self.llm.count_tokens(reply) if reply else 0
-        if self._needs_citations(reply, cancel):
-            cited = self._ask_for_citations(plan.messages, reply, len(plan.hits), cancel)
-            if cited:
-                marker = " [" + ", ".join(str(n) for n in cited) + "]"
-                reply += marker
-                yield Token(marker)
+        numbered = answer.sources
+        if self._second_look_due(reply, numbered, cancel):  # same numbering: the passage is [1]
+            # declined although a passage is close: read that passage alone once more
+            answer.first_draft = reply
+            look = build_messages(question, numbered[:1], self.llm, self.settings, second_look=True)
+            yield Token("\n\n")
+            pieces = []
+            for piece in self.llm.stream(look.messages, look.max_tokens, stop=ANSWER_STOP, cancel=cancel):
+                pieces.append(piece)
+                yield Token(piece)
+                if cancel.is_set():
+                    break
+            reply = "".join(pieces).strip()
+            answer.tokens.completion += self.llm.count_tokens(reply) if reply else 0
         # checked against the whole passages: what the citations point to and the user can read
-        self._finish(answer, reply, answer.sources, question, cancelled=cancel.is_set())
+        self._finish(answer, reply, numbered, question, cancelled=cancel.is_set())
 
-    def _needs_citations(self, reply: str, cancel: threading.Event) -> bool:
-        return bool(
-            reply
-            and not cancel.is_set()
+    def _second_look_due(self, reply: str, hits: list[Hit], cancel: threading.Event) -> bool:
+        dense = hits[0].scores.dense if hits else None
+        return (
+            not cancel.is_set()
             and is_generative(self.llm)
-            and not parse_citations(reply)
-            and not says_not_found(reply)
+            and declines(reply)
+            and dense is not None
+            and dense >= self.settings.answer.second_look
         )
 
-    def _ask_for_citations(
-        self, messages: list[dict[str, str]], reply: str, n_sources: int, cancel: threading.Event
-    ) -> list[int]:
-        """The source numbers the model names for its own uncited reply (valid ones only)."""
-        follow_up = [*messages, {"role": "assistant", "content": reply}, {"role": "user", "content": CITE_REQUEST}]
-        pieces = list(self.llm.stream(follow_up, CITE_MAX_TOKENS, stop=["\n"], cancel=cancel))
-        return [n for n in parse_citations("".join(pieces)) if 1 <= n <= n_sources]
+    def measure(self, reply: str, question: str, numbered: list[Hit]):
+        """The attribution evidence of a reply (`localrag.generate.attribution.measure`)."""
+        embedder = getattr(self.searcher, "embedder", None)
+        embed = embedder.encode if embedder is not None and self.settings.answer.min_similarity <= 1 else None
+        return measure(reply, question, [h.text for h in numbered], embed=embed, neutral=says_not_found)
 
     def _finish(self, answer: Answer, reply: str, numbered: list[Hit], question: str, cancelled: bool) -> None:
-        """Check citations and support, and decide whether the reply counts as an answer.
+        """Attribute the reply's sentences to the sources and decide whether it is an answer.
         `question` is the one the model was given (a follow-up is rewritten)."""
-        citations, invalid = resolve(reply, numbered)
-        text = strip_invalid(reply, len(numbered)) if invalid else reply
-        answer.citations, answer.invalid_citations = citations, invalid
+        answer.draft = reply
         if cancelled:
-            answer.text = text
-        elif not text:
+            answer.text = reply
+            return
+        reason = decide(reply, question, numbered, self.settings, self.measure(reply, question, numbered) if reply else None, answer)
+        if reason is not None:
             answer.abstained = True
-            answer.text = NOT_FOUND
-        elif (not citations and says_not_found(text)) or starts_not_found(text):
-            answer.abstained = True
-            answer.text = text
-        elif denies_for_lack_of_evidence(text):
-            answer.abstained = True
-            answer.citations = []  # they support nothing
-            answer.text = f"{NOT_FOUND} {WEAK_EVIDENCE_NOTE}"
-        elif not citations:
-            answer.abstained = True
-            answer.text = f"{NOT_FOUND} {UNCITED_NOTE}\n\n{text}"
-        else:
-            support = reply_support(question, text, numbered)
-            if support.unsupported_share > self.settings.llm.max_unsupported:
-                answer.abstained = True  # citations are kept: they show what the model leaned on
-                answer.text = f"{NOT_FOUND} {unsupported_note(support.words)}\n\n{text}"
-            else:
-                answer.text = text
+            answer.abstain_reason = reason
+            answer.citations = []
+            answer.text = abstention_text(reason, bool(numbered))
+            return
+        answer.text = render(reply, answer.sentences)
+        answer.citations, answer.invalid_citations = resolve(answer.text, numbered)
+
+
+# Stop a reply that starts another turn or copies the prompt's structure.
+ANSWER_STOP = ["\nQuestion:", "<source", "\n\n\n"]
+
+
+def decide(reply: str, question: str, numbered: list[Hit], settings: Settings, measured, answer: Answer) -> str | None:
+    """The abstain reason for a reply, or None when it is an answer; fills `answer.sentences`."""
+    if not reply or declines(reply):
+        return "model_declined"
+    thresholds = Thresholds(settings.answer.min_coverage, settings.answer.min_similarity)
+    answer.sentences = support(measured, thresholds)
+    backing = {s.source for s in answer.sentences if s.status == "supported" and s.source is not None}
+    if not backing:  # nothing it says comes from a source (a restatement of the question counts so)
+        return "unsupported" if settings.answer.abstain_unsupported else None
+    subject = [numbered[n - 1].scores.dense for n in backing]
+    known = [d for d in subject if d is not None]
+    if known and max(known) < settings.answer.min_subject:
+        return "off_topic"
+    return None
 
 
 def _forward(source: threading.Event, target: threading.Event) -> None:

@@ -147,27 +147,36 @@ def ask(
 ) -> None:
     """Answer a question from your documents, citing numbered sources (streamed)."""
     from localrag.chat import Done, Sources, Token
-    from localrag.render import print_answer_footer, print_sources
+    from contextlib import nullcontext
+
+    from rich.live import Live
+    from rich.text import Text
+
+    from localrag.render import answer_text, print_answer_footer, print_sources
 
     settings = settings_from(index=index_dir, **{"retrieval.k": k, "llm.backend": llm, "llm.model": model})
     idx = open_index(settings)
     answer = None
-    for event in idx.ask_stream(question, path_glob=path_glob, types=types):
-        if isinstance(event, Sources):
-            if not as_json:
-                print_sources(err, event.hits, event.query if event.query != question else None)
-        elif isinstance(event, Token):
-            if not as_json:
-                sys.stdout.write(event.text)
-                sys.stdout.flush()
-        elif isinstance(event, Done):
-            answer = event.answer
+    draft = ""
+    # the reply streams as the model writes it, then is replaced by the attributed answer
+    with Live(Text(""), console=out, auto_refresh=False, transient=False) if not as_json else nullcontext() as live:
+        for event in idx.ask_stream(question, path_glob=path_glob, types=types):
+            if isinstance(event, Sources):
+                if not as_json:
+                    print_sources(err, event.hits, event.query if event.query != question else None)
+            elif isinstance(event, Token):
+                draft += event.text
+                if live is not None:
+                    live.update(Text(draft, style="dim"), refresh=True)
+            elif isinstance(event, Done):
+                answer = event.answer
+                if live is not None:
+                    live.update(answer_text(answer), refresh=True)
     if answer is None:
         raise LocalragError("no answer was produced")
     if as_json:
         emit_json(answer.to_json())
     else:
-        sys.stdout.write("\n")
         print_answer_footer(err, answer)
 
 

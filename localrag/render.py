@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from localrag.generate.attribution import UNSUPPORTED_MARK
 from localrag.types import Answer, Hit
 
 
@@ -50,9 +53,26 @@ def print_sources(console: Console, hits: Sequence[Hit], rewritten_query: str | 
     console.print()
 
 
+def answer_text(answer: Answer) -> Text:
+    """The answer for a terminal: [n] in cyan, sentences no source supports in yellow."""
+    text = Text()
+    for piece in re.split(r"(\[\d[\d,\s\-–]*\]|" + re.escape(UNSUPPORTED_MARK) + ")", answer.text):
+        if piece == UNSUPPORTED_MARK:
+            text.append(piece, style="bold yellow")
+        elif re.fullmatch(r"\[\d[\d,\s\-–]*\]", piece):
+            text.append(piece, style="cyan")
+        else:
+            text.append(piece)
+    return text
+
+
 def print_answer_footer(console: Console, answer: Answer) -> None:
     if answer.abstained:
-        console.print("[yellow]not found in your documents: the sources above are only the nearest passages[/]")
+        why = f" ({answer.abstain_reason.replace('_', ' ')})" if answer.abstain_reason else ""
+        console.print(f"[yellow]not found in your documents{why}: the sources above are only the nearest passages[/]")
+    unsupported = sum(s.status == "unsupported" for s in answer.sentences) if not answer.abstained else 0
+    if unsupported:
+        console.print(f"[yellow]{unsupported} sentence(s) marked [not in sources]: no source states them[/]")
     if answer.invalid_citations:
         console.print(f"[yellow]dropped citations to sources that were not given: {answer.invalid_citations}[/]")
     cited = sorted({c.n for c in answer.citations})

@@ -137,6 +137,28 @@ class Citation:
 
 
 @dataclass(slots=True)
+class SentenceSupport:
+    """One sentence of an answer and what backs it."""
+
+    text: str
+    status: str  # "supported", "unsupported" or "neutral"
+    source: int | None = None  # 1-based number of the supporting passage
+    coverage: float = 0.0  # share of key terms in that passage (best passage when unsupported)
+    similarity: float | None = None
+    missing: list[str] = field(default_factory=list)  # numbers/names in no passage (unsupported)
+
+    def to_json(self) -> dict:
+        return {
+            "text": self.text,
+            "status": self.status,
+            "source": self.source,
+            "coverage": round(self.coverage, 3),
+            "similarity": None if self.similarity is None else round(self.similarity, 3),
+            "missing": self.missing,
+        }
+
+
+@dataclass(slots=True)
 class TokenUsage:
     prompt: int = 0
     completion: int = 0
@@ -165,6 +187,10 @@ class Answer:
     dropped_sources: int = 0  # retrieved but left out of the prompt for lack of room
     shortened_sources: int = 0  # given to the model in part (their best-matching sentences)
     not_found_probability: float | None = None  # the model's P(reply opens with "not found")
+    abstain_reason: str | None = None  # weak_retrieval | model_declined | unsupported | off_topic
+    sentences: list[SentenceSupport] = field(default_factory=list)  # the reply's, attributed
+    draft: str | None = None  # the model's reply as written, before attribution
+    first_draft: str | None = None  # its first reply, when it declined and was asked to look again
 
     def to_json(self) -> dict:
         return {
@@ -172,6 +198,10 @@ class Answer:
             "query": self.query or self.question,
             "answer": self.text,
             "abstained": self.abstained,
+            "abstain_reason": self.abstain_reason,
+            "sentences": [s.to_json() for s in self.sentences],
+            "draft": self.draft,
+            "first_draft": self.first_draft,
             "citations": [c.to_json() for c in self.citations],
             "invalid_citations": self.invalid_citations,
             "sources": [h.to_json() for h in self.sources],

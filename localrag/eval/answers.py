@@ -4,9 +4,10 @@ Pure functions over plain records so they can be tested on fixed inputs; `script
 turns `ChatSession` runs into `Outcome`s and prints `summarize(...)`.
 
 Conventions:
-- An answerable question is answered correctly when the answer did not abstain and one of its
-  citations points into the expected file (and, when the question names them, into a chunk
-  under the expected heading and overlapping the expected lines).
+- An answerable question is answered correctly when the answer did not abstain, one of its
+  citations points into the expected file (or one of `also_paths`; and, when the question names
+  them, into a chunk under the expected heading and overlapping the expected lines) and, when the
+  question has `gold` patterns, the answer matches every one (`grade`: correct, partly, wrong).
 - An unanswerable question is answered correctly when the answer abstained.
 - A question that asks whether a claim holds may name its `expected_verdict` ("yes" or "no");
   its verdict is right when the answer is correct as above and opens with that word.
@@ -36,6 +37,11 @@ class Question:
     expected_heading: str | tuple[str, ...] | None = None
     expected_lines: tuple[int, int] | None = None  # 1-based inclusive; any overlap counts
     expected_verdict: str | None = None  # "yes" or "no", for a question whether a claim holds
+    gold: tuple[str, ...] = ()  # regexes a correct answer matches, every one (case-insensitive)
+    also_paths: tuple[str, ...] = ()  # other files that answer it equally well
+    kind: str | None = None  # paraphrase, yesno, two-fact, number, why, near-miss
+    split: str | None = None  # "dev" (choose settings on it) or "test" (report, never tune)
+    folder: str | None = None  # the benchmark folder it is asked over
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +69,16 @@ class Outcome:
     completion_tokens: int = 0
     prompt_tokens: int = 0
     verdict: str | None = None  # "yes" / "no" when the answer opens with one (`verdict_of`)
+    text: str = ""  # the answer as shown
+    # sentences marked supported whose cited passage lacks one of their numbers or names
+    unsupported_marked_supported: int = 0
+    supported_sentences: int = 0
 
 
 def load_questions(path: Path) -> list[Question]:
     """Read a JSONL question set (fields id, question, answerable, expected_path,
     expected_heading (a heading or a list of them), expected_lines as [start, end],
-    expected_verdict "yes"/"no")."""
+    expected_verdict "yes"/"no", gold (a list of regexes), also_paths, kind, split)."""
     questions: list[Question] = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -89,11 +99,20 @@ def load_questions(path: Path) -> list[Question]:
                 expected_heading=tuple(map(str, heading)) if isinstance(heading, list) else heading,
                 expected_lines=(int(lines_field[0]), int(lines_field[1])) if lines_field else None,
                 expected_verdict=d.get("expected_verdict"),
+                gold=tuple(map(str, d.get("gold") or ())),
+                also_paths=tuple(map(str, d.get("also_paths") or ())),
+                kind=d.get("kind"),
+                split=d.get("split"),
+                folder=d.get("folder"),
             )
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError) as e:
+            for pattern in q.gold:
+                re.compile(pattern)
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError, re.error) as e:
             raise ConfigError(f"{path}:{no}: not a valid question ({e})") from None
         if q.answerable and not q.expected_path:
             raise ConfigError(f"{path}:{no}: answerable question {q.id!r} has no expected_path")
+        if q.split not in (None, "dev", "test"):
+            raise ConfigError(f"{path}:{no}: split must be \"dev\" or \"test\", not {q.split!r}")
         if q.expected_verdict not in (None, "yes", "no"):
             raise ConfigError(f"{path}:{no}: expected_verdict must be \"yes\" or \"no\", not {q.expected_verdict!r}")
         questions.append(q)
@@ -106,8 +125,9 @@ def _norm(s: str) -> str:
 
 def cites_expected(question: Question, cited: Iterable[CitedSource], file_only: bool = False) -> bool:
     """Whether any citation points to the expected file (and heading/lines unless `file_only`)."""
+    paths = {question.expected_path, *question.also_paths}
     for c in cited:
-        if c.path != question.expected_path:
+        if c.path not in paths:
             continue
         if file_only:
             return True
@@ -131,10 +151,32 @@ def _overlaps(expected: tuple[int, int], start: int | None, end: int | None) -> 
     return start <= expected[1] and expected[0] <= end
 
 
+_MARKS = re.compile(r"\[(?:\d[\d,\s\-–]*|not in sources)\]")
+
+
+def gold_matches(question: Question, text: str) -> int:
+    """How many of the question's gold patterns the answer text matches ([n] marks removed)."""
+    plain = " ".join(_MARKS.sub("", text).split())
+    return sum(bool(re.search(p, plain, re.IGNORECASE)) for p in question.gold)
+
+
+def grade(question: Question, outcome: Outcome) -> str:
+    """correct | partly | wrong | false_abstention for an answerable question (partly: the right
+    file cited or some gold facts stated, not both in full); correct_abstention | answered for an
+    unanswerable one."""
+    if not question.answerable:
+        return "correct_abstention" if outcome.abstained else "answered"
+    if outcome.abstained:
+        return "false_abstention"
+    cites = cites_expected(question, outcome.cited)
+    matched = gold_matches(question, outcome.text)
+    if cites and matched == len(question.gold):
+        return "correct"
+    return "partly" if cites or matched else "wrong"
+
+
 def is_correct(question: Question, outcome: Outcome) -> bool:
-    if question.answerable:
-        return not outcome.abstained and cites_expected(question, outcome.cited)
-    return outcome.abstained
+    return grade(question, outcome) in ("correct", "correct_abstention")
 
 
 _VERDICT = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
@@ -191,10 +233,16 @@ def summarize(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> dic
     answerable = [(q, o) for q, o in pairs if q.answerable]
     unanswerable = [(q, o) for q, o in pairs if not q.answerable]
     generated = [o for _, o in pairs if o.generated]
+    grades = [grade(q, o) for q, o in answerable]
     return {
         "questions": len(pairs),
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),
+        "correct": _share([g == "correct" for g in grades]),
+        # every gold fact stated, cited or not (the measure for a reference row that cites nothing)
+        "gold_stated": _share([bool(q.gold) and gold_matches(q, o.text) == len(q.gold) for q, o in answerable if q.gold]),
+        "partly_correct": _share([g == "partly" for g in grades]),
+        "wrong": _share([g == "wrong" for g in grades]),
         "citation_accuracy": _share([is_correct(q, o) for q, o in answerable]),
         "citation_file_accuracy": _share(
             [not o.abstained and cites_expected(q, o.cited, file_only=True) for q, o in answerable]
@@ -205,6 +253,9 @@ def summarize(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> dic
         "abstention_accuracy": _share([o.abstained for _, o in unanswerable]),
         "overall_accuracy": _share([is_correct(q, o) for q, o in pairs]),
         "generated": len(generated),
+        "supported_sentences": sum(o.supported_sentences for _, o in pairs),
+        "supported_lacking_fact": sum(o.unsupported_marked_supported for _, o in pairs),
+        "median_total_ms": _median(o.total_ms for _, o in pairs),
         "sources_before_first_token": _share(
             [o.sources_ms is not None and (o.first_token_ms is None or o.sources_ms <= o.first_token_ms) for _, o in pairs]
         ),
@@ -244,54 +295,21 @@ def abstention_table(
     return rows
 
 
-def best_threshold(samples: Sequence[tuple[bool, float]], max_false_abstain: float) -> float | None:
-    """The threshold that abstains on the most unanswerable questions while wrongly abstaining on
-    at most `max_false_abstain` of the answerable ones (ties: the lowest such threshold).
-    Candidates are the observed scores themselves (abstain when score < t)."""
-    candidates = sorted({s for _, s in samples})
-    best: tuple[float, float] | None = None  # (correct_abstain, threshold)
-    for row in abstention_table(samples, candidates):
-        if row["false_abstain"] <= max_false_abstain and (best is None or row["correct_abstain"] > best[0]):
-            best = (row["correct_abstain"], row["threshold"])
-    return None if best is None else best[1]
+_DIGITS = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
+_CODE_NAME = re.compile(r"`([^`\n]+)`|(?<![\w-])(--?[A-Za-z][\w-]+|\w+(?:[._]\w+)+(?:\(\))?)")
 
 
-def support_table(
-    samples: Sequence[tuple[bool, bool, float | None]], thresholds: Iterable[float]
-) -> list[dict[str, float]]:
-    """The support check (`llm.max_unsupported`) at each threshold t: the share of unanswerable
-    questions abstained and of answerable ones wrongly abstained, had each cited reply abstained
-    when its unsupported share is above t. `samples` are (answerable, abstained for another
-    reason, unsupported share of the cited reply or None when nothing was cited)."""
-    rows = []
-    for t in thresholds:
-        abstains = [(a, other or (share is not None and share > t)) for a, other, share in samples]
-        rows.append(
-            {
-                "threshold": t,
-                "correct_abstain": _share([ab for a, ab in abstains if not a]) or 0.0,
-                "false_abstain": _share([ab for a, ab in abstains if a]) or 0.0,
-            }
-        )
-    return rows
-
-
-def not_found_table(
-    samples: Sequence[tuple[bool, bool, bool, float | None]], thresholds: Iterable[float]
-) -> list[dict[str, float]]:
-    """The not-found gate (`llm.max_not_found`) at each threshold t, had each question also
-    abstained when the model's probability of opening with the not-found reply is above t:
-    correct abstentions, false abstentions and correct citations. `samples` are (answerable,
-    abstained anyway, correct as answered, probability or None when not measured)."""
-    rows = []
-    for t in thresholds:
-        gated = [(a, ab or (p is not None and p > t), ok) for a, ab, ok, p in samples]
-        rows.append(
-            {
-                "threshold": t,
-                "correct_abstain": _share([ab for a, ab, _ in gated if not a]) or 0.0,
-                "false_abstain": _share([ab for a, ab, _ in gated if a]) or 0.0,
-                "citation_accuracy": _share([ok and not ab for a, ab, ok in gated if a]) or 0.0,
-            }
-        )
-    return rows
+def lacks_fact(sentence: str, passage: str) -> bool:
+    """Whether a sentence states a number or a code name (`quoted`, --option, dotted or
+    snake_case identifier) that the passage does not contain literally. A check independent of
+    the attribution's own, for the benchmark's "marked supported but not in its source" count."""
+    plain = _MARKS.sub("", sentence)
+    text = passage.replace(",", "").lower()
+    for m in _DIGITS.finditer(plain):
+        if m.group(0).replace(",", "") not in text:
+            return True
+    for m in _CODE_NAME.finditer(plain):
+        name = (m.group(1) or m.group(2)).strip(".").lower()
+        if name and name not in text:
+            return True
+    return False

@@ -16,7 +16,8 @@ from localrag.store.tokenize import tokenize
 
 # Sentence ends: terminal punctuation before whitespace, or line breaks (lists, code, tables).
 # Not before a lowercase word: "H. pylori", "E. coli", "e.g. the", "et al. found" go on.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s++(?![a-z])|\n+")
+# Nor after "e.g." / "i.e.", nor before a `code span` or a bracket that continues the sentence.
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\be\.g\.)(?<!\bi\.e\.)\s++(?![a-z`(])|\n+")
 # Words that shape a question but say nothing about its subject (stemmed, as tokenize emits them).
 _QUESTION_WORDS = frozenset(
     tokenize("what which who whom whose how when where why do does did can could would should get got tell me about")

@@ -12,13 +12,13 @@ from localrag.eval.answers import (
     Outcome,
     Question,
     abstention_table,
-    best_threshold,
     cites_expected,
+    gold_matches,
+    grade,
     is_correct,
+    lacks_fact,
     load_questions,
-    not_found_table,
     summarize,
-    support_table,
     tokens_per_second,
     verdict_of,
 )
@@ -148,7 +148,7 @@ def test_tokens_per_second_ignores_answers_not_generated():
     assert tokens_per_second(outcomes) == 5.0
 
 
-def test_abstention_table_and_best_threshold():
+def test_abstention_table():
     samples = [(True, 0.7), (True, 0.5), (True, 0.35), (False, 0.3), (False, 0.4), (False, 0.6)]
     rows = abstention_table(samples, [0.3, 0.36, 0.45])
     assert rows == [
@@ -156,20 +156,68 @@ def test_abstention_table_and_best_threshold():
         {"threshold": 0.36, "correct_abstain": 0.3333, "false_abstain": 0.3333},
         {"threshold": 0.45, "correct_abstain": 0.6667, "false_abstain": 0.3333},
     ]
-    assert best_threshold(samples, max_false_abstain=0.0) == 0.35  # abstains on 0.3 only
-    assert best_threshold(samples, max_false_abstain=0.34) == 0.5  # also 0.4, losing the 0.35 answer
 
 
-def test_support_table():
-    # (answerable, abstained for another reason, unsupported share of a cited reply)
-    samples = [(True, False, 0.0), (True, False, 0.4), (True, True, None), (False, False, 0.5),
-               (False, False, 0.2), (False, True, None), (False, False, None)]
-    rows = support_table(samples, [0.1, 0.3, 1.0])
-    assert rows == [
-        {"threshold": 0.1, "correct_abstain": 0.75, "false_abstain": 0.6667},
-        {"threshold": 0.3, "correct_abstain": 0.5, "false_abstain": 0.6667},
-        {"threshold": 1.0, "correct_abstain": 0.25, "false_abstain": 0.3333},
+GOLD_Q = Question("g1", "How big is shutil's copy buffer?", True, "shutil.py",
+                  gold=(r"64 ?\* ?1024|65,?536|64 ?KiB", r"windows|1 ?MiB|1024 ?\* ?1024"), also_paths=("os.py",))
+
+
+def _answer(text: str, *paths: str, abstained: bool = False) -> Outcome:
+    return Outcome("g1", abstained, [CitedSource(p) for p in paths], text=text)
+
+
+@pytest.mark.parametrize(
+    "outcome, expected",
+    [
+        (_answer("64 * 1024 bytes [1], 1 MiB on Windows [1].", "shutil.py"), "correct"),
+        (_answer("65536 bytes, or 1024*1024 on Windows [2].", "os.py"), "correct"),  # also_paths count
+        (_answer("64 KiB [1].", "shutil.py"), "partly"),  # one of two facts
+        (_answer("16384 bytes [1].", "shutil.py"), "partly"),  # the right file, the wrong number
+        (_answer("64 KiB, 1 MiB on Windows [1].", "tempfile.py"), "partly"),  # the facts, the wrong file
+        (_answer("16384 bytes [1].", "tempfile.py"), "wrong"),
+        (_answer("I couldn't find this.", abstained=True), "false_abstention"),
+    ],
+)
+def test_grade_needs_the_expected_file_and_every_gold_pattern(outcome, expected):
+    assert grade(GOLD_Q, outcome) == expected
+
+
+def test_gold_patterns_ignore_case_markers_and_line_breaks():
+    assert gold_matches(GOLD_Q, "It is 64 *\n  1024 [1] bytes; on WINDOWS [not in sources].") == 2
+    assert gold_matches(GOLD_Q, "It is 64 [1]* 1024 bytes.") == 1  # the marker goes, the spaces stay
+    assert gold_matches(GOLD_Q, "Sixty-four kibibytes, as on Linux.") == 0
+    unanswerable = Question("u", "Does it do speech?", False)
+    assert grade(unanswerable, _answer("", abstained=True)) == "correct_abstention"
+    assert grade(unanswerable, _answer("Yes, it speaks [1].", "x.md")) == "answered"
+
+
+def test_summarize_reports_correct_partly_wrong_and_supported_sentences_lacking_facts():
+    outcomes = [
+        _answer("64 * 1024 bytes, 1 MiB on Windows [1].", "shutil.py"),
+        _answer("64 KiB [1].", "shutil.py"),
+        _answer("16384 [1].", "tempfile.py"),
+        _answer("", abstained=True),
     ]
+    outcomes[0].supported_sentences, outcomes[2].unsupported_marked_supported = 2, 1
+    questions = [GOLD_Q]
+    m = summarize(questions, outcomes)
+    assert (m["correct"], m["partly_correct"], m["wrong"], m["false_abstention_rate"]) == (0.25, 0.25, 0.25, 0.25)
+    assert m["supported_sentences"] == 2 and m["supported_lacking_fact"] == 1
+
+
+@pytest.mark.parametrize(
+    "sentence, passage, lacks",
+    [
+        ("The buffer is 65,536 bytes [1].", "COPY_BUFSIZE = 65536", False),
+        ("The buffer is 16384 bytes [1].", "COPY_BUFSIZE = 64 * 1024", True),
+        ("Run it with `--leak-check=full` [2].", "Use --leak-check=full to see details.", False),
+        ("Set LOCALRAG_LLM__MODEL or pass --model-path [1].", "Set LOCALRAG_LLM__MODEL.", True),
+        ("It uses shutil.copyfileobj [1].", "shutil.copyfile copies a file.", True),
+        ("Tomatoes get seaweed [1].", "The tomatoes get seaweed.", False),
+    ],
+)
+def test_lacks_fact(sentence, passage, lacks):
+    assert lacks_fact(sentence, passage) is lacks
 
 
 def test_load_questions(tmp_path):
@@ -178,6 +226,8 @@ def test_load_questions(tmp_path):
         {"id": "a1", "question": "Q?", "answerable": True, "expected_path": "x.md", "expected_lines": [3, 9]},
         {"id": "u1", "question": "R?", "answerable": False, "claim": "extra fields are ignored"},
         {"id": "c1", "question": "Is it true that S?", "answerable": True, "expected_path": "s.md", "expected_verdict": "no"},
+        {"id": "g1", "question": "T?", "answerable": True, "expected_path": "t.md", "gold": ["4[02]"],
+         "also_paths": ["u.md"], "kind": "number", "split": "test"},
     ]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
     qs = load_questions(path)
@@ -185,6 +235,7 @@ def test_load_questions(tmp_path):
         Question("a1", "Q?", True, "x.md", None, (3, 9)),
         Question("u1", "R?", False),
         Question("c1", "Is it true that S?", True, "s.md", expected_verdict="no"),
+        Question("g1", "T?", True, "t.md", gold=("4[02]",), also_paths=("u.md",), kind="number", split="test"),
     ]
 
 
@@ -196,6 +247,9 @@ def test_load_questions(tmp_path):
         ("not json", "not a valid question"),
         ('{"id": "a", "question": "Q?", "answerable": true, "expected_path": "x", "expected_verdict": "maybe"}',
          "expected_verdict must be"),
+        ('{"id": "a", "question": "Q?", "answerable": true, "expected_path": "x", "gold": ["(unclosed"]}',
+         "not a valid question"),
+        ('{"id": "a", "question": "Q?", "answerable": false, "split": "train"}', "split must be"),
     ],
 )
 def test_load_questions_rejects_bad_rows(tmp_path, line, message):
@@ -208,14 +262,3 @@ def test_load_questions_rejects_bad_rows(tmp_path, line, message):
 def test_missing_question_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read question set"):
         load_questions(tmp_path / "absent.jsonl")
-
-
-def test_not_found_table():
-    # (answerable, abstained anyway, correct as answered, P(not found) or None)
-    samples = [(True, False, True, 0.01), (True, False, True, 0.2), (True, False, False, 0.05),
-               (False, False, False, 0.3), (False, True, False, 0.01), (False, False, False, None)]
-    rows = not_found_table(samples, [0.1, 0.5])
-    assert rows == [
-        {"threshold": 0.1, "correct_abstain": 0.6667, "false_abstain": 0.3333, "citation_accuracy": 0.3333},
-        {"threshold": 0.5, "correct_abstain": 0.3333, "false_abstain": 0.0, "citation_accuracy": 0.6667},
-    ]

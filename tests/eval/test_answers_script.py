@@ -26,19 +26,6 @@ def test_relative_to_folder(tmp_path, monkeypatch):
     assert eval_answers.relative_to_folder("elsewhere/x.md", tmp_path / "docs") == "elsewhere/x.md"
 
 
-def test_abstained_before_support_check():
-    from localrag.types import Answer, Citation
-
-    check = _script().abstained_before_support_check
-    cited = [Citation(n=1, path="x.md")]
-    assert not check(Answer("q", "an answer [1]", [], citations=cited), "an answer [1]")
-    assert check(Answer("q", "I couldn't find this in your documents.", [], abstained=True), "")
-    opened = "I couldn't find this in your documents. See [1]."
-    assert check(Answer("q", opened, [], citations=cited, abstained=True), opened)
-    # cited and abstained without opening with not-found: the support check did it
-    assert not check(Answer("q", "note\n\nSlack [1]", [], citations=cited, abstained=True), "Slack [1]")
-
-
 @pytest.mark.slow
 def test_eval_answers_with_extractive_backend(tmp_path, notes, models_dir, capsys, monkeypatch):
     monkeypatch.setenv("LOCALRAG_MODELS", str(models_dir))
@@ -52,8 +39,9 @@ def test_eval_answers_with_extractive_backend(tmp_path, notes, models_dir, capsy
         {"id": "u1", "question": "zebra quasar xylophone?", "answerable": False},
     ]
     questions.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    index = tmp_path / "index"
-    args = ["--folder", str(notes), "--questions", str(questions), "--llm", "none", "--k", "3", "--index", str(index)]
+    index_root = tmp_path / "indexes"
+    args = ["--folder", str(notes), "--questions", str(questions), "--llm", "none", "--k", "3",
+            "--index-root", str(index_root), "--sweep"]
 
     assert _script().main(args) == 0
     report = json.loads(capsys.readouterr().out)
@@ -62,17 +50,22 @@ def test_eval_answers_with_extractive_backend(tmp_path, notes, models_dir, capsy
     assert m["citation_accuracy"] == 1.0
     assert m["abstention_accuracy"] == 1.0  # nonsense is far below the dense threshold
     rows_by_id = {r["id"]: r for r in report["rows"]}
-    assert rows_by_id["a1"]["cited"] == ["garden/tomatoes.md"] and rows_by_id["a1"]["correct"]
+    assert rows_by_id["a1"]["cited"] == ["garden/tomatoes.md"] and rows_by_id["a1"]["grade"] == "correct"
+    assert rows_by_id["u1"]["grade"] == "correct_abstention" and rows_by_id["u1"]["abstain_reason"] == "weak_retrieval"
     assert rows_by_id["u1"]["abstained"] and rows_by_id["u1"]["top_dense"] < report["settings"]["min_dense"]
     # sources are shown before the first token of the answer
     assert all(r["sources_ms"] <= r["first_token_ms"] for r in report["rows"])
-    assert report["settings"]["k"] == 3 and report["index"]["chunks"] > 0 and report["index"]["added"] > 0
-    assert [t["threshold"] for t in report["abstention"]["min_dense"]][:2] == [0.2, 0.225]
-    # extractive answers quote the sources, so the support check never finds them unsupported
-    assert all(t["false_abstain"] == 0.0 for t in report["abstention"]["max_unsupported"])
+    index = report["sets"]["q"]["index"]
+    assert report["settings"]["k"] == 3 and index["chunks"] > 0 and index["added"] > 0
+    assert report["sets"]["q"]["metrics"] == m  # one set: the pooled metrics are its own
+    assert [t["threshold"] for t in report["min_dense_table"]][:2] == [0.1, 0.125]
+    # extractive answers quote the sources: every sentence supported, whatever the coverage threshold
+    sweep = [r for r in report["sweep"] if r["min_dense"] == -1.0]
+    assert sweep and all(r["correct"] == 1.0 and r["false_abstention"] == 0.0 for r in sweep)
+    assert m["supported_sentences"] >= 2 and m["supported_lacking_fact"] == 0
 
     # the index is reused: a second run indexes nothing new
     assert _script().main(args) == 0
     again = json.loads(capsys.readouterr().out)
-    assert again["index"]["added"] == 0 and again["index"]["unchanged"] == report["index"]["added"]
+    assert again["sets"]["q"]["index"]["added"] == 0 and again["sets"]["q"]["index"]["unchanged"] == index["added"]
     assert again["metrics"] == {**m, **{k: again["metrics"][k] for k in m if k.endswith("_ms") or k.endswith("_s")}}

@@ -28,34 +28,48 @@ def _hit(i: int, n_words: int, rng: random.Random) -> Hit:
     return Hit(chunk_id=i, path=f"garden/note{i}.md", text=f"Note {i}. " + " ".join(sentences), rank=i, line_start=1, line_end=9)
 
 
-def test_sources_that_do_not_fit_whole_are_cut_to_a_fair_share_each(smol_factory):
+WHOLE_WINDOW = Settings.model_validate({"llm": {"max_prompt_tokens": 0}})
+
+
+def test_the_top_source_stays_whole_and_the_lower_ones_share_the_rest(smol_factory):
     llm = smol_factory(1024)
     rng = random.Random(1)
-    hits = [_hit(i, 120, rng) for i in range(1, 5)]
+    hits = [_hit(i, 170, rng) for i in range(1, 5)]
     question = "How often is the tomato fertilised?"
     assert llm.count_messages(render_messages(question, hits)) + 128 > llm.n_ctx  # whole, they do not fit
-    plan = build_messages(question, hits, llm, Settings(), max_tokens=128)
+    plan = build_messages(question, hits, llm, WHOLE_WINDOW, max_tokens=128)
     assert [h.chunk_id for h in plan.hits] == [1, 2, 3, 4] and plan.dropped == 0
-    assert plan.shortened == 4
-    sizes = [llm.count_tokens(h.text) for h in plan.hits]
+    assert plan.hits[0].text == hits[0].text  # the best evidence reaches the model whole
+    assert plan.shortened == 3
+    sizes = [llm.count_tokens(h.text) for h in plan.hits[1:]]
     # shared evenly; each excerpt falls short of its share by less than one sentence (~16 tokens)
     assert min(sizes) >= MIN_SOURCE_TOKENS - 20 and max(sizes) - min(sizes) < 20
-    for given, whole in zip(plan.hits, hits):
+    for given, whole in zip(plan.hits[1:], hits[1:]):
         assert GAP.strip() in given.text
         kept = [piece.strip() for piece in given.text.split(GAP.strip()) if piece.strip()]
         assert kept and all(piece in whole.text for piece in kept)  # sentences of its own source
     assert plan.prompt_tokens == llm.count_messages(plan.messages)
     assert plan.prompt_tokens + plan.max_tokens <= llm.n_ctx
-    assert plan.prompt_tokens > llm.n_ctx - 128 - 4 * 20  # the room was used, not wasted
+    assert plan.prompt_tokens > llm.n_ctx - 128 - 3 * 25  # the room was used, not wasted (a sentence each at most)
 
 
-def test_a_short_source_stays_whole_and_leaves_its_room_to_the_long_ones(smol_factory):
+def test_a_top_source_too_long_for_the_window_is_cut_only_once_the_others_are_dropped(smol_factory):
     llm = smol_factory(1024)
     hits = [_hit(1, 2000, random.Random(2)), _hit(2, 30, random.Random(3))]
-    plan = build_messages("What about frost?", hits, llm, Settings(), max_tokens=128)
-    assert len(plan.hits) == 2 and plan.dropped == 0 and plan.shortened == 1
-    assert plan.hits[1].text == hits[1].text
-    assert llm.count_tokens(plan.hits[0].text) > 400
+    plan = build_messages("What about frost?", hits, llm, WHOLE_WINDOW, max_tokens=128)
+    assert len(plan.hits) == 1 and plan.dropped == 1 and plan.shortened == 1
+    assert llm.count_tokens(plan.hits[0].text) > 600
+    assert plan.prompt_tokens + plan.max_tokens <= llm.n_ctx
+
+
+def test_a_short_lower_source_stays_whole_and_leaves_its_room_to_the_long_ones(smol_factory):
+    llm = smol_factory(1024)
+    rng = random.Random(2)
+    hits = [_hit(1, 100, rng), _hit(2, 2000, rng), _hit(3, 30, rng)]
+    plan = build_messages("What about frost?", hits, llm, WHOLE_WINDOW, max_tokens=128)
+    assert len(plan.hits) == 3 and plan.dropped == 0 and plan.shortened == 1
+    assert plan.hits[0].text == hits[0].text and plan.hits[2].text == hits[2].text
+    assert llm.count_tokens(plan.hits[1].text) > 300
     assert plan.prompt_tokens + plan.max_tokens <= llm.n_ctx
 
 
@@ -63,13 +77,14 @@ def test_drops_the_lowest_ranked_when_a_fair_share_would_be_too_small(smol_facto
     llm = smol_factory(1024)
     rng = random.Random(1)
     hits = [_hit(i, 150, rng) for i in range(1, 9)]
-    plan = build_messages("How often is the tomato fertilised?", hits, llm, Settings(), max_tokens=200)
+    plan = build_messages("How often is the tomato fertilised?", hits, llm, WHOLE_WINDOW, max_tokens=200)
     assert 1 < len(plan.hits) < len(hits)
     assert [h.chunk_id for h in plan.hits] == [h.chunk_id for h in hits[: len(plan.hits)]]
     assert plan.dropped == len(hits) - len(plan.hits)
+    assert plan.hits[0].text == hits[0].text
     assert all(llm.count_tokens(h.text) >= MIN_SOURCE_TOKENS - 20 for h in plan.hits)
     # one more source would have pushed the shares below the minimum
-    more = build_messages("How often is the tomato fertilised?", hits[: len(plan.hits) + 1], llm, Settings(), max_tokens=200)
+    more = build_messages("How often is the tomato fertilised?", hits[: len(plan.hits) + 1], llm, WHOLE_WINDOW, max_tokens=200)
     assert more.dropped == 1
     assert plan.prompt_tokens + plan.max_tokens <= llm.n_ctx
 

@@ -125,6 +125,11 @@ def answer_facts(answer: Answer) -> str:
         parts.append("cited " + " ".join(f"[{n}]" for n in cited))
     if answer.invalid_citations:
         parts.append("dropped " + " ".join(f"[{n}]" for n in answer.invalid_citations))
+    unsupported = sum(s.status == "unsupported" for s in answer.sentences) if not answer.abstained else 0
+    if unsupported:
+        parts.append(f"{unsupported} sentence{'s' if unsupported > 1 else ''} not in sources")
+    if answer.abstained and answer.abstain_reason:
+        parts.append("decided by: " + answer.abstain_reason.replace("_", " "))
     if answer.dropped_sources:
         parts.append(f"{answer.dropped_sources} sources left out (context full)")
     if answer.shortened_sources:

@@ -1,0 +1,113 @@
+"""Citing after generation: each answer sentence attributed to the passage that states its facts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from localrag.generate.attribution import (
+    UNSUPPORTED_MARK,
+    Thresholds,
+    attribute,
+    measure,
+    names,
+    numbers,
+    render,
+    support,
+)
+
+SHUTIL = "COPY_BUFSIZE = 1024 * 1024 if _WINDOWS else 64 * 1024. copyfileobj reads the file in chunks of that size."
+SERVER = "The server listens on port 8000 unless --port is given. It serves the current directory."
+PASSAGES = [SHUTIL, SERVER]
+
+
+def _statuses(answer: str, question: str, passages=PASSAGES, **kw):
+    return [(s.status, s.source) for s in attribute(answer, question, passages, **kw)]
+
+
+def test_numbers_are_canonical_and_products_in_a_passage_count():
+    assert numbers("65,536 bytes, 2.50 s, two runs, one of them") == {"65536", "2.5", "2"}
+    got = attribute("copyfileobj reads chunks of 65536 bytes.", "How big are shutil's reads?", [SHUTIL])
+    assert got[0].status == "supported" and got[0].source == 1
+
+
+@pytest.mark.parametrize(
+    "answer, missing",
+    [
+        ("It reads 16384 bytes at a time.", "16384"),  # a wrong number from the right file
+        ("The server listens on port 8080.", "8080"),
+        ("Pass --bind-address to choose the address.", "--bind-address"),  # an invented option
+        ("It checks the file with SHA-1 first.", "sha-1"),
+    ],
+)
+def test_a_number_or_name_no_passage_holds_makes_a_sentence_unsupported(answer, missing):
+    (s,) = attribute(answer, "How does it copy and serve files?", PASSAGES)
+    assert s.status == "unsupported" and s.source is None and missing in s.missing
+
+
+def test_each_sentence_is_cited_to_its_own_passage():
+    answer = "copyfileobj reads in chunks of 64 * 1024 bytes. The server listens on port 8000."
+    assert _statuses(answer, "What are the defaults?") == [("supported", 1), ("supported", 2)]
+
+
+def test_the_questions_own_words_are_not_evidence():
+    # every key term of the answer beyond the question is missing from the passages
+    (s,) = attribute("Tomatoes need potash and magnesium.", "What do tomatoes need?", ["Tomatoes are red."])
+    assert s.status == "unsupported" and s.coverage == 0.0
+
+
+def test_a_sentence_repeating_the_question_needs_a_passage_that_says_it_all():
+    question = "Does the server listen on port 8000?"
+    assert _statuses("Yes, the server listens on port 8000.", question) == [("supported", 2)]
+    # a restated unanswerable question: its words are in no passage
+    assert _statuses("Yes, the server listens on a Unix socket.", "Does the server listen on a Unix socket?") == [
+        ("unsupported", None)
+    ]
+    assert _statuses("Yes.", question) == [("neutral", None)]
+
+
+def test_neutral_sentences_assert_nothing():
+    got = attribute("It serves the current directory. The sources do not say more.", "What does it serve?",
+                    PASSAGES, neutral=lambda s: "do not say" in s)
+    assert [(s.status, s.source) for s in got] == [("supported", 2), ("neutral", None)]
+
+
+def test_the_models_own_citation_is_kept_only_when_its_passage_supports_the_sentence():
+    both = ["The server listens on port 8000.", "Port 8000 is where the server listens."]
+    assert _statuses("The server listens on port 8000 [2].", "Which port?", both) == [("supported", 2)]
+    assert _statuses("The server listens on port 8000 [1].", "Which port?", both) == [("supported", 1)]
+    # [1] does not hold the number: the citation moves to the passage that does
+    assert _statuses("The server listens on port 8000 [1].", "Which port?") == [("supported", 2)]
+
+
+def test_coverage_threshold_and_the_similarity_alternative():
+    answer = "It serves files from the working folder."  # "working folder": not the passage's words
+    question = "What does the server do?"
+    strict = Thresholds(min_coverage=0.9, min_similarity=2.0)
+    assert _statuses(answer, question, thresholds=strict)[0][0] == "unsupported"
+
+    def embed(texts):  # the sentence and the passage's second window point the same way
+        return np.array([[1.0, 0.0] if ("working folder" in t or "current directory" in t) else [0.0, 1.0] for t in texts])
+
+    lenient = Thresholds(min_coverage=0.9, min_similarity=0.8)
+    assert _statuses(answer, question, thresholds=lenient, embed=embed) == [("supported", 2)]
+
+
+def test_thresholds_apply_without_measuring_again():
+    measured = measure("It serves files from the working folder.", "What does the server do?", PASSAGES)
+    loose, strict = support(measured, Thresholds(0.2, 2.0)), support(measured, Thresholds(0.9, 2.0))
+    assert loose[0].status == "supported" and strict[0].status == "unsupported"
+
+
+def test_render_cites_supported_sentences_and_marks_the_rest():
+    answer = "The server listens on port 8000 [1, 3].\nIt also speaks HTTP/3. Yes"
+    got = attribute(answer, "Does the server listen on port 8000?", PASSAGES)
+    assert render(answer, got) == (
+        f"The server listens on port 8000 [2].\nIt also speaks HTTP/3 {UNSUPPORTED_MARK}. Yes"
+    )
+
+
+def test_names_are_identifiers_options_paths_and_acronyms():
+    found = names("Use `git log` or --oneline with shutil.copyfile, COPY_BUFSIZE, /etc/hosts, SHA-1 and Linux.")
+    assert {"git log", "--oneline", "shutil.copyfile", "copy_bufsize", "/etc/hosts", "sha-1"} <= found
+    assert "linux" not in found  # a plain capitalised word is a key term, not a required name
