@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from localrag.config import RetrievalSettings, Settings
 from localrag.generate.base import LLM, is_generative
 from localrag.generate.attribution import Thresholds, measure, render, support
-from localrag.generate.citations import resolve, without_markers
+from localrag.generate.citations import parse_citations, resolve, without_markers
 from localrag.generate.prompt import NOT_FOUND, PromptPlan, build_messages
 from localrag.generate.sentences import split_sentences
 from localrag.store.tokenize import STOPWORDS
@@ -375,31 +375,8 @@ class ChatSession:
         reply = "".join(pieces).strip()
         answer.tokens.completion = self.llm.count_tokens(reply) if reply else 0
         numbered = answer.sources
-        if self._second_look_due(reply, numbered, cancel):  # same numbering: the passage is [1]
-            # declined although a passage is close: read that passage alone once more
-            answer.first_draft = reply
-            look = build_messages(question, numbered[:1], self.llm, self.settings, second_look=True)
-            yield Token("\n\n")
-            pieces = []
-            for piece in self.llm.stream(look.messages, look.max_tokens, stop=ANSWER_STOP, cancel=cancel):
-                pieces.append(piece)
-                yield Token(piece)
-                if cancel.is_set():
-                    break
-            reply = "".join(pieces).strip()
-            answer.tokens.completion += self.llm.count_tokens(reply) if reply else 0
         # checked against the whole passages: what the citations point to and the user can read
         self._finish(answer, reply, numbered, question, cancelled=cancel.is_set())
-
-    def _second_look_due(self, reply: str, hits: list[Hit], cancel: threading.Event) -> bool:
-        dense = hits[0].scores.dense if hits else None
-        return (
-            not cancel.is_set()
-            and is_generative(self.llm)
-            and declines(reply)
-            and dense is not None
-            and dense >= self.settings.answer.second_look
-        )
 
     def measure(self, reply: str, question: str, numbered: list[Hit]):
         """The attribution evidence of a reply (`localrag.generate.attribution.measure`)."""
@@ -422,7 +399,9 @@ class ChatSession:
             answer.text = abstention_text(reason, bool(numbered))
             return
         answer.text = render(reply, answer.sentences)
-        answer.citations, answer.invalid_citations = resolve(answer.text, numbered)
+        answer.citations, _ = resolve(answer.text, numbered)
+        # markers the model wrote that name no source (replaced by the attribution, but reported)
+        answer.invalid_citations = [n for n in parse_citations(reply) if not 1 <= n <= len(numbered)]
 
 
 # Stop a reply that starts another turn or copies the prompt's structure.
@@ -436,8 +415,10 @@ def decide(reply: str, question: str, numbered: list[Hit], settings: Settings, m
     thresholds = Thresholds(settings.answer.min_coverage, settings.answer.min_similarity)
     answer.sentences = support(measured, thresholds)
     backing = {s.source for s in answer.sentences if s.status == "supported" and s.source is not None}
-    if not backing:  # nothing it says comes from a source (a restatement of the question counts so)
-        return "unsupported" if settings.answer.abstain_unsupported else None
+    claims = [s for s in answer.sentences if s.status != "neutral"]
+    share = len([s for s in claims if s.status == "supported"]) / len(claims) if claims else 0.0
+    if settings.answer.abstain_unsupported and (not backing or share < settings.answer.min_supported):
+        return "unsupported"  # too little of what it says comes from a source
     subject = [numbered[n - 1].scores.dense for n in backing]
     known = [d for d in subject if d is not None]
     if known and max(known) < settings.answer.min_subject:

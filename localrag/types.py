@@ -190,7 +190,6 @@ class Answer:
     abstain_reason: str | None = None  # weak_retrieval | model_declined | unsupported | off_topic
     sentences: list[SentenceSupport] = field(default_factory=list)  # the reply's, attributed
     draft: str | None = None  # the model's reply as written, before attribution
-    first_draft: str | None = None  # its first reply, when it declined and was asked to look again
 
     def to_json(self) -> dict:
         return {
@@ -201,7 +200,6 @@ class Answer:
             "abstain_reason": self.abstain_reason,
             "sentences": [s.to_json() for s in self.sentences],
             "draft": self.draft,
-            "first_draft": self.first_draft,
             "citations": [c.to_json() for c in self.citations],
             "invalid_citations": self.invalid_citations,
             "sources": [h.to_json() for h in self.sources],

@@ -113,7 +113,7 @@ def test_citations_are_attributed_after_generation_and_the_models_own_are_replac
     llm = ScriptedLLM(["Seaweed every two weeks [1, 4]. Roses are pruned in March [7]."])
     answer = ChatSession(FixedSearcher(HITS), llm, Settings()).ask("What fertiliser do the tomatoes get?")
     assert answer.text == "Seaweed every two weeks [1]. Roses are pruned in March [2]."
-    assert [c.n for c in answer.citations] == [1, 2] and answer.invalid_citations == []
+    assert [c.n for c in answer.citations] == [1, 2] and answer.invalid_citations == [4, 7]
     assert answer.draft == "Seaweed every two weeks [1, 4]. Roses are pruned in March [7]."
     assert [s.status for s in answer.sentences] == ["supported", "supported"]
     assert not answer.abstained
@@ -456,33 +456,14 @@ def test_no_for_lack_of_evidence_abstains_and_cites_nothing():
 
 def test_attribution_reads_the_whole_passages_not_the_excerpts():
     filler = [f"Bed {i} gets compost and mulch in spring." for i in range(60)]
-    text = " ".join([*filler, "The plot is in Leeds."])
+    far = "The plot that the family has rented from the town council since the spring the old glass greenhouse fell down is in Leeds."
+    text = " ".join([*filler, far])
     hits = [Hit(chunk_id=1, path="garden/plot.md", rank=1, score=1.0, line_start=1, line_end=9, text=text),
             Hit(chunk_id=2, path="garden/roses.md", rank=2, score=0.5, line_start=1, line_end=1,
                 text="Roses are pruned in March.")]
     llm = ScriptedLLM(["The plot is in Leeds."])
-    settings = Settings.model_validate({"llm": {"max_prompt_tokens": 300}})
+    settings = Settings.model_validate({"llm": {"max_prompt_tokens": 200}})
+    assert len(far.split()) > 20  # too long for the room the excerpt has left
     answer = ChatSession(FixedSearcher(hits), llm, settings).ask("When do the beds get compost and mulch?")
     assert "Leeds" not in llm.calls[0][1]["content"].split("Question:")[0]  # the single source was cut
     assert not answer.abstained and [c.n for c in answer.citations] == [1]
-
-
-def test_a_declined_reply_gets_a_second_look_at_a_close_passage():
-    hits = _with_dense(HITS, 0.7, 0.2)
-    llm = ScriptedLLM(["I don't know.", "They get liquid seaweed every two weeks."])
-    answer = ChatSession(FixedSearcher(hits), llm, Settings()).ask("What plant food do my toms get?")
-    assert not answer.abstained and [c.n for c in answer.citations] == [1]
-    assert answer.first_draft == "I don't know." and answer.draft == "They get liquid seaweed every two weeks."
-    second = llm.calls[1][1]["content"]
-    assert 'id="1"' in second and 'id="2"' not in second and "closest to the question" in second
-
-
-def test_no_second_look_when_the_closest_passage_is_not_close():
-    hits = _with_dense(HITS, 0.3, 0.2)
-    llm = ScriptedLLM(["I don't know.", "never asked"])
-    answer = ChatSession(FixedSearcher(hits), llm, Settings()).ask("Does the garden have a pond?")
-    assert answer.abstained and answer.abstain_reason == "model_declined" and len(llm.calls) == 1
-    off = Settings.model_validate({"answer": {"second_look": 2}})
-    llm = ScriptedLLM(["I don't know.", "never asked"])
-    assert ChatSession(FixedSearcher(_with_dense(HITS, 0.9, 0.2)), llm, off).ask("Pond?").abstained
-    assert len(llm.calls) == 1

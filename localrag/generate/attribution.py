@@ -65,7 +65,7 @@ _NUMBER_WORDS = {
         start=2,
     )
 }
-_NUMBER = re.compile(r"(?<![\w.])(\d+(?:,\d{3})*(?:\.\d+)?)(?![\w])")
+_NUMBER = re.compile(r"(?<![\w.])v?(\d+(?:,\d{3})*(?:\.\d+)?)(?![\w])")  # "v45.0" is 45
 _NUMBER_WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
 _PRODUCT = re.compile(r"(\d+)\s*\*\s*(\d+)(?:\s*\*\s*(\d+))?")
 # Names: `quoted`, "quoted", --options, paths, dotted or snake_case identifiers, calls, CamelCase,
@@ -144,25 +144,30 @@ def key_terms(text: str, exclude: set[str]) -> set[str]:
     return terms - exclude
 
 
+# A sentence is checked against runs of this many consecutive sentences of a passage (lines, in
+# code): a number or name must stand near the sentence's other words, not anywhere in a long
+# passage ("easy_install was removed in version 45" is not backed by a changelog that lists 45).
+WINDOW = 3
+
+
 @dataclass(slots=True)
-class _Passage:
+class _Window:
     text: str
     lower: str
     terms: set[str]
     numbers: set[str]
-    windows: list[str]
 
 
-def _windows(text: str, size: int = 2) -> list[str]:
+def _windows(text: str, size: int = WINDOW) -> list[_Window]:
     """Overlapping runs of `size` sentences (the unit a sentence is compared with)."""
     sentences = split_sentences(text)
-    if len(sentences) <= size:
-        return [" ".join(sentences)] if sentences else []
-    return [" ".join(sentences[i : i + size]) for i in range(len(sentences) - size + 1)]
-
-
-def _prepare(text: str) -> _Passage:
-    return _Passage(text, text.lower(), set(tokenize(text)), _passage_numbers(text), _windows(text))
+    runs = [sentences] if len(sentences) <= size else [sentences[i : i + size] for i in range(len(sentences) - size + 1)]
+    out = []
+    for run in runs:
+        joined = " ".join(run)
+        if joined:
+            out.append(_Window(joined, joined.lower(), set(tokenize(joined)), _passage_numbers(joined)))
+    return out
 
 
 Embed = Callable[[list[str]], np.ndarray]
@@ -172,8 +177,8 @@ Embed = Callable[[list[str]], np.ndarray]
 class Evidence:
     """How one passage stands to one sentence's facts."""
 
-    missing: list[str]  # the sentence's numbers and names the passage lacks
-    coverage: float  # share of the sentence's key terms, numbers and names in the passage
+    missing: list[str]  # the sentence's numbers and names its best window of the passage lacks
+    coverage: float  # share of the sentence's key terms, numbers and names in that window
     similarity: float | None  # embedder cosine to the passage's closest sentence window
 
 
@@ -197,7 +202,7 @@ def measure(
 ) -> Measured:
     """The facts of each sentence of `answer` checked against every passage. Sentences for which
     `neutral` is true (e.g. "The sources do not say.") are taken to assert nothing."""
-    prepared = [_prepare(p) for p in passages]
+    prepared = [_windows(p) for p in passages]
     question_lower = question.lower()
     question_terms = set(tokenize(question))
     question_names = names(question)
@@ -223,15 +228,26 @@ def measure(
             claims.append((i, plain, facts))
     sims = _similarities([c[1] for c in claims], prepared, embed) if claims else None
     evidence: dict[int, list[Evidence]] = {}
-    for row, (i, _plain, (nums, nams, terms)) in enumerate(claims):
+    for row, (i, plain, (nums, nams, terms)) in enumerate(claims):
+        size = len(terms) + len(nums) + len(nams)
+        # a window stating the numbers and names must also share a word with the sentence
+        anchors = key_terms(plain, set()) - {t for n in nams for t in tokenize(n)}
         evidence[i] = []
-        for j, p in enumerate(prepared):
-            missing = sorted(n for n in nums if n not in p.numbers) + sorted(n for n in nams if n not in p.lower)
-            found = len(terms & p.terms) + len(nums) + len(nams) - len(missing)
+        for j, windows in enumerate(prepared):
+            best: tuple[int, float, list[str]] | None = None
+            for w in windows:
+                if (nums or nams) and anchors and not anchors & w.terms:
+                    missing = sorted(nums | nams)
+                else:
+                    missing = sorted(n for n in nums if n not in w.numbers) + sorted(n for n in nams if n not in w.lower)
+                coverage = (len(terms & w.terms) + len(nums) + len(nams) - len(missing)) / size
+                if best is None or (-len(missing), coverage) > best[:2]:
+                    best = (-len(missing), coverage, missing)
+            missing = best[2] if best else sorted(nums | nams)
             evidence[i].append(
                 Evidence(
                     missing=missing,
-                    coverage=found / (len(terms) + len(nums) + len(nams)),
+                    coverage=best[1] if best else 0.0,
                     similarity=None if sims is None else float(sims[row, j]),
                 )
             )
@@ -256,7 +272,8 @@ def support(measured: Measured, thresholds: Thresholds = Thresholds()) -> list[S
 
         def passes(e: Evidence) -> bool:
             return not e.missing and (
-                e.coverage >= least or (e.similarity is not None and e.similarity >= thresholds.min_similarity)
+                e.coverage >= least
+                or (e.similarity is not None and e.similarity >= thresholds.min_similarity and e.coverage >= least / 2)
             )
 
         # the model's own citation wins among passages that pass; else the best evidence
@@ -291,22 +308,20 @@ def attribute(
     return support(measure(answer, question, passages, embed, neutral), thresholds)
 
 
-def _similarities(sentences: list[str], passages: list[_Passage], embed: Embed | None) -> np.ndarray | None:
+def _similarities(sentences: list[str], passages: list[list[_Window]], embed: Embed | None) -> np.ndarray | None:
     """(sentence, passage) -> the best cosine between the sentence and a window of the passage."""
-    if embed is None or not passages:
+    texts = [w.text for windows in passages for w in windows]
+    if embed is None or not texts:
         return None
-    windows = [w for p in passages for w in p.windows]
-    if not windows:
-        return None
-    vectors = embed(sentences + windows)
+    vectors = embed(sentences + texts)
     sent, win = vectors[: len(sentences)], vectors[len(sentences) :]
     cos = sent @ win.T
     out = np.full((len(sentences), len(passages)), -1.0)
     start = 0
-    for j, p in enumerate(passages):
-        if p.windows:
-            out[:, j] = cos[:, start : start + len(p.windows)].max(axis=1)
-        start += len(p.windows)
+    for j, windows in enumerate(passages):
+        if windows:
+            out[:, j] = cos[:, start : start + len(windows)].max(axis=1)
+        start += len(windows)
     return out
 
 

@@ -58,7 +58,7 @@ def test_weak_evidence_thresholds():
 
 
 def test_default_threshold_is_the_calibrated_one():
-    assert RetrievalSettings().min_dense == 0.30
+    assert RetrievalSettings().min_dense == 0.20  # chosen on the answer benchmark's dev half
 
 
 def test_session_abstains_below_min_dense_without_calling_the_model():

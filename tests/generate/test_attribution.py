@@ -45,6 +45,15 @@ def test_a_number_or_name_no_passage_holds_makes_a_sentence_unsupported(answer, 
     assert s.status == "unsupported" and s.source is None and missing in s.missing
 
 
+def test_a_number_must_stand_near_the_sentences_other_words():
+    changelog = "v45.0.0. Dropped support for Python 2. " + " ".join(f"Fixed issue {i}." for i in range(10)) + (
+        " Removed easy_install command.")
+    got = attribute("easy_install was removed in version 45.", "When was easy_install removed?", [changelog])
+    assert got[0].status == "unsupported"  # 45 and "removed" are sentences apart
+    near = "v45.0.0. Removed the easy_install command. Dropped Python 2."
+    assert attribute("easy_install was removed in version 45.", "When was easy_install removed?", [near])[0].source == 1
+
+
 def test_each_sentence_is_cited_to_its_own_passage():
     answer = "copyfileobj reads in chunks of 64 * 1024 bytes. The server listens on port 8000."
     assert _statuses(answer, "What are the defaults?") == [("supported", 1), ("supported", 2)]
@@ -83,14 +92,16 @@ def test_the_models_own_citation_is_kept_only_when_its_passage_supports_the_sent
 def test_coverage_threshold_and_the_similarity_alternative():
     answer = "It serves files from the working folder."  # "working folder": not the passage's words
     question = "What does the server do?"
-    strict = Thresholds(min_coverage=0.9, min_similarity=2.0)
+    strict = Thresholds(min_coverage=0.5, min_similarity=2.0)
     assert _statuses(answer, question, thresholds=strict)[0][0] == "unsupported"
 
     def embed(texts):  # the sentence and the passage's second window point the same way
         return np.array([[1.0, 0.0] if ("working folder" in t or "current directory" in t) else [0.0, 1.0] for t in texts])
 
-    lenient = Thresholds(min_coverage=0.9, min_similarity=0.8)
+    lenient = Thresholds(min_coverage=0.5, min_similarity=0.8)  # similarity, with half the coverage
     assert _statuses(answer, question, thresholds=lenient, embed=embed) == [("supported", 2)]
+    too_little = Thresholds(min_coverage=0.9, min_similarity=0.8)  # 1 of 4 terms is under half of 0.9
+    assert _statuses(answer, question, thresholds=too_little, embed=embed) == [("unsupported", None)]
 
 
 def test_thresholds_apply_without_measuring_again():
