@@ -415,10 +415,8 @@ def decide(reply: str, question: str, numbered: list[Hit], settings: Settings, m
     thresholds = Thresholds(settings.answer.min_coverage, settings.answer.min_similarity)
     answer.sentences = support(measured, thresholds)
     backing = {s.source for s in answer.sentences if s.status == "supported" and s.source is not None}
-    claims = [s for s in answer.sentences if s.status != "neutral"]
-    share = len([s for s in claims if s.status == "supported"]) / len(claims) if claims else 0.0
-    if settings.answer.abstain_unsupported and (not backing or share < settings.answer.min_supported):
-        return "unsupported"  # too little of what it says comes from a source
+    if not backing:  # nothing it says comes from a source (a restatement of the question counts so)
+        return "unsupported" if settings.answer.abstain_unsupported else None
     subject = [numbered[n - 1].scores.dense for n in backing]
     known = [d for d in subject if d is not None]
     if known and max(known) < settings.answer.min_subject:

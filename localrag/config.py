@@ -134,10 +134,10 @@ class AnswerSettings(_Section):
     attribution.py, localrag/chat.py). Chosen on the answer benchmark's dev half."""
 
     min_coverage: float = Field(
-        0.5, ge=0, le=1, description="share of a sentence's key terms a passage must hold to support it"
+        0.6, ge=0, le=1, description="share of a sentence's key terms a passage must hold to support it"
     )
     min_similarity: float = Field(
-        0.6,
+        0.7,
         ge=-1,
         le=2,
         description="or: embedder cosine between the sentence and the passage's closest sentences (above 1: not used)",
@@ -147,12 +147,6 @@ class AnswerSettings(_Section):
         ge=-1,
         le=1,
         description="abstain when no passage that supports the answer has this dense similarity to the question",
-    )
-    min_supported: float = Field(
-        0.5,
-        ge=0,
-        le=1,
-        description="abstain when less than this share of the reply's sentences that state something is supported",
     )
     abstain_unsupported: bool = Field(
         True, description="abstain when no sentence of the answer is supported by a source"

@@ -60,7 +60,6 @@ THRESHOLDS = [round(0.10 + 0.025 * i, 3) for i in range(17)]  # min_dense 0.10 .
 COVERAGE = [0.3, 0.4, 0.5, 0.6]
 SIMILARITY = [0.6, 0.7, 2.0]  # 2.0: similarity never suffices
 SUBJECT = [0.0, 0.2, 0.3]
-SUPPORTED = [0.01, 0.5, 0.99]  # answer.min_supported
 ANSWER_CHARS = 500
 REPO = Path(__file__).resolve().parents[1]
 
@@ -154,27 +153,25 @@ def ask_classic(idx: Index, llm, question: Question, k: int) -> tuple[Outcome, A
 
 def sweep_grades(session: ChatSession, question: Question, answer: Answer, settings: Settings) -> dict[str, str]:
     """The grade this question would get under other attribution/abstention settings, from the
-    same reply (no new generation): key "coverage/similarity/subject/supported/gate" -> grade."""
+    same reply (no new generation): key "coverage/similarity/subject/gate" -> grade."""
     out: dict[str, str] = {}
     reply = answer.draft
     top = best_dense(answer.sources)
     if reply is None:  # never generated (weak retrieval with the configured min_dense)
         return out
     measured = session.measure(reply, question.question, answer.sources) if reply else None
-    for cov, sim, subj, share, unsupported_gate in itertools.product(
-        COVERAGE, SIMILARITY, SUBJECT, SUPPORTED, (True, False)
-    ):
+    for cov, sim, subj, unsupported_gate in itertools.product(COVERAGE, SIMILARITY, SUBJECT, (True, False)):
         trial = dataclasses.replace(answer, sentences=[], citations=[], abstained=False)
         cfg = settings.model_copy(deep=True)
         cfg.answer.min_coverage, cfg.answer.min_similarity, cfg.answer.min_subject = cov, sim, subj
-        cfg.answer.min_supported, cfg.answer.abstain_unsupported = share, unsupported_gate
+        cfg.answer.abstain_unsupported = unsupported_gate
         reason = decide(reply, question.question, answer.sources, cfg, measured, trial)
         if reason is None:
             trial.text = render(reply, trial.sentences)
             trial.citations, _ = resolve(trial.text, answer.sources)
         trial.abstained = reason is not None
         o = Outcome(question.id, trial.abstained, cited_sources(trial), text=trial.text if not trial.abstained else "")
-        key = f"{cov}/{sim}/{subj}/{share}/{'gate' if unsupported_gate else 'nogate'}"
+        key = f"{cov}/{sim}/{subj}/{'gate' if unsupported_gate else 'nogate'}"
         out[key] = grade(question, o)
     out["_top_dense"] = top  # type: ignore[assignment]
     return out

@@ -89,8 +89,8 @@ RESTATED_COVERAGE = 0.8
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    min_coverage: float = 0.5
-    min_similarity: float = 0.6
+    min_coverage: float = 0.6
+    min_similarity: float = 0.7
 
 
 def _canon_number(raw: str) -> str:
