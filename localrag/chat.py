@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from localrag.config import RetrievalSettings, Settings
 from localrag.generate.base import LLM, is_generative
-from localrag.generate.attribution import Thresholds, measure, render, support
+from localrag.generate.attribution import Measured, Thresholds, measure, render, support
 from localrag.generate.citations import parse_citations, resolve, without_markers
 from localrag.generate.prompt import NOT_FOUND, PromptPlan, build_messages
 from localrag.generate.sentences import split_sentences
@@ -66,6 +66,8 @@ _QUESTION_WORDS = frozenset(
     "what which who whom whose how when where why do does did can could would should tell me about "
     "please is are was were".split()
 )
+# Stop a reply that starts another turn or copies the prompt's structure.
+ANSWER_STOP = ["\nQuestion:", "<source", "\n\n\n"]
 WEAK_EVIDENCE_NOTE = "The closest passages I found are listed below."
 # Why an answer abstained, in words, by `Answer.abstain_reason`.
 ABSTAIN_REASONS = {
@@ -374,11 +376,10 @@ class ChatSession:
                 break
         reply = "".join(pieces).strip()
         answer.tokens.completion = self.llm.count_tokens(reply) if reply else 0
-        numbered = answer.sources
         # checked against the whole passages: what the citations point to and the user can read
-        self._finish(answer, reply, numbered, question, cancelled=cancel.is_set())
+        self._finish(answer, reply, answer.sources, question, cancelled=cancel.is_set())
 
-    def measure(self, reply: str, question: str, numbered: list[Hit]):
+    def measure(self, reply: str, question: str, numbered: list[Hit]) -> Measured:
         """The attribution evidence of a reply (`localrag.generate.attribution.measure`)."""
         embedder = getattr(self.searcher, "embedder", None)
         embed = embedder.encode if embedder is not None and self.settings.answer.min_similarity <= 1 else None
@@ -391,7 +392,8 @@ class ChatSession:
         if cancelled:
             answer.text = reply
             return
-        reason = decide(reply, question, numbered, self.settings, self.measure(reply, question, numbered) if reply else None, answer)
+        measured = self.measure(reply, question, numbered) if reply else None
+        reason = decide(reply, question, numbered, self.settings, measured, answer)
         if reason is not None:
             answer.abstained = True
             answer.abstain_reason = reason
@@ -404,13 +406,12 @@ class ChatSession:
         answer.invalid_citations = [n for n in parse_citations(reply) if not 1 <= n <= len(numbered)]
 
 
-# Stop a reply that starts another turn or copies the prompt's structure.
-ANSWER_STOP = ["\nQuestion:", "<source", "\n\n\n"]
-
-
-def decide(reply: str, question: str, numbered: list[Hit], settings: Settings, measured, answer: Answer) -> str | None:
-    """The abstain reason for a reply, or None when it is an answer; fills `answer.sentences`."""
-    if not reply or declines(reply):
+def decide(
+    reply: str, question: str, numbered: list[Hit], settings: Settings, measured: Measured | None, answer: Answer
+) -> str | None:
+    """The abstain reason for a reply, or None when it is an answer; fills `answer.sentences`.
+    (A function of its arguments, so an evaluation can replay it under other settings.)"""
+    if not reply or measured is None or declines(reply):
         return "model_declined"
     thresholds = Thresholds(settings.answer.min_coverage, settings.answer.min_similarity)
     answer.sentences = support(measured, thresholds)

@@ -13,13 +13,15 @@ answer, each given passage is checked for
 * its **meaning**: the cosine between the sentence and the passage's closest sentence window,
   with the MiniLM embedder already loaded for retrieval (`similarity`; optional).
 
-A sentence is *supported* by the best passage in which all its numbers and names occur and
-whose coverage or similarity reaches its threshold; it is then cited to that passage. A
-sentence that only repeats the question's words ("Yes, statins lower LDL.") is checked with all
-its words, so it is backed by a passage that says them all; one with no content word ("Yes.")
-is *neutral*. Any other sentence is *unsupported*: it is marked so in the text and never shown
-as verified. The model's own [n], where it wrote one, is kept only when
-that passage supports the sentence.
+Facts are looked for in runs of WINDOW consecutive sentences of a passage, one of which must
+share a word with the sentence, so a number counts only where it stands near what the sentence
+says about it. A sentence is *supported* by the best passage in which all its numbers and names
+occur and whose coverage reaches its threshold (or whose similarity does, with at least half
+that coverage); it is then cited to that passage. A sentence that only repeats the question's
+words ("Yes, statins lower LDL.") is checked with all its words and needs RESTATED_COVERAGE of
+them; one with no content word ("Yes.") is *neutral*. Any other sentence is *unsupported*: it
+is marked so in the text and never shown as verified. The model's own [n], where it wrote one,
+is kept only when that passage supports the sentence.
 """
 
 from __future__ import annotations
