@@ -13,9 +13,9 @@ answer, each given passage is checked for
 * its **meaning**: the cosine between the sentence and the passage's closest sentence window,
   with the MiniLM embedder already loaded for retrieval (`similarity`; optional).
 
-Facts are looked for in runs of WINDOW consecutive sentences of a passage, one of which must
-share a word with the sentence, so a number counts only where it stands near what the sentence
-says about it. A sentence is *supported* by the best passage in which all its numbers and names
+Numbers are looked for in runs of WINDOW consecutive sentences of a passage that also share a
+word with the sentence, so a number counts only where it stands near what the sentence says
+about it; names anywhere in the passage. A sentence is *supported* by the best passage in which all its numbers and names
 occur and whose coverage reaches its threshold (or whose similarity does, with at least half
 that coverage); it is then cited to that passage. A sentence that only repeats the question's
 words ("Yes, statins lower LDL.") is checked with all its words and needs RESTATED_COVERAGE of
@@ -125,7 +125,7 @@ def names(text: str) -> set[str]:
     """Names a sentence asserts (lowercased): identifiers, options, paths, acronyms, words with
     digits, `quoted` terms. (Plain capitalised words count as key terms: a model often names
     the platform or product a source takes for granted.)"""
-    found = {m.group(1) for m in _BACKTICKED.finditer(text)}
+    found = {m.group(1) for m in _BACKTICKED.finditer(text) if " " not in m.group(1)}  # a command: its parts
     found |= {m.group(0) for m in _NAME.finditer(text)}
     out = set()
     for name in found:
@@ -204,7 +204,7 @@ def measure(
 ) -> Measured:
     """The facts of each sentence of `answer` checked against every passage. Sentences for which
     `neutral` is true (e.g. "The sources do not say.") are taken to assert nothing."""
-    prepared = [_windows(p) for p in passages]
+    prepared = [(p.lower(), _windows(p)) for p in passages]
     question_lower = question.lower()
     question_terms = set(tokenize(question))
     question_names = names(question)
@@ -235,17 +235,20 @@ def measure(
         # a window stating the numbers and names must also share a word with the sentence
         anchors = key_terms(plain, set()) - {t for n in nams for t in tokenize(n)}
         evidence[i] = []
-        for j, windows in enumerate(prepared):
+        for j, (lower, windows) in enumerate(prepared):
+            # names anywhere in the passage (an identifier seldom matches by chance); numbers
+            # in a window that also shares a word with the sentence
+            absent = sorted(n for n in nams if n not in lower)
             best: tuple[int, float, list[str]] | None = None
             for w in windows:
-                if (nums or nams) and anchors and not anchors & w.terms:
-                    missing = sorted(nums | nams)
+                if nums and anchors and not anchors & w.terms:
+                    missing = sorted(nums) + absent
                 else:
-                    missing = sorted(n for n in nums if n not in w.numbers) + sorted(n for n in nams if n not in w.lower)
+                    missing = sorted(n for n in nums if n not in w.numbers) + absent
                 coverage = (len(terms & w.terms) + len(nums) + len(nams) - len(missing)) / size
                 if best is None or (-len(missing), coverage) > best[:2]:
                     best = (-len(missing), coverage, missing)
-            missing = best[2] if best else sorted(nums | nams)
+            missing = best[2] if best else sorted(nums) + absent
             evidence[i].append(
                 Evidence(
                     missing=missing,
@@ -310,9 +313,11 @@ def attribute(
     return support(measure(answer, question, passages, embed, neutral), thresholds)
 
 
-def _similarities(sentences: list[str], passages: list[list[_Window]], embed: Embed | None) -> np.ndarray | None:
+def _similarities(
+    sentences: list[str], passages: list[tuple[str, list[_Window]]], embed: Embed | None
+) -> np.ndarray | None:
     """(sentence, passage) -> the best cosine between the sentence and a window of the passage."""
-    texts = [w.text for windows in passages for w in windows]
+    texts = [w.text for _, windows in passages for w in windows]
     if embed is None or not texts:
         return None
     vectors = embed(sentences + texts)
@@ -320,7 +325,7 @@ def _similarities(sentences: list[str], passages: list[list[_Window]], embed: Em
     cos = sent @ win.T
     out = np.full((len(sentences), len(passages)), -1.0)
     start = 0
-    for j, windows in enumerate(passages):
+    for j, (_, windows) in enumerate(passages):
         if windows:
             out[:, j] = cos[:, start : start + len(windows)].max(axis=1)
         start += len(windows)
