@@ -69,3 +69,22 @@ def test_eval_answers_with_extractive_backend(tmp_path, notes, models_dir, capsy
     again = json.loads(capsys.readouterr().out)
     assert again["sets"]["q"]["index"]["added"] == 0 and again["sets"]["q"]["index"]["unchanged"] == index["added"]
     assert again["metrics"] == {**m, **{k: again["metrics"][k] for k in m if k.endswith("_ms") or k.endswith("_s")}}
+
+
+@pytest.mark.slow
+def test_the_classic_reference_row_runs_the_completion_prompt(tmp_path, notes, models_dir, capsys, monkeypatch):
+    pytest.importorskip("llama_cpp")
+    monkeypatch.setenv("LOCALRAG_MODELS", str(models_dir))
+    monkeypatch.chdir(tmp_path)
+    questions = tmp_path / "q.jsonl"
+    row = {"id": "a1", "question": "What fertiliser do the tomatoes get?", "answerable": True,
+           "expected_path": "notes/garden/tomatoes.md", "gold": ["seaweed"]}
+    questions.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    args = ["--folder", str(notes), "--questions", str(questions), "--model", "smollm2-135m-instruct",
+            "--k", "2", "--index-root", str(tmp_path / "indexes"), "--classic"]
+    assert _script().main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    (only,) = report["rows"]
+    assert only["answer"] and only["cited"] == [] and only["sentences"] == []  # no citations, no gates
+    assert only["first_token_ms"] is not None and report["metrics"]["gold_stated"] in (0.0, 1.0)
+    assert "Helpful Answer:" in _script().CLASSIC_PROMPT
