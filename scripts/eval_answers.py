@@ -140,9 +140,14 @@ def ask_classic(idx: Index, llm, question: Question, k: int) -> tuple[Outcome, A
     prompt = CLASSIC_PROMPT.format(context="\n\n".join(h.text for h in hits), question=question.question)
     first = None
     pieces = []
-    for chunk in llm._llama.create_completion(prompt, max_tokens=192, temperature=0.0, stop=["\n\n"], stream=True):
-        first = first or (time.perf_counter() - t0) * 1000
-        pieces.append(chunk["choices"][0]["text"])
+    try:
+        for chunk in llm._llama.create_completion(prompt, max_tokens=192, temperature=0.0, stop=["\n\n"], stream=True):
+            first = first or (time.perf_counter() - t0) * 1000
+            pieces.append(chunk["choices"][0]["text"])
+    except RuntimeError:
+        if _STOP.is_set():  # the signal landed inside llama_decode: report what is done
+            raise KeyboardInterrupt from None
+        raise
     text = "".join(pieces).strip()
     declined = bool(re.search(r"\bdon'?t know\b|do not know", text, re.IGNORECASE))
     answer = Answer(question.question, text, hits, abstained=declined)
