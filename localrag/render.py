@@ -72,7 +72,7 @@ def print_answer_footer(console: Console, answer: Answer) -> None:
         console.print(f"[yellow]not found in your documents{why}: the sources above are only the nearest passages[/]")
     unsupported = sum(s.status == "unsupported" for s in answer.sentences) if not answer.abstained else 0
     if unsupported:
-        console.print(f"[yellow]{unsupported} sentence(s) marked [not in sources]: no source states them[/]")
+        console.print(f"[yellow]{unsupported} sentence(s) marked {escape(UNSUPPORTED_MARK)}: no source states them[/]")
     if answer.invalid_citations:
         console.print(f"[yellow]dropped citations to sources that were not given: {answer.invalid_citations}[/]")
     cited = sorted({c.n for c in answer.citations})
