@@ -6,8 +6,8 @@ finished `Answer`, whose text carries the citations.
 
 Three jobs, three mechanisms:
 
-* **Answer**: the model answers briefly from the numbered sources, without being asked to cite
-  (`localrag.generate.prompt`); it may say "I don't know".
+* **Answer**: the model answers briefly from the numbered sources, asked neither to cite nor to
+  say when it does not know (`localrag.generate.prompt`); it may still say so on its own.
 * **Cite**: each sentence of the reply is attributed to the passage that states its numbers,
   names and key terms (`localrag.generate.attribution`); supported sentences get [n], the
   others are marked "[not in sources]" and never shown as verified.
@@ -47,7 +47,7 @@ CONDENSE_SYSTEM = (
     "without the conversation. Keep names and technical terms. Reply with the question only."
 )
 
-# Replies that mean "not in the sources" (the prompt asks for "I don't know"; models paraphrase).
+# Replies that mean "not in the sources", in the words small models use for it.
 _NOT_FOUND_PATTERNS = re.compile(
     r"couldn'?t find|could not find|can'?not find|can'?t find|unable to find|did not find|didn'?t find|"
     r"no information|not (?:mentioned|contained|provided|found|stated|specified|covered)|"
@@ -140,7 +140,7 @@ def weak_evidence(hits: list[Hit], cfg: RetrievalSettings) -> bool:
 _QUOTED = re.compile(r'"[^"\n]*"|“[^”\n]*”')
 
 
-# The reply the prompt asks for when the sources lack the answer, at the start of a reply.
+# A reply that opens by declining ("I don't know", or the session's own not-found sentence).
 _STARTS_NOT_FOUND = re.compile(
     r"^\W*(?:I (?:couldn'?t|could not|can'?t|cannot) find (?:this|that|it|the answer)\b[^.!?\n\[]*"
     r"\bin (?:your|the) (?:documents|sources)|I (?:don'?t|do not) know\b)",
@@ -338,7 +338,7 @@ class ChatSession:
         if plan is None or answer.abstain_reason:
             # abstain without generating: weak evidence, or the model would say it does not know
             answer.abstained = True
-            answer.text = abstention_text(answer.abstain_reason or "weak_retrieval", bool(hits)) if hits else NOT_FOUND
+            answer.text = abstention_text(answer.abstain_reason, has_sources=True) if hits else NOT_FOUND
             timings.first_token = (time.perf_counter() - t0) * 1000
             yield Token(answer.text)
         else:

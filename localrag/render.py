@@ -53,13 +53,16 @@ def print_sources(console: Console, hits: Sequence[Hit], rewritten_query: str | 
     console.print()
 
 
+_CITATION = re.compile(r"\[\d[\d,\s\-–]*\]")
+
+
 def answer_text(answer: Answer) -> Text:
     """The answer for a terminal: [n] in cyan, sentences no source supports in yellow."""
     text = Text()
-    for piece in re.split(r"(\[\d[\d,\s\-–]*\]|" + re.escape(UNSUPPORTED_MARK) + ")", answer.text):
+    for piece in re.split(f"({_CITATION.pattern}|{re.escape(UNSUPPORTED_MARK)})", answer.text):
         if piece == UNSUPPORTED_MARK:
             text.append(piece, style="bold yellow")
-        elif re.fullmatch(r"\[\d[\d,\s\-–]*\]", piece):
+        elif _CITATION.fullmatch(piece):
             text.append(piece, style="cyan")
         else:
             text.append(piece)
@@ -70,9 +73,8 @@ def print_answer_footer(console: Console, answer: Answer) -> None:
     if answer.abstained:
         why = f" ({answer.abstain_reason.replace('_', ' ')})" if answer.abstain_reason else ""
         console.print(f"[yellow]not found in your documents{why}: the sources above are only the nearest passages[/]")
-    unsupported = sum(s.status == "unsupported" for s in answer.sentences) if not answer.abstained else 0
-    if unsupported:
-        console.print(f"[yellow]{unsupported} sentence(s) marked {escape(UNSUPPORTED_MARK)}: no source states them[/]")
+    if answer.unsupported_sentences:
+        console.print(f"[yellow]{answer.unsupported_sentences} sentence(s) marked {escape(UNSUPPORTED_MARK)}: no source states them[/]")
     if answer.invalid_citations:
         console.print(f"[yellow]dropped citations to sources that were not given: {answer.invalid_citations}[/]")
     cited = sorted({c.n for c in answer.citations})

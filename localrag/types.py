@@ -191,6 +191,11 @@ class Answer:
     sentences: list[SentenceSupport] = field(default_factory=list)  # the reply's, attributed
     draft: str | None = None  # the model's reply as written, before attribution
 
+    @property
+    def unsupported_sentences(self) -> int:
+        """Sentences of the shown answer that no source supports (marked in its text)."""
+        return 0 if self.abstained else sum(s.status == "unsupported" for s in self.sentences)
+
     def to_json(self) -> dict:
         return {
             "question": self.question,

@@ -120,7 +120,7 @@ def ask_one(session: ChatSession, question: Question) -> tuple[Outcome, Answer]:
 def _count_supported(outcome: Outcome, answer: Answer) -> None:
     supported = [s for s in answer.sentences if s.status == "supported" and s.source] if not answer.abstained else []
     outcome.supported_sentences = len(supported)
-    outcome.unsupported_marked_supported = sum(lacks_fact(s.text, answer.sources[s.source - 1].text) for s in supported)
+    outcome.supported_lacking_fact = sum(lacks_fact(s.text, answer.sources[s.source - 1].text) for s in supported)
 
 
 # The classic LangChain RetrievalQA ("stuff") prompt: the ablation's reference row. No chat
@@ -383,7 +383,7 @@ def _row(q: Question, outcome: Outcome, answer: Answer) -> dict:
         "sources": outcome.source_paths,
         "top_dense": None if best_dense(answer.sources) is None else round(best_dense(answer.sources), 3),
         "sentences": [s.to_json() for s in answer.sentences],
-        "supported_lacking_fact": outcome.unsupported_marked_supported,
+        "supported_lacking_fact": outcome.supported_lacking_fact,
         "sources_ms": _r(outcome.sources_ms),
         "first_token_ms": _r(outcome.first_token_ms),
         "total_ms": _r(outcome.total_ms),

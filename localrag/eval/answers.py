@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from localrag.errors import ConfigError
+from localrag.generate.attribution import UNSUPPORTED_MARK
+from localrag.generate.citations import without_markers
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,7 @@ class Outcome:
     verdict: str | None = None  # "yes" / "no" when the answer opens with one (`verdict_of`)
     text: str = ""  # the answer as shown
     # sentences marked supported whose cited passage lacks one of their numbers or names
-    unsupported_marked_supported: int = 0
+    supported_lacking_fact: int = 0
     supported_sentences: int = 0
 
 
@@ -151,12 +153,14 @@ def _overlaps(expected: tuple[int, int], start: int | None, end: int | None) -> 
     return start <= expected[1] and expected[0] <= end
 
 
-_MARKS = re.compile(r"\[(?:\d[\d,\s\-–]*|not in sources)\]")
+def _without_marks(text: str) -> str:
+    """An answer's text without its [n] citations and "[not in sources]" marks."""
+    return without_markers(text).replace(UNSUPPORTED_MARK, "")
 
 
 def gold_matches(question: Question, text: str) -> int:
     """How many of the question's gold patterns the answer text matches ([n] marks removed)."""
-    plain = " ".join(_MARKS.sub("", text).split())
+    plain = " ".join(_without_marks(text).split())
     return sum(bool(re.search(p, plain, re.IGNORECASE)) for p in question.gold)
 
 
@@ -240,7 +244,7 @@ def summarize(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> dic
         "unanswerable": len(unanswerable),
         "correct": _share([g == "correct" for g in grades]),
         # every gold fact stated, cited or not (the measure for a reference row that cites nothing)
-        "gold_stated": _share([bool(q.gold) and gold_matches(q, o.text) == len(q.gold) for q, o in answerable if q.gold]),
+        "gold_stated": _share([gold_matches(q, o.text) == len(q.gold) for q, o in answerable if q.gold]),
         "partly_correct": _share([g == "partly" for g in grades]),
         "wrong": _share([g == "wrong" for g in grades]),
         "citation_accuracy": _share([is_correct(q, o) for q, o in answerable]),
@@ -254,7 +258,7 @@ def summarize(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> dic
         "overall_accuracy": _share([is_correct(q, o) for q, o in pairs]),
         "generated": len(generated),
         "supported_sentences": sum(o.supported_sentences for _, o in pairs),
-        "supported_lacking_fact": sum(o.unsupported_marked_supported for _, o in pairs),
+        "supported_lacking_fact": sum(o.supported_lacking_fact for _, o in pairs),
         "median_total_ms": _median(o.total_ms for _, o in pairs),
         "sources_before_first_token": _share(
             [o.sources_ms is not None and (o.first_token_ms is None or o.sources_ms <= o.first_token_ms) for _, o in pairs]
@@ -303,7 +307,7 @@ def lacks_fact(sentence: str, passage: str) -> bool:
     """Whether a sentence states a number or a code name (`quoted`, --option, dotted or
     snake_case identifier) that the passage does not contain literally. A check independent of
     the attribution's own, for the benchmark's "marked supported but not in its source" count."""
-    plain = _MARKS.sub("", sentence)
+    plain = _without_marks(sentence)
     text = passage.replace(",", "").lower()
     for m in _DIGITS.finditer(plain):
         if m.group(0).replace(",", "") not in text:

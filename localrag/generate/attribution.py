@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from localrag.config import AnswerSettings
 from localrag.generate.citations import parse_citations, without_markers
 from localrag.generate.sentences import sentence_spans, split_sentences
 from localrag.store.tokenize import tokenize
@@ -89,10 +90,13 @@ _UNIT_LIKE = frozenset("kb mb gb tb kib mib gib ms s".split())
 RESTATED_COVERAGE = 0.8
 
 
+_DEFAULTS = AnswerSettings()
+
+
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    min_coverage: float = 0.6
-    min_similarity: float = 0.7
+    min_coverage: float = _DEFAULTS.min_coverage
+    min_similarity: float = _DEFAULTS.min_similarity
 
 
 def _canon_number(raw: str) -> str:
@@ -146,16 +150,15 @@ def key_terms(text: str, exclude: set[str]) -> set[str]:
     return terms - exclude
 
 
-# A sentence is checked against runs of this many consecutive sentences of a passage (lines, in
-# code): a number or name must stand near the sentence's other words, not anywhere in a long
-# passage ("easy_install was removed in version 45" is not backed by a changelog that lists 45).
+# A sentence's numbers are looked for in runs of this many consecutive sentences of a passage
+# (lines, in code) near the sentence's other words, not anywhere in a long passage
+# ("easy_install was removed in version 45" is not backed by a changelog that lists 45).
 WINDOW = 3
 
 
 @dataclass(slots=True)
 class _Window:
     text: str
-    lower: str
     terms: set[str]
     numbers: set[str]
 
@@ -168,7 +171,7 @@ def _windows(text: str, size: int = WINDOW) -> list[_Window]:
     for run in runs:
         joined = " ".join(run)
         if joined:
-            out.append(_Window(joined, joined.lower(), set(tokenize(joined)), _passage_numbers(joined)))
+            out.append(_Window(joined, set(tokenize(joined)), _passage_numbers(joined)))
     return out
 
 
@@ -345,16 +348,16 @@ def render(answer: str, support: Sequence[SentenceSupport]) -> str:
         sentence = without_markers(answer[a:b]).rstrip()
         sentence = re.sub(r"\s+([.,;:!?])$", r"\1", sentence)
         if s.status == "supported":
-            sentence = _mark(sentence, f"[{s.source}]")
+            sentence = mark(sentence, f"[{s.source}]")
         elif s.status == "unsupported":
-            sentence = _mark(sentence, UNSUPPORTED_MARK)
+            sentence = mark(sentence, UNSUPPORTED_MARK)
         pieces.append(sentence)
         last = b
     pieces.append(answer[last:])
     return "".join(pieces)
 
 
-def _mark(sentence: str, marker: str) -> str:
+def mark(sentence: str, marker: str) -> str:
     """'It rains.' -> 'It rains [2].' (the marker goes inside the sentence it belongs to)."""
     if sentence and sentence[-1] in ".!?":
         return f"{sentence[:-1]} {marker}{sentence[-1]}"

@@ -11,6 +11,7 @@ import re
 import threading
 from collections.abc import Iterator
 
+from localrag.generate.attribution import mark
 from localrag.generate.prompt import NOT_FOUND, parse_prompt
 from localrag.generate.sentences import query_terms, score, split_sentences
 
@@ -40,10 +41,7 @@ def extract_answer(question: str, sources: list[tuple[int, str]], max_sentences:
 
 def _cite(sentence: str, n: int) -> str:
     """'It rains.' -> 'It rains [2].' (the marker goes inside the sentence it supports)."""
-    s = sentence.rstrip()
-    if s and s[-1] in ".!?":
-        return f"{s[:-1]} [{n}]{s[-1]}"
-    return f"{s} [{n}]"
+    return mark(sentence.rstrip(), f"[{n}]")
 
 
 class ExtractiveLLM:

@@ -146,13 +146,12 @@ def _fair_shares(lengths: list[int], room: int) -> list[int]:
     return shares
 
 
-def _fit(question: str, hits: list[Hit], llm: LLM, budget: int, style: dict) -> tuple[list[Hit], int] | None:
+def _fit(question: str, hits: list[Hit], llm: LLM, budget: int, cite_inline: bool) -> tuple[list[Hit], int] | None:
     """The top hit whole and every lower one cut to the sentences that match the question best
     within a fair share of what is left; a lone hit cut to the budget. None when a lower hit's
     share would fall below MIN_SOURCE_TOKENS, or the top hit does not fit whole beside them."""
-    render = lambda given: render_messages(question, given, **style)  # noqa: E731
     lengths = [llm.count_tokens(h.text) for h in hits]
-    overhead = count_prompt_tokens(llm, render([replace(h, text="") for h in hits]))
+    overhead = count_prompt_tokens(llm, render_messages(question, [replace(h, text="") for h in hits], cite_inline))
     whole = 1 if len(hits) > 1 else 0  # the best evidence reaches the model whole
     slack = 0  # tokens of a source counted alone and within the prompt differ a little
     while True:  # each round shrinks the shares, so it ends
@@ -167,7 +166,7 @@ def _fit(question: str, hits: list[Hit], llm: LLM, budget: int, style: dict) -> 
         ]
         if len(fitted) == 1 and not fitted[0].text.strip(GAP):
             return None  # the last source cut to nothing: no source at all
-        tokens = count_prompt_tokens(llm, render(fitted))
+        tokens = count_prompt_tokens(llm, render_messages(question, fitted, cite_inline))
         if tokens <= budget:
             return fitted, tokens
         slack += tokens - budget
@@ -187,8 +186,8 @@ def build_messages(
     n_ctx = llm.n_ctx
     want = max_tokens if max_tokens is not None else settings.llm.max_tokens
 
-    style = {"cite_inline": settings.llm.cite_inline}
-    bare = count_prompt_tokens(llm, render_messages(question, [], **style))
+    cite_inline = settings.llm.cite_inline
+    bare = count_prompt_tokens(llm, render_messages(question, [], cite_inline))
     if bare + MIN_ANSWER_TOKENS > n_ctx:
         raise LLMError(
             f"the question is too long: {bare} prompt tokens with the instructions, "
@@ -201,19 +200,19 @@ def build_messages(
         budget = min(budget, max(bare, settings.llm.max_prompt_tokens))
 
     kept = list(hits)
-    given, tokens = kept, count_prompt_tokens(llm, render_messages(question, kept, **style))
+    given, tokens = kept, count_prompt_tokens(llm, render_messages(question, kept, cite_inline))
     while kept and tokens > budget:
-        fitted = _fit(question, kept, llm, budget, style)
+        fitted = _fit(question, kept, llm, budget, cite_inline)
         if fitted is not None:
             given, tokens = fitted
             break
         kept.pop()
-        given, tokens = kept, count_prompt_tokens(llm, render_messages(question, kept, **style))
+        given, tokens = kept, count_prompt_tokens(llm, render_messages(question, kept, cite_inline))
     if not kept:
         tokens = bare
     assert tokens + answer_tokens <= n_ctx
     return PromptPlan(
-        messages=render_messages(question, given, **style),
+        messages=render_messages(question, given, cite_inline),
         hits=given,
         prompt_tokens=tokens,
         max_tokens=answer_tokens,

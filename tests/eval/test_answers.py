@@ -198,7 +198,7 @@ def test_summarize_reports_correct_partly_wrong_and_supported_sentences_lacking_
         _answer("16384 [1].", "tempfile.py"),
         _answer("", abstained=True),
     ]
-    outcomes[0].supported_sentences, outcomes[2].unsupported_marked_supported = 2, 1
+    outcomes[0].supported_sentences, outcomes[2].supported_lacking_fact = 2, 1
     questions = [GOLD_Q]
     m = summarize(questions, outcomes)
     assert (m["correct"], m["partly_correct"], m["wrong"], m["false_abstention_rate"]) == (0.25, 0.25, 0.25, 0.25)

@@ -125,7 +125,7 @@ def answer_facts(answer: Answer) -> str:
         parts.append("cited " + " ".join(f"[{n}]" for n in cited))
     if answer.invalid_citations:
         parts.append("dropped " + " ".join(f"[{n}]" for n in answer.invalid_citations))
-    unsupported = sum(s.status == "unsupported" for s in answer.sentences) if not answer.abstained else 0
+    unsupported = answer.unsupported_sentences
     if unsupported:
         parts.append(f"{unsupported} sentence{'s' if unsupported > 1 else ''} not in sources")
     if answer.abstained and answer.abstain_reason:
