@@ -84,6 +84,7 @@ _NAME = re.compile(
     r"|[A-Za-z]+\d[\w-]*|\d+[A-Za-z][\w-]*)"  # sha1, x86_64, 3DES
 )
 _WORD = re.compile(r"[^\W_][\w\-.']*", re.UNICODE)
+_LIST_ITEM = re.compile(r"^\s*(?:\(?\d{1,2}[.)]|[-*•])\s+")  # "1. ", "(2) ", "- ": not a claim
 # Units and number words that are not what a sentence claims on their own.
 _UNIT_LIKE = frozenset("kb mb gb tb kib mib gib ms s".split())
 # A sentence in the question's own words is backed only by a passage that says nearly all of it.
@@ -216,7 +217,7 @@ def measure(
     restated: set[int] = set()
     claims: list[tuple[int, str, tuple[set[str], set[str], set[str]]]] = []
     for i, sentence in enumerate(sentences):
-        plain = without_markers(sentence).strip()
+        plain = _LIST_ITEM.sub("", without_markers(sentence)).strip()
         if neutral is not None and neutral(plain):
             continue
         facts = (

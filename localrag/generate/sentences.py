@@ -34,8 +34,9 @@ def query_terms(question: str) -> set[str]:
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence in `text`, surrounding whitespace excluded."""
-    spans = []
+    """(start, end) of each sentence in `text`, surrounding whitespace excluded. A list item's
+    number ("1." in "two steps: 1. Install it.") starts the item's sentence, not one of its own."""
+    spans: list[tuple[int, int]] = []
     start = 0
     for m in [*_SENTENCE_END.finditer(text), None]:
         end = m.start() if m else len(text)
@@ -45,7 +46,29 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             spans.append((start + lead, start + len(piece.rstrip())))
         if m:
             start = m.end()
-    return spans
+    return _attach_enumerators(text, spans)
+
+
+_ENUMERATOR = re.compile(r"\(?\d{1,2}[.)]")
+_TRAILING_ENUMERATOR = re.compile(r"[:;]\s+(\(?\d{1,2}[.)])$")
+
+
+def _attach_enumerators(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    carry: int | None = None  # where the next sentence starts instead (its enumerator)
+    for i, (a, b) in enumerate(spans):
+        if carry is not None:
+            a, carry = carry, None
+        last = i == len(spans) - 1
+        if not last and _ENUMERATOR.fullmatch(text[a:b]):
+            carry = a
+            continue
+        trailing = None if last else _TRAILING_ENUMERATOR.search(text, a, b)
+        if trailing is not None:
+            carry = trailing.start(1)
+            b = trailing.start() + 1
+        out.append((a, b))
+    return out
 
 
 def split_sentences(text: str) -> list[str]:

@@ -61,6 +61,13 @@ def test_each_sentence_is_cited_to_its_own_passage():
     assert _statuses(answer, "What are the defaults?") == [("supported", 1), ("supported", 2)]
 
 
+def test_a_list_items_number_is_not_a_claim():
+    answer = "Two steps: 1. It reads files in chunks of 64 * 1024 bytes. 2. The server listens on port 8000."
+    got = attribute(answer, "What are the defaults?", PASSAGES)
+    assert [(s.status, s.source) for s in got][1:] == [("supported", 1), ("supported", 2)]
+    assert render(answer, got).endswith("1. It reads files in chunks of 64 * 1024 bytes [1]. 2. The server listens on port 8000 [2].")
+
+
 def test_the_questions_own_words_are_not_evidence():
     # every key term of the answer beyond the question is missing from the passages
     (s,) = attribute("Tomatoes need potash and magnesium.", "What do tomatoes need?", ["Tomatoes are red."])

@@ -29,6 +29,15 @@ def test_a_full_stop_before_a_lowercase_word_does_not_end_the_sentence():
     assert split_sentences(text) == ["Infection with H.  pylori rose, e.g. in Leeds.", "Rates fell.", "5 sites closed."]
 
 
+def test_a_list_items_number_starts_its_sentence():
+    inline = "You need two steps: 1. Install the new version. 2. Drop the old cluster."
+    assert split_sentences(inline) == ["You need two steps:", "1. Install the new version.", "2. Drop the old cluster."]
+    lines = "Steps:\n1. Install it.\n(2) Run it."
+    assert split_sentences(lines) == ["Steps:", "1. Install it.", "(2) Run it."]
+    # a number ending an ordinary sentence stays where it is
+    assert split_sentences("See section 2. It says so.") == ["See section 2.", "It says so."]
+
+
 def test_sentences_sharing_more_query_terms_score_higher():
     wanted = query_terms("Do statins lower cholesterol?")
     assert "do" not in wanted and wanted  # question words are not terms
