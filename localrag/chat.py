@@ -13,7 +13,8 @@ Three jobs, three mechanisms:
   others are marked "[not in sources]" and never shown as verified.
 * **Abstain**, from evidence, naming the signal that decided (`Answer.abstain_reason`):
   ``weak_retrieval`` — no hit's dense cosine reaches `retrieval.min_dense` (the model is not
-  called); ``model_declined`` — the model said it does not know, or (when `llm.max_not_found` is
+  called); ``unmentioned`` — a name the question asks about ("Slack", "lzma.open") is in none
+  of the passages (`answer.abstain_unmentioned`; the model is not called); ``model_declined`` — the model said it does not know, or (when `llm.max_not_found` is
   below 1) it would most likely open with that; ``unsupported`` — no sentence of the reply is
   supported by a source; ``off_topic`` — the passages that support it are not about the question
   (dense cosine below `answer.min_subject`). The nearest sources are always listed.
@@ -24,13 +25,13 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from localrag.config import RetrievalSettings, Settings
 from localrag.generate.base import LLM, is_generative
-from localrag.generate.attribution import Measured, Thresholds, measure, render, support
+from localrag.generate.attribution import Measured, Thresholds, measure, render, support, unmentioned_names
 from localrag.generate.citations import parse_citations, resolve, without_markers
 from localrag.generate.prompt import NOT_FOUND, PromptPlan, build_messages
 from localrag.generate.sentences import split_sentences
@@ -72,15 +73,30 @@ WEAK_EVIDENCE_NOTE = "The closest passages I found are listed below."
 # Why an answer abstained, in words, by `Answer.abstain_reason`.
 ABSTAIN_REASONS = {
     "weak_retrieval": "No passage in your documents is close to the question.",
+    "unmentioned": "None of the closest passages mentions what the question asks about.",
     "model_declined": "The model found no answer in the closest passages.",
     "unsupported": "The model's reply states facts that none of the passages contains.",
     "off_topic": "The passages that hold the reply's facts are not about the question.",
 }
 
 
-def abstention_text(reason: str, has_sources: bool) -> str:
+def abstention_text(reason: str, has_sources: bool, unmentioned: Sequence[str] = ()) -> str:
     note = f" {WEAK_EVIDENCE_NOTE}" if has_sources else ""
-    return f"{NOT_FOUND} {ABSTAIN_REASONS[reason]}{note}"
+    why = ABSTAIN_REASONS[reason]
+    if unmentioned:
+        why = f"{why[:-1]}: {', '.join(unmentioned)}."
+    return f"{NOT_FOUND} {why}{note}"
+
+
+def unmentioned(question: str, hits: list[Hit]) -> list[str]:
+    """The names of `question` that none of `hits` mentions (in its text, path or headings),
+    as the question spells them."""
+    missing = unmentioned_names(question, [f"{h.path}\n{h.heading_path}\n{h.text}" for h in hits])
+    spelled = []
+    for name in missing:
+        m = re.search(re.escape(name), question, re.IGNORECASE)
+        spelled.append(f"“{m.group(0) if m else name}”")
+    return spelled
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,8 +340,11 @@ class ChatSession:
             timings_ms=timings,
         )
         plan = None
+        missing: list[str] = []
         if weak_evidence(hits, self.settings.retrieval):
             answer.abstain_reason = "weak_retrieval"
+        elif self.settings.answer.abstain_unmentioned and (missing := unmentioned(prompt_question, hits)):
+            answer.abstain_reason = "unmentioned"
         else:
             plan = build_messages(prompt_question, hits, self.llm, self.settings)
             answer.sources = hits[: len(plan.hits)]  # untruncated text for display
@@ -338,7 +357,7 @@ class ChatSession:
         if plan is None or answer.abstain_reason:
             # abstain without generating: weak evidence, or the model would say it does not know
             answer.abstained = True
-            answer.text = abstention_text(answer.abstain_reason, has_sources=True) if hits else NOT_FOUND
+            answer.text = abstention_text(answer.abstain_reason, bool(hits), missing) if hits else NOT_FOUND
             timings.first_token = (time.perf_counter() - t0) * 1000
             yield Token(answer.text)
         else:

@@ -151,6 +151,11 @@ class AnswerSettings(_Section):
     abstain_unsupported: bool = Field(
         True, description="abstain when no sentence of the answer is supported by a source"
     )
+    abstain_unmentioned: bool = Field(
+        True,
+        description="abstain without generating when a name the question asks about (a product, platform, "
+        "identifier or option) appears in none of the retrieved passages",
+    )
 
 
 class Settings(_Section):

@@ -187,7 +187,7 @@ class Answer:
     dropped_sources: int = 0  # retrieved but left out of the prompt for lack of room
     shortened_sources: int = 0  # given to the model in part (their best-matching sentences)
     not_found_probability: float | None = None  # the model's P(reply opens with "not found")
-    abstain_reason: str | None = None  # weak_retrieval | model_declined | unsupported | off_topic
+    abstain_reason: str | None = None  # weak_retrieval | unmentioned | model_declined | unsupported | off_topic
     sentences: list[SentenceSupport] = field(default_factory=list)  # the reply's, attributed
     draft: str | None = None  # the model's reply as written, before attribution
 

@@ -3,6 +3,8 @@
 
     # the answer benchmark (folders from scripts/make_answer_bench.py), dev half:
     .venv/bin/python scripts/eval_answers.py --bench tests/data/answer_bench --split dev --progress
+    # decide the replies of an earlier run again with the current code (no generation):
+    .venv/bin/python scripts/eval_answers.py --bench tests/data/answer_bench --split dev --replay run.json
     # one folder and question set (paths in the set relative to the current directory):
     .venv/bin/python scripts/eval_answers.py --folder docs --questions tests/data/docs_questions.jsonl
 
@@ -117,10 +119,48 @@ def ask_one(session: ChatSession, question: Question) -> tuple[Outcome, Answer]:
     return outcome, answer
 
 
+def _recorded_times(outcome: Outcome, row: dict) -> None:
+    """A replayed question that reached the model: the times and token counts it took then."""
+    outcome.first_token_ms = row.get("first_token_ms")
+    outcome.total_ms = row.get("total_ms")
+    outcome.completion_tokens = row.get("completion_tokens") or 0
+
+
 def _count_supported(outcome: Outcome, answer: Answer) -> None:
     supported = [s for s in answer.sentences if s.status == "supported" and s.source] if not answer.abstained else []
     outcome.supported_sentences = len(supported)
     outcome.supported_lacking_fact = sum(lacks_fact(s.text, answer.sources[s.source - 1].text) for s in supported)
+
+
+class RecordedLLM:
+    """The configured LLM with its replies taken from an earlier run's report (`--replay`): the
+    prompt is built with the real tokenizer, so the same sources reach the "model", and every
+    later step (gates, attribution, rendering) runs as the current code has it. Generation is
+    greedy, so a recorded reply is what the model would write again for the same prompt."""
+
+    def __init__(self, llm, drafts: dict[str, str | None]) -> None:
+        self._llm = llm
+        self._drafts = drafts
+        self.question_id: str | None = None
+        self.missing: list[str] = []  # questions that reach the model now but did not then
+
+    def __getattr__(self, name: str):
+        if name == "opening_probability":  # not recorded; replays run with llm.max_not_found = 1
+            raise AttributeError(name)
+        return getattr(self._llm, name)
+
+    def stream(self, messages, max_tokens, stop=None, cancel=None):
+        draft = self._drafts.get(self.question_id or "")
+        if draft is None:
+            self.missing.append(self.question_id or "?")
+            return
+        yield draft
+
+
+def recorded_drafts(report: Path) -> tuple[dict[str, str | None], dict[str, dict]]:
+    """(question id -> the model's reply, question id -> the row) from a report of this script."""
+    rows = {row["id"]: row for row in json.loads(report.read_text(encoding="utf-8"))["rows"]}
+    return {i: (row.get("draft") or None) for i, row in rows.items()}, rows
 
 
 # The classic LangChain RetrievalQA ("stuff") prompt: the ablation's reference row. No chat
@@ -252,6 +292,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sweep", action="store_true", help="recompute grades over the attribution thresholds")
     p.add_argument("--classic", action="store_true", help="the reference row: classic completion prompt, no gates")
     p.add_argument("--only", default=None, help="comma-separated question ids")
+    p.add_argument(
+        "--replay",
+        type=Path,
+        default=None,
+        help="an earlier report: decide its recorded replies again with the current code (no generation; "
+        "times of questions that reach the model are the recorded ones)",
+    )
     p.add_argument("--progress", action="store_true", help="one line per question on stderr")
     args = p.parse_args(argv)
 
@@ -279,6 +326,13 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.set:
         key, _, value = item.partition("=")
         overrides[key] = json.loads(value) if value[:1] in "-0123456789tf[{\"" else value
+    replay = None
+    if args.replay:
+        if args.classic:
+            p.error("--replay replays the default pipeline, not --classic")
+        replay = recorded_drafts(args.replay)
+        overrides["llm.max_not_found"] = 1.0
+    replay_missing: list[str] = []  # replayed questions that reach the model now and had no reply then
     report: dict = {"sets": {}, "rows": []}
     all_questions: list[Question] = []
     outcomes: list[Outcome] = []
@@ -295,9 +349,11 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             summary = idx.add(folder)
             index_s = time.perf_counter() - t
-            llm = idx.llm
+            llm = idx.llm if replay is None else RecordedLLM(idx.llm, replay[0])
             set_outcomes = []
             for q in questions:
+                if replay is not None:
+                    llm.question_id = q.id
                 session = ChatSession(idx.searcher, llm, settings)  # fresh and not persisted
                 try:
                     outcome, answer = ask_classic(idx, llm, q, args.k) if args.classic else ask_one(session, q)
@@ -312,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
                 set_outcomes.append(outcome)
                 if args.sweep and not args.classic:
                     sweeps.append({"_id": q.id, **sweep_grades(session, q, answer, settings)})
+                if replay is not None and outcome.generated and q.id in replay[1]:
+                    _recorded_times(outcome, replay[1][q.id])
                 row = _row(q, outcome, answer)
                 report["rows"].append(row)
                 if args.progress:
@@ -329,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
             all_questions += questions
             outcomes += set_outcomes
             report["settings"] = _settings(settings, idx, llm, args, interrupted)
+            if replay is not None:
+                replay_missing += llm.missing
+                report["settings"].update(replay=str(args.replay), replay_missing=replay_missing)
             idx.close()
             if interrupted:
                 break

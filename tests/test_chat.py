@@ -157,9 +157,23 @@ def test_the_unsupported_gate_is_a_setting():
 
 
 def test_model_saying_it_cannot_find_it_abstains():
-    llm = ScriptedLLM(["The sources do not mention the capital of Peru."])
-    answer = ChatSession(FixedSearcher(HITS), llm, Settings()).ask("What is the capital of Peru?")
+    llm = ScriptedLLM(["The sources do not mention when the roses flower."])
+    answer = ChatSession(FixedSearcher(HITS), llm, Settings()).ask("When do the roses flower?")
     assert answer.abstained and answer.sources == HITS and answer.abstain_reason == "model_declined"
+
+
+def test_a_question_naming_what_no_passage_mentions_abstains_without_generating():
+    llm = ScriptedLLM(["Peru's capital is Lima."])
+    answer = ChatSession(FixedSearcher(HITS), llm, Settings()).ask("Do the tomatoes in Peru get seaweed?")
+    assert answer.abstained and answer.abstain_reason == "unmentioned" and answer.sources == HITS
+    assert answer.text.startswith(NOT_FOUND) and "“Peru”" in answer.text
+    assert llm.calls == []  # decided before the model was asked
+    # the same question with the gate off is answered
+    settings = Settings.model_validate({"answer": {"abstain_unmentioned": False}})
+    answer = ChatSession(FixedSearcher(HITS), ScriptedLLM(["They get liquid seaweed fertiliser."]), settings).ask(
+        "Do the tomatoes in Peru get seaweed?"
+    )
+    assert not answer.abstained and answer.citations
 
 
 @pytest.mark.parametrize("reply", ["I don't know.", "I do not know [1].", "I couldn't find this in your documents. [1]"])

@@ -140,6 +140,47 @@ def names(text: str) -> set[str]:
     return out
 
 
+_CAPITALISED = re.compile(r"(?<![\w.'-])[A-Z][a-z]+(?:[A-Z]\w*)?\b")
+_NOT_NAMES = frozenset({"i.e", "e.g", "etc"})
+
+
+def subject_names(question: str) -> set[str]:
+    """The names a question asks about (lowercased): its identifiers, options, paths, acronyms
+    and capitalised words other than its first ("Slack", "Homebrew", "lzma.open", "RISC-V")."""
+    found = names(question)
+    opening = len(question) - len(question.lstrip())
+    for m in _CAPITALISED.finditer(question):
+        word = m.group(0).lower()
+        if m.start() != opening and word not in FUNCTION_WORDS:
+            found.add(word)
+    return found - _NOT_NAMES
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\s_\-]+", "", text.lower())
+
+
+def unmentioned_names(question: str, passages: Sequence[str]) -> list[str]:
+    """The question's names (`subject_names`) that no passage mentions, however spaced,
+    hyphenated or pluralised; a dotted or slashed name counts when each of its parts is there
+    ("http.server" in the passage of http/server.py). A question about a product, platform or
+    identifier none of the closest passages names is not answered by them, whatever the model
+    makes of them."""
+    squashed = [_squash(p) for p in passages]
+
+    def mentioned(part: str) -> bool:
+        forms = {_squash(part)}
+        forms |= {f[:-1] for f in forms if f.endswith("s") and len(f) > 3}
+        return any(f in p for f in forms for p in squashed)
+
+    missing = []
+    for name in sorted(subject_names(question)):
+        parts = [p for p in re.split(r"[./]", name) if len(p) > 1] or [name]
+        if not all(mentioned(p) for p in parts):
+            missing.append(name)
+    return missing
+
+
 def key_terms(text: str, exclude: set[str]) -> set[str]:
     """Stemmed content terms of `text` without function words and the `exclude` terms."""
     terms: set[str] = set()

@@ -72,6 +72,38 @@ def test_eval_answers_with_extractive_backend(tmp_path, notes, models_dir, capsy
 
 
 @pytest.mark.slow
+def test_replay_decides_the_recorded_replies_again(tmp_path, notes, models_dir, capsys, monkeypatch):
+    monkeypatch.setenv("LOCALRAG_MODELS", str(models_dir))
+    monkeypatch.chdir(tmp_path)
+    questions = tmp_path / "q.jsonl"
+    rows = [
+        {"id": "a1", "question": "What fertiliser do the tomatoes get?", "answerable": True,
+         "expected_path": "notes/garden/tomatoes.md"},
+        {"id": "a2", "question": "What should the boiler pressure read?", "answerable": True,
+         "expected_path": "notes/home/boiler.md"},
+    ]
+    questions.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    args = ["--folder", str(notes), "--questions", str(questions), "--llm", "none", "--k", "3",
+            "--index-root", str(tmp_path / "indexes")]
+    assert _script().main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [r["grade"] for r in report["rows"]] == ["correct", "correct"]
+    # a reply the sources do not hold, recorded for a1: the replay abstains on it; a2 is unchanged
+    report["rows"][0]["draft"] = "The tomatoes get 40 g of blood meal."
+    recorded = tmp_path / "run.json"
+    recorded.write_text(json.dumps(report), encoding="utf-8")
+
+    assert _script().main([*args, "--replay", str(recorded)]) == 0
+    replayed = json.loads(capsys.readouterr().out)
+    by_id = {r["id"]: r for r in replayed["rows"]}
+    assert by_id["a1"]["grade"] == "false_abstention" and by_id["a1"]["abstain_reason"] == "unsupported"
+    assert by_id["a1"]["draft"] == "The tomatoes get 40 g of blood meal."
+    assert by_id["a2"]["grade"] == "correct" and by_id["a2"]["answer"] == report["rows"][1]["answer"]
+    assert by_id["a2"]["first_token_ms"] == report["rows"][1]["first_token_ms"]  # the recorded time
+    assert replayed["settings"]["replay"] == str(recorded) and replayed["settings"]["replay_missing"] == []
+
+
+@pytest.mark.slow
 def test_the_classic_reference_row_runs_the_completion_prompt(tmp_path, notes, models_dir, capsys, monkeypatch):
     pytest.importorskip("llama_cpp")
     monkeypatch.setenv("LOCALRAG_MODELS", str(models_dir))

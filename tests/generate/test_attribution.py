@@ -13,7 +13,9 @@ from localrag.generate.attribution import (
     names,
     numbers,
     render,
+    subject_names,
     support,
+    unmentioned_names,
 )
 
 SHUTIL = "COPY_BUFSIZE = 1024 * 1024 if _WINDOWS else 64 * 1024. copyfileobj reads the file in chunks of that size."
@@ -132,3 +134,18 @@ def test_names_are_identifiers_options_paths_and_acronyms():
     assert {"--oneline", "shutil.copyfile", "copy_bufsize", "/etc/hosts", "sha-1"} <= found
     assert "git log" not in found  # a quoted command counts by its parts, not as one string
     assert "linux" not in found  # a plain capitalised word is a key term, not a required name
+
+
+def test_subject_names_are_identifiers_and_capitalised_words_but_the_first():
+    assert subject_names("How do I connect localrag to Slack?") == {"slack"}
+    assert subject_names("Which release added RISC-V (riscv64) support?") == {"risc-v", "riscv64"}
+    assert subject_names("What does lzma.open default to, i.e. which preset?") == {"lzma.open"}
+    assert subject_names("Where are my notes kept?") == set()
+
+
+def test_a_name_counts_as_mentioned_however_spaced_hyphenated_or_pluralised():
+    passages = ["http/server.py\nclass SimpleHTTPRequestHandler serves index.html", "PDF files are read page by page."]
+    assert unmentioned_names("Does http.server serve index.html?", passages) == []
+    assert unmentioned_names("How are my PDFs read?", passages) == []
+    assert unmentioned_names("Does SimpleHTTP-RequestHandler list folders?", passages) == []
+    assert unmentioned_names("Can I install it with Homebrew or via http.client?", passages) == ["homebrew", "http.client"]
