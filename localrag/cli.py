@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from localrag import offline
+from localrag import cli_flags, offline  # noqa: F401 - cli_flags: flags show no <bool> in --help
 
 offline.enforce_offline_env()
 
