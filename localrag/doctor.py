@@ -348,7 +348,11 @@ def summarize(report: dict[str, Any]) -> list[tuple[str, str]]:
     if not idx.get("exists"):
         index_line = f"{idx['path']}: not created yet"
     elif idx.get("ok"):
-        index_line = f"{idx['path']}: {idx.get('documents')} documents, {idx.get('chunks')} chunks, generation {idx.get('generation')}, health {idx.get('health')}"
+        skipped = f", {idx['skipped']} skipped" if idx.get("skipped") else ""
+        index_line = (
+            f"{idx['path']}: {idx.get('documents')} documents{skipped}, {idx.get('chunks')} chunks, "
+            f"generation {idx.get('generation')}; {health_line(idx.get('health') or {})}"
+        )
     else:
         index_line = f"{idx['path']}: {idx.get('error')}"
     return [
@@ -362,6 +366,17 @@ def summarize(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("disk", f"{disk['free_gb']} GB free at {disk['path']}"),
         ("index", index_line),
     ]
+
+
+_HEALTH_PARTS = {"catalog": "catalogue", "dense": "vector index", "keyword": "keyword index"}
+
+
+def health_line(health: dict[str, Any]) -> str:
+    """The store's health dict for people: 'catalogue ok, vector index ok, keyword index ok, up to date'."""
+    parts = [f"{_HEALTH_PARTS.get(k, k)} {v}" for k, v in health.items() if k != "fresh"]
+    if "fresh" in health:
+        parts.append("up to date" if health["fresh"] else "vector and keyword indexes behind the catalogue (rebuilt when next opened)")
+    return ", ".join(parts) or "unknown"
 
 
 def _llm_line(llm: dict[str, Any]) -> str:

@@ -124,3 +124,21 @@ def test_n_ctx_beyond_trained_context_is_a_notice(tmp_path, smollm2_path):
     s = _settings(tmp_path, smollm2_path.parent, **{"llm.model": "smollm2-135m-instruct", "llm.n_ctx": 16384})
     report = doctor.run_doctor(s, llama_info=False)
     assert any("exceeds the 8192 tokens" in n for n in report["notices"])
+
+
+def test_index_health_reads_as_words_not_a_dict(tmp_path, models_dir, notes, embedder):
+    from localrag.indexer import index_folder
+    from localrag.store import Store
+
+    settings = _settings(tmp_path, models_dir, **{"llm.backend": "none", "embedder.backend": "torch"})
+    store = Store.open(settings.index, settings, create=True)
+    index_folder(store, notes, embedder, settings)
+    store.close()
+    report = doctor.run_doctor(settings, llama_info=False)
+    assert report["index"]["ok"] and report["index"]["health"]["fresh"] is True  # --json keeps the dict
+    line = dict(doctor.summarize(report))["index"]
+    assert "{" not in line and "'" not in line, line
+    assert "catalogue ok" in line and line.endswith("up to date"), line
+    assert doctor.health_line({"catalog": "ok", "dense": "rebuilt", "fresh": False}) == (
+        "catalogue ok, vector index rebuilt, vector and keyword indexes behind the catalogue (rebuilt when next opened)"
+    )
