@@ -81,14 +81,19 @@ def index(
     as_json: JsonOpt = False,
 ) -> None:
     """Index a folder (incremental: only new or changed files are embedded)."""
-    from localrag.progress import IndexProgress
+    from localrag.progress import IndexProgress, interrupted_message
 
     if not path.is_dir():
         raise ConfigError(f"not a folder: {path}")
     settings = settings_from(index=index_dir)
-    idx = open_index(settings, create=True, rebuild=rebuild)
-    with IndexProgress(enabled=not as_json and err.is_terminal, console=err) as progress:
-        summary = idx.add(path, progress=progress, rebuild=rebuild)
+    progress = None
+    try:
+        idx = open_index(settings, create=True, rebuild=rebuild)
+        with IndexProgress(enabled=not as_json and err.is_terminal, console=err) as progress:
+            summary = idx.add(path, progress=progress, rebuild=rebuild)
+    except KeyboardInterrupt:  # typer would exit 130 without a word
+        err.print(interrupted_message(progress))
+        raise typer.Exit(130) from None
     if as_json:
         emit_json(summary)
         return
