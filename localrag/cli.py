@@ -75,22 +75,23 @@ def open_index(settings: Settings, create: bool = False, rebuild: bool = False):
 # ---------------------------------------------------------------- index
 @app.command()
 def index(
-    path: Annotated[Path, typer.Argument(help="folder to index")],
+    paths: Annotated[list[Path], typer.Argument(help="folder to index, or files and folders (a selection of the folder holding them)")],
     index_dir: IndexOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="drop the index and rebuild it from the files")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Index a folder (incremental: only new or changed files are embedded)."""
+    """Index a folder, or files and folders (incremental: only new or changed files are embedded)."""
     from localrag.progress import IndexProgress, interrupted_message
 
-    if not path.is_dir():
-        raise ConfigError(f"not a folder: {path}")
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise ConfigError(f"not found: {missing[0]}")
     settings = settings_from(index=index_dir)
     progress = None
     try:
         idx = open_index(settings, create=True, rebuild=rebuild)
         with IndexProgress(enabled=not as_json and err.is_terminal, console=err) as progress:
-            summary = idx.add(path, progress=progress, rebuild=rebuild)
+            summary = idx.add(paths[0] if len(paths) == 1 else paths, progress=progress, rebuild=rebuild)
     except KeyboardInterrupt:  # typer would exit 130 without a word
         err.print(interrupted_message(progress))
         raise typer.Exit(130) from None
@@ -98,7 +99,7 @@ def index(
         emit_json(summary)
         return
     out.print(
-        f"[bold]{path}[/] → {settings.index}: {summary['added']} added, {summary['updated']} updated, "
+        f"[bold]{escape(', '.join(map(str, paths)))}[/] → {settings.index}: {summary['added']} added, {summary['updated']} updated, "
         f"{summary.get('renamed', 0)} renamed, {summary['removed']} removed, {summary['unchanged']} unchanged; "
         f"{summary['chunks']} chunks in {summary['seconds']:.1f} s"
     )
@@ -379,7 +380,7 @@ def watch(path: Annotated[Path, typer.Argument(help="folder to keep indexed")], 
     from localrag.watch import watch_folder
 
     if not path.is_dir():
-        raise ConfigError(f"not a folder: {path}")
+        raise ConfigError(f"not a folder: {path} (watch keeps a folder indexed; after changing single files, run `localrag index FILE...` again)")
     settings = settings_from(index=index_dir)
     watch_folder(open_index(settings, create=True), path, console=err)
 

@@ -363,23 +363,26 @@ class LocalragApp(App[None]):
         if self.generating is not None:
             self.notify("Still answering: press Esc to stop it first.", severity="warning")
             return
+        sources = self.index.sources()  # the folder, or the files and folders selected in it
         root = self.index_root()
-        if root:
+        if sources:
+            self.start_indexing(sources[0] if len(sources) == 1 else sources)
+        elif root:
             self.start_indexing(Path(root))
         else:
             self.push_screen(IndexFolderScreen(None, "Which folder should this index hold?"), self.start_indexing)
 
-    def start_indexing(self, folder: Path | None) -> None:
+    def start_indexing(self, folder: Path | list[Path] | None) -> None:
         if folder is None:
             self.load_models()
             return
         self.indexing = True
-        self.query_one(IndexProgress).start(folder.name)
+        self.query_one(IndexProgress).start(folder.name if isinstance(folder, Path) else f"{len(folder)} selected paths")
         self.status_bar.busy = "indexing…"
         self.run_indexer(folder)
 
     @work(thread=True, group="index", exclusive=True)
-    def run_indexer(self, folder: Path) -> None:
+    def run_indexer(self, folder: Path | list[Path]) -> None:
         progress = self.query_one(IndexProgress)
 
         def report(event: str, **fields) -> None:
