@@ -163,13 +163,13 @@ def index_report(settings: Settings) -> dict[str, Any]:
 
 def models_report(settings: Settings) -> tuple[list[dict[str, Any]], list[Problem], list[str]]:
     """Registry rows with sha256 verification of what is present, plus problems for the models in use."""
-    from localrag.models import fetch_hint, list_models, load_registry, models_dir, resolve_model_path
+    from localrag.models import fetch_hint, list_models, load_registry, model_dirs, models_dir, resolve_model_path
 
     problems: list[Problem] = []
     notices: list[str] = []
     try:
         rows = list_models(settings)  # verifies present models (hash cache makes repeats instant)
-        specs = load_registry(models_dir(settings))
+        specs = load_registry(model_dirs(settings))
     except LocalragError as e:
         return [], [_problem(str(e), "fix or remove that file; the registry itself ships inside the package (reinstall localrag if it is damaged)")], []
     for row in rows:
