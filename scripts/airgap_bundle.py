@@ -42,6 +42,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # this checkout's localrag (the one bundled), not another installed one
 LOCAL_WHEELS = {"llama-cpp-python"}  # compiled on this machine: reuse that wheel rather than rebuild it
 ROLES = ("embedder", "reranker", "llm")
 
