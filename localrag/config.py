@@ -160,7 +160,13 @@ class AnswerSettings(_Section):
 
 class Settings(_Section):
     index: Path = Path("indexes/default")
-    models_dir: Path = Path("models")
+    models_dir: Path = Field(
+        Path("models"),
+        description="models folder; left at 'models', localrag looks in ./models, a source checkout's models/ and the per-user folder",
+    )
+    models_url: str = Field(
+        "https://huggingface.co", description="where `localrag models fetch` gets Hugging Face models (a mirror keeps its URL layout)"
+    )
     chunking: ChunkingSettings = ChunkingSettings()
     embedder: EmbedderSettings = EmbedderSettings()
     retrieval: RetrievalSettings = RetrievalSettings()

@@ -163,15 +163,15 @@ def index_report(settings: Settings) -> dict[str, Any]:
 
 def models_report(settings: Settings) -> tuple[list[dict[str, Any]], list[Problem], list[str]]:
     """Registry rows with sha256 verification of what is present, plus problems for the models in use."""
-    from localrag.models import fetch_hint, list_models, load_registry, models_dir, resolve_model_path
+    from localrag.models import fetch_hint, list_models, load_registry, model_dirs, models_dir, resolve_model_path
 
     problems: list[Problem] = []
     notices: list[str] = []
     try:
         rows = list_models(settings)  # verifies present models (hash cache makes repeats instant)
-        specs = load_registry(models_dir(settings))
+        specs = load_registry(model_dirs(settings))
     except LocalragError as e:
-        return [], [_problem(str(e), "restore models/registry.toml from the source tree (git checkout models/registry.toml)")], []
+        return [], [_problem(str(e), "fix or remove that file; the registry itself ships inside the package (reinstall localrag if it is damaged)")], []
     for row in rows:
         if row["present"] and row["verified"] is False:
             spec = specs[row["name"]]
@@ -191,6 +191,18 @@ def models_report(settings: Settings) -> tuple[list[dict[str, Any]], list[Proble
         except LocalragError as e:  # optional: retrieval runs without it, with a notice
             notices.append(f"no reranker, search skips reranking: {e}")
     return rows, problems, notices
+
+
+def models_dirs_report(settings: Settings) -> dict[str, Any]:
+    """Which models folders are searched (in order), which one holds the embedder, where fetch installs."""
+    from localrag.models import model_dirs, models_dir, resolve_model_path
+
+    info: dict[str, Any] = {"search": [str(d) for d in model_dirs(settings)], "install": str(models_dir(settings)), "used": None}
+    try:
+        info["used"] = str(resolve_model_path(settings, "embedder", settings.embedder.model).parent)
+    except LocalragError:
+        pass
+    return info
 
 
 def llm_report(settings: Settings) -> tuple[dict[str, Any], list[str]]:
@@ -252,6 +264,7 @@ def run_doctor(settings: Settings, *, llama_info: bool = True) -> dict[str, Any]
             problems.append(_problem(f"package {name} is not installed", f"pip install -e . (or pip install {name})"))
 
     models, model_problems, model_notices = models_report(settings)
+    folders = models_dirs_report(settings)
     problems += model_problems
     notices += model_notices
 
@@ -302,6 +315,7 @@ def run_doctor(settings: Settings, *, llama_info: bool = True) -> dict[str, Any]
         "python": python,
         "packages": packages,
         "models": models,
+        "models_dirs": folders,
         "cpu": cpu,
         "threads": threads,
         "llm": llm,
@@ -348,13 +362,18 @@ def summarize(report: dict[str, Any]) -> list[tuple[str, str]]:
     if not idx.get("exists"):
         index_line = f"{idx['path']}: not created yet"
     elif idx.get("ok"):
-        index_line = f"{idx['path']}: {idx.get('documents')} documents, {idx.get('chunks')} chunks, generation {idx.get('generation')}, health {idx.get('health')}"
+        skipped = f", {idx['skipped']} skipped" if idx.get("skipped") else ""
+        index_line = (
+            f"{idx['path']}: {idx.get('documents')} documents{skipped}, {idx.get('chunks')} chunks, "
+            f"generation {idx.get('generation')}; {health_line(idx.get('health') or {})}"
+        )
     else:
         index_line = f"{idx['path']}: {idx.get('error')}"
     return [
         ("python", f"{py['version']} ({py['executable']})"),
         ("packages", pkgs),
         ("models", models),
+        ("models folder", _folders_line(report.get("models_dirs") or {})),
         ("cpu", f"{cpu['model']}: {flags}"),
         ("llama.cpp", llama_line),
         ("llm", _llm_line(report.get("llm") or {})),
@@ -362,6 +381,24 @@ def summarize(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("disk", f"{disk['free_gb']} GB free at {disk['path']}"),
         ("index", index_line),
     ]
+
+
+_HEALTH_PARTS = {"catalog": "catalogue", "dense": "vector index", "keyword": "keyword index"}
+
+
+def health_line(health: dict[str, Any]) -> str:
+    """The store's health dict for people: 'catalogue ok, vector index ok, keyword index ok, up to date'."""
+    parts = [f"{_HEALTH_PARTS.get(k, k)} {v}" for k, v in health.items() if k != "fresh"]
+    if "fresh" in health:
+        parts.append("up to date" if health["fresh"] else "vector and keyword indexes behind the catalogue (rebuilt when next opened)")
+    return ", ".join(parts) or "unknown"
+
+
+def _folders_line(folders: dict[str, Any]) -> str:
+    used = folders.get("used")
+    head = f"{used} (the embedder's)" if used else "no models found yet"
+    searched = ", ".join(folders.get("search") or [])
+    return f"{head}; searched in order: {searched}; `localrag models fetch` installs into {folders.get('install')}"
 
 
 def _llm_line(llm: dict[str, Any]) -> str:

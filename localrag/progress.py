@@ -28,6 +28,9 @@ class IndexProgress:
         self._files = None
         self._chunks = None
         self.chunks_embedded = 0
+        self.staged_files = 0  # durable work a later run reuses (see localrag.indexer)
+        self.staged_chunks = 0
+        self.committed = False
 
     def __enter__(self) -> "IndexProgress":
         self._progress.__enter__()
@@ -48,10 +51,27 @@ class IndexProgress:
             task = self._progress.tasks[self._chunks]
             rate = self.chunks_embedded / task.elapsed if task.elapsed else 0.0
             self._progress.update(self._chunks, completed=self.chunks_embedded, rate=f"{rate:.0f}/s")
+        elif event == "stage":
+            self.staged_files += int(fields.get("files", 0))
+            self.staged_chunks += int(fields.get("chunks", 0))
+        elif event == "commit":
+            self.committed = True
         elif event == "build":
             self._progress.update(self._files, description="building indexes")
         elif event == "done":
             self._progress.update(self._files, description="files")
+
+
+def interrupted_message(progress: IndexProgress | None) -> str:
+    """One line for Ctrl+C during `localrag index`: what was kept and what the next run does."""
+    if progress is None or (not progress.staged_files and not progress.committed):
+        return "interrupted: nothing was changed; run the same command again to index"
+    if progress.committed:
+        return "interrupted after the changes were saved: the index is complete; its search files are rebuilt when it is next opened"
+    return (
+        f"interrupted: {progress.staged_files} files ({progress.staged_chunks} chunks) embedded so far are kept; "
+        "run the same command again to resume (searches see the index as it was until a run completes)"
+    )
 
 
 def _short(path: str | None, width: int = 32) -> str:

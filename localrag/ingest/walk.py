@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,11 +120,16 @@ class _Walker:
         return None
 
 
-def walk(root: Path, settings: ChunkingSettings) -> Iterator[FileEntry | SkippedEntry]:
+IGNORED_REASON = "ignored: a hidden file, a tool's folder or a .localragignore rule leaves it out"
+
+
+def walk(root: Path, settings: ChunkingSettings, only: Sequence[str] | None = None) -> Iterator[FileEntry | SkippedEntry]:
     """Files to index under `root` and files left out with a reason, sorted by rel path.
 
     Silently ignored: hidden entries, tool folders (.git, node_modules, virtualenvs,
     caches, localrag indexes), build artefacts, and whatever .localragignore files say.
+    `only`: POSIX paths relative to `root` (files or folders) to walk instead of all of it; the
+    same rules apply, and a path given there that they leave out is reported as skipped.
     """
     root = Path(root).expanduser()
     if not root.exists():
@@ -133,7 +138,52 @@ def walk(root: Path, settings: ChunkingSettings) -> Iterator[FileEntry | Skipped
         raise FolderError(f"not a folder: {root}")
     walker = _Walker(root, settings)
     st = os.stat(root)
-    yield from walker.walk(str(root), "", IgnoreRules(), frozenset({(st.st_dev, st.st_ino)}))
+    seen = frozenset({(st.st_dev, st.st_ino)})
+    if only is None:
+        yield from walker.walk(str(root), "", IgnoreRules(), seen)
+        return
+    for rel in _outermost(root, only):
+        yield from _walk_one(walker, root, rel, seen)
+
+
+def _outermost(root: Path, only: Sequence[str]) -> list[str]:
+    """The selection without paths inside another selected folder, in the walker's order."""
+    rels = sorted({r.strip("/") for r in only if r.strip("/")}, key=lambda r: r + "/" if (root / r).is_dir() else r)
+    out: list[str] = []
+    for rel in rels:
+        if not any(rel.startswith(o + "/") for o in out):
+            out.append(rel)
+    return out
+
+
+def _walk_one(walker: _Walker, root: Path, rel: str, seen: frozenset[tuple[int, int]]) -> Iterator[FileEntry | SkippedEntry]:
+    """One selected path, with the ignore rules its ancestors would have applied on a full walk."""
+    parts = rel.split("/")
+    rules = IgnoreRules().entering(str(root), "")
+    dir_path, dir_rel = str(root), ""
+    for name in parts[:-1]:
+        dir_path = os.path.join(dir_path, name)
+        dir_rel = f"{dir_rel}/{name}" if dir_rel else name
+        if is_ignored_dir(dir_path, name) or rules.ignores(dir_rel, True):
+            yield SkippedEntry(rel, IGNORED_REASON)
+            return
+        rules = rules.entering(dir_path, dir_rel)
+    try:
+        with os.scandir(dir_path) as it:
+            entry = next((e for e in it if e.name == parts[-1]), None)
+    except OSError as e:
+        yield SkippedEntry(rel, f"unreadable: {e.strerror or e}")
+        return
+    if entry is None:
+        return  # gone since it was given: a file the index had is then removed
+    found = False
+    for item in walker.visit(entry, rel, rules, seen):
+        found = True
+        yield item
+    if not found:
+        is_dir = os.path.isdir(entry.path)
+        if not is_dir or is_ignored_dir(entry.path, entry.name) or rules.ignores(rel, True):
+            yield SkippedEntry(rel, IGNORED_REASON)
 
 
 def read_file(entry: FileEntry, max_file_mb: float | None = None) -> bytes:

@@ -17,6 +17,7 @@ stale or corrupt from the catalogue (no re-embedding), with a warning.
 from __future__ import annotations
 
 import fnmatch
+import json
 import logging
 import os
 import shutil
@@ -155,7 +156,7 @@ class Store:
         with self.catalog.transaction() as tx:
             tx.clear_documents()
             tx.clear_staging()
-            tx.execute("DELETE FROM meta WHERE key IN ('embedder', 'dim', 'root')")
+            tx.execute("DELETE FROM meta WHERE key IN ('embedder', 'dim', 'root', 'paths')")
 
     def _remove_derived_files(self) -> None:
         for name in (FAISS_FILE, DENSE_SIDECAR, KEYWORD_SIDECAR):
@@ -278,6 +279,7 @@ class Store:
         return {
             "index": str(self.index_dir),
             "root": meta.get("root"),
+            **({"paths": json.loads(meta["paths"])} if meta.get("paths") else {}),  # a selection, not the whole folder
             "documents": counts["documents"],
             "chunks": counts["chunks"],
             "skipped": self.catalog.skipped(),

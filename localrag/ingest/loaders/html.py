@@ -1,9 +1,16 @@
-"""HTML: the readable text, with the page title and h1-h6 as the heading path.
+"""HTML: the page's main content, with the page title and h1-h6 as the heading path.
 
 Scripts, styles, navigation, headers, footers, asides and forms are dropped; when the
 page marks its content with <main> or a single <article>, only that is read. Text is
 gathered per block element (paragraph, list item, table row, pre...), so each block
 becomes a paragraph of the extracted text.
+
+Most pages do not mark their navigation: generated manuals repeat "<< Previous | Up |
+Next >> Home" bars and tables of contents on every page, which would be indexed as chunks
+that match every question about the site. trafilatura decides what the main content is
+(`MainText`); a block it left out is dropped, and a heading is kept only where content
+under it is. trafilatura's own output is not used as the text: it loses headings (and
+with them the chunks' heading paths) on common generated layouts, such as DocBook's.
 """
 
 from __future__ import annotations
@@ -39,13 +46,62 @@ def _collapse(text: str) -> str:
     return text
 
 
+_NOT_WORD = re.compile(r"\W+")
+_SHORT = 24  # below this many letters and digits a block must match a whole line, not part of one
+
+
+def _letters(text: str) -> str:
+    return _NOT_WORD.sub("", text).casefold()
+
+
+class MainText:
+    """The text trafilatura extracts as a page's main content, to test blocks against."""
+
+    def __init__(self, text: str) -> None:
+        lines = [_letters(line) for line in text.splitlines()]
+        self.lines = {line for line in lines if line}
+        self.all = "".join(lines)
+
+    @classmethod
+    def of(cls, page: str) -> "MainText | None":
+        """None when trafilatura finds no main content (a fragment, a very short page): keep everything."""
+        import trafilatura
+
+        text = trafilatura.extract(
+            page, output_format="txt", include_tables=True, include_links=False, include_images=False,
+            include_comments=True, favor_recall=True, deduplicate=False, with_metadata=False,
+        )  # fmt: skip
+        return cls(text) if text and text.strip() else None
+
+    def _has(self, text: str) -> bool:
+        key = _letters(text)
+        return bool(key) and (key in self.lines or (len(key) >= _SHORT and key in self.all))
+
+    def has(self, block: str) -> bool:
+        """Is this block (a paragraph, a table row "a | b") part of the main content?"""
+        if self._has(block):
+            return True
+        cells = [c for c in block.split(" | ") if _letters(c)]  # a row whose cells came out one per line
+        return len(cells) > 1 and all(self._has(c) for c in cells)
+
+
 class _Extractor:
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, main: MainText | None = None) -> None:
         self.out = TextBuilder()
         self.title = title
+        self.main = main
         self.stack: list[tuple[int, str]] = []
         self.buffer: list[str] = []
+        self.pending: str | None = None  # a heading shown once content under it is kept
         self.out.start_section(self._heading())
+
+    def _add(self, text: str) -> None:
+        if self.main is not None and not self.main.has(text):
+            return  # navigation, a table of contents, a footer: not the page's content
+        if self.pending:
+            self.out.add_heading(self.pending)
+            self.pending = None
+        self.out.add_block(text)
 
     def _heading(self) -> tuple[str, ...]:
         path = [t for _, t in self.stack]
@@ -57,7 +113,7 @@ class _Extractor:
         text = _collapse("".join(self.buffer))
         self.buffer.clear()
         if text:
-            self.out.add_block(text)
+            self._add(text)
 
     def visit(self, el: etree._Element) -> None:
         tag = el.tag.lower() if isinstance(el.tag, str) else None
@@ -78,11 +134,12 @@ class _Extractor:
             if title:
                 self.stack.append((level, title))
             self.out.start_section(self._heading())
-            if title:
-                self.out.add_heading(title)
+            self.pending = title or None
         elif tag == "pre":
             self.flush()
-            self.out.add_block(el.text_content().strip("\n"))
+            code = el.text_content().strip("\n")
+            if code.strip():
+                self._add(code)
         elif tag == "br":
             self.buffer.append(_BREAK)
         else:
@@ -126,7 +183,7 @@ def load_html(text: str) -> Document:
         raise SkipFile(f"unreadable HTML: {e}") from None
     title_el = doc.find(".//title")
     title = _collapse(title_el.text_content()) if title_el is not None else ""
-    extractor = _Extractor(title)
+    extractor = _Extractor(title, MainText.of(text))
     extractor.visit(_content_root(doc))
     extractor.flush()
     return extractor.out.build()

@@ -30,7 +30,7 @@ class StatusBar(Static):
     chunks: reactive[int] = reactive(0)
     skipped: reactive[int] = reactive(0)
     model: reactive[str] = reactive("")
-    rerank: reactive[bool] = reactive(False)
+    rerank: reactive[str] = reactive("off")  # on | off | missing (wanted, but no cross-encoder installed)
     tokens_used: reactive[int] = reactive(0)
     context_window: reactive[int] = reactive(0)
     retrieve_ms: reactive[float | None] = reactive(None)
@@ -57,7 +57,8 @@ class StatusBar(Static):
         ]
         if self.skipped:
             parts.append((f" · {self.skipped} skipped", "$warning"))
-        parts += [sep, (self.model, "bold"), (" · rerank " + ("on" if self.rerank else "off"), "$text-muted")]
+        rerank = {"on": " · rerank on", "missing": " · rerank off (no cross-encoder installed)"}.get(self.rerank, " · rerank off")
+        parts += [sep, (self.model, "bold"), (rerank, "$text-muted")]
         if self.context_window:
             parts += [sep, f"ctx {self.tokens_used:,}/{_count(self.context_window)}"]
         if self.retrieve_ms is not None:

@@ -133,7 +133,8 @@ def answer_facts(answer: Answer) -> str:
     if answer.dropped_sources:
         parts.append(f"{answer.dropped_sources} sources left out (context full)")
     if answer.shortened_sources:
-        parts.append(f"{answer.shortened_sources} given in part")
+        n = answer.shortened_sources
+        parts.append(f"{n} source{'s' if n > 1 else ''} shortened to fit the context")
     if answer.query:
         parts.append(f"searched: {answer.query}")
     return " · ".join(parts)
