@@ -95,6 +95,7 @@ class CitationsJSON(TypedDict):
     citations: list[CitationJSON]
     sources: list[HitJSON]
     abstained: bool
+    query: str  # what was searched: a follow-up is rewritten into a standalone question
 
 
 def search_response(result: Any, explain: bool = False) -> SearchJSON:
@@ -120,4 +121,4 @@ def sources_response(hits: list[Hit], query: str, notices: list[str]) -> Sources
 def citations_response(answer: Answer) -> CitationsJSON:
     """The `localrag` object an OpenAI-compatible reply carries beside the answer text."""
     full = answer_response(answer)
-    return {"citations": full["citations"], "sources": full["sources"], "abstained": full["abstained"]}
+    return {key: full[key] for key in ("citations", "sources", "abstained", "query")}  # type: ignore[return-value]
