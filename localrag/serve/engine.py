@@ -154,7 +154,8 @@ class Engine:
         self, query: str, k: int | None = None, path_glob: str | None = None, types: str | None = None
     ) -> SearchJSON:
         """The JSON of `localrag search --json`."""
-        result = self.snapshot().searcher.search(query, k=k, path_glob=path_glob, types=types)
+        # with_terms: the matched-term lists are for --explain, which the JSON here leaves out
+        result = self.snapshot().searcher.search(query, k=k, path_glob=path_glob, types=types, with_terms=False)
         return search_response(result)
 
     def status(self) -> dict:
