@@ -6,10 +6,12 @@ Starts `localrag serve --index DIR` on a free 127.0.0.1 port (or drives a runnin
 with --url) and prints one JSON object. Each search level runs its clients for --seconds (at most
 --max-requests requests) after a short untimed warm-up; each client keeps one connection and
 sends `POST /v1/search` with the queries in turn. Askers send streaming `POST /v1/ask` requests
---asks times each; time to first token counts from sending the request (waiting for the LLM's
-turn included) to the first `token` event. 503s from a full answer queue are designed and
-counted apart (`busy_503`); any other failure is an error. Clients run in this process, on the
-same CPUs as the server, as on a single machine they would.
+--asks times each (the --queries, or questions about docs/). Time to first token counts from
+sending the request (the wait for the LLM's turn included) to the first `token` event;
+`answer_*` are the server's own timings of each answer (`timings_ms` of the `done` event), which
+start when its turn comes. 503s from a full answer queue are designed and counted apart
+(`busy_503`); any other failure is an error. Clients run in this process, on the same CPUs as
+the server, as on a single machine they would.
 
     .venv/bin/python scripts/bench_serve.py --index indexes/docs --model models/SmolLM2-135M-Instruct.Q4_1.gguf
     .venv/bin/python scripts/bench_serve.py --index DIR --queries ../shared/eval/scifact/queries.jsonl
@@ -160,6 +162,8 @@ async def ask_level(url: str, headers: dict, questions: list[str], askers: int, 
     first_token: list[float] = []
     first_event: list[float] = []
     totals: list[float] = []
+    server_first_token: list[float] = []  # the answer's own timings: from its turn, without the wait
+    server_totals: list[float] = []
     errors: dict[str, int] = {}
     busy = 0
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=600, trust_env=False) as http:
@@ -189,6 +193,11 @@ async def ask_level(url: str, headers: dict, questions: list[str], askers: int, 
                                     got_token = time.perf_counter()
                                 elif event == "error":
                                     errors["error_event"] = errors.get("error_event", 0) + 1
+                            elif line.startswith("data:") and event == "done":
+                                timings = json.loads(line[5:])["timings_ms"]
+                                if timings["first_token"] is not None:
+                                    server_first_token.append(timings["first_token"])
+                                server_totals.append(timings["total"])
                         if event != "done":
                             errors["no_done_event"] = errors.get("no_done_event", 0) + 1
                             continue
@@ -212,6 +221,8 @@ async def ask_level(url: str, headers: dict, questions: list[str], askers: int, 
         "sources_p50_ms": percentile(first_event, 50),
         "total_p50_ms": percentile(totals, 50),
         "total_p95_ms": percentile(totals, 95),
+        "answer_first_token_p50_ms": percentile(server_first_token, 50),
+        "answer_total_p50_ms": percentile(server_totals, 50),
         "busy_503": busy,
         "errors": errors,
     }
@@ -261,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
             report["search"].append(level)
             print(f"search, {clients} clients: p95 {level['p95_ms']} ms, {level['throughput_rps']} req/s", file=sys.stderr)
         if args.askers:
-            report["ask"] = asyncio.run(ask_level(url, headers, DEFAULT_QUESTIONS, args.askers, args.asks))
+            questions = queries if args.queries else DEFAULT_QUESTIONS  # a collection's own queries, else docs/ ones
+            report["ask"] = asyncio.run(ask_level(url, headers, questions, args.askers, args.asks))
             print(f"ask, {args.askers} askers: first token p50 {report['ask']['first_token_p50_ms']} ms", file=sys.stderr)
         report["errors_total"] = sum(sum(level["errors"].values()) for level in report["search"]) + sum(
             report.get("ask", {}).get("errors", {}).values()

@@ -65,8 +65,8 @@ class Server:
     log: Path
     headers: dict[str, str] = field(default_factory=dict)
 
-    def client(self, **kwargs) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers=self.headers, timeout=120, trust_env=False, **kwargs)
+    def client(self, timeout: float = 120, **kwargs) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers=self.headers, timeout=timeout, trust_env=False, **kwargs)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

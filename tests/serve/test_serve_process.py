@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
+import time
 
 import anyio
+import httpx
 import pytest
 from serve_support import child_env, free_port, localrag_command, sse_events, start_server
 
@@ -43,10 +45,45 @@ def test_a_bad_serve_setting_names_its_field(notes_index, models_dir):
     assert "'serve.max_queue'" in bad.stderr and "env:LOCALRAG_SERVE__MAX_QUEUE" in bad.stderr
 
 
+LONG_QUESTION = "explain in detail how the boiler, the wifi and the tomatoes are looked after, step by step"
+
+
+@pytest.fixture(scope="module")
+def long_answers(notes_index, models_dir, smollm2_path, tmp_path_factory):
+    """A server whose answers run long (up to 400 tokens) and may not queue (max_queue 0)."""
+    _, index = notes_index
+    server = start_server(
+        index, models_dir, smollm2_path, tmp_path_factory.mktemp("long") / "serve.log",
+        LOCALRAG_LLM__MAX_TOKENS="400", LOCALRAG_SERVE__MAX_QUEUE="0",
+    )  # fmt: skip
+    yield server
+    server.stop()
+
+
 @pytest.mark.slow
-def test_sigkill_in_the_middle_of_an_answer_leaves_the_index_intact(
-    notes_index, models_dir, smollm2_path, tmp_path, capsys, monkeypatch
-):
+@pytest.mark.parametrize("how", ["ask", "chat", "ask-stream"])
+def test_a_client_that_leaves_cancels_its_answer(long_answers, how):
+    """With no room to queue, the next answer is refused while one runs: it is admitted soon after
+    the first client leaves only if that answer was stopped."""
+    if how == "ask-stream":
+        with long_answers.client() as client:
+            with client.stream("POST", "/v1/ask", json={"question": LONG_QUESTION, "stream": True}) as r:
+                kinds = (e.event for e in sse_events(r.iter_lines()))
+                assert next(k for k in kinds if k != "sources") == "token"
+            # leaving the block closed the connection after the first token
+    else:
+        path, body = ("/v1/ask", {"question": LONG_QUESTION})
+        if how == "chat":
+            path, body = "/v1/chat/completions", {"model": "localrag", "messages": [{"role": "user", "content": LONG_QUESTION}]}
+        with long_answers.client(timeout=1.0) as impatient, pytest.raises(httpx.ReadTimeout):
+            impatient.post(path, json=body)  # still generating after 1 s: the client gives up
+    time.sleep(0.8)
+    with long_answers.client() as client:
+        assert client.post("/v1/ask", json={"question": "boiler?"}).status_code == 200
+
+
+@pytest.mark.slow
+def test_sigkill_in_the_middle_of_an_answer_leaves_the_index_intact(long_answers, notes_index, models_dir, capsys, monkeypatch):
     _, index = notes_index
     monkeypatch.setenv("LOCALRAG_MODELS", str(models_dir))
 
@@ -57,18 +94,15 @@ def test_sigkill_in_the_middle_of_an_answer_leaves_the_index_intact(
 
     status_before = cli("status")
     search_before = cli("search", "boiler pressure")
-    server = start_server(index, models_dir, smollm2_path, tmp_path / "serve.log")
-    try:
-        with server.client() as client, client.stream("POST", "/v1/ask", json={"question": QUESTION, "stream": True}) as r:
-            for event in sse_events(r.iter_lines()):
-                if event.event == "token":
-                    server.proc.kill()  # SIGKILL while the model writes
-                    break
-            else:
-                pytest.fail("the answer ended before a token arrived")
-        assert server.proc.wait(10) == -9
-    finally:
-        server.stop()
+    server = long_answers
+    with server.client() as client, client.stream("POST", "/v1/ask", json={"question": LONG_QUESTION, "stream": True}) as r:
+        for event in sse_events(r.iter_lines()):
+            if event.event == "token":
+                server.proc.kill()  # SIGKILL while the model writes
+                break
+        else:
+            pytest.fail("the answer ended before a token arrived")
+    assert server.proc.wait(10) == -9
     assert cli("status") == status_before
     assert cli("search", "boiler pressure") == search_before
     with sqlite3.connect(index / "catalog.sqlite3") as db:
