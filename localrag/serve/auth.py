@@ -105,7 +105,10 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+        if length is not None and not length.isdigit():
+            await send_error(send, 400, "Content-Length is not a number", "invalid_request_error")
+            return
+        if length is not None and int(length) > self.max_bytes:
             await send_error(send, 413, f"request body over {self.max_bytes} bytes (serve.max_body_bytes)", "too_large")
             return
         seen = 0

@@ -10,8 +10,10 @@ and derived files are renamed into place (localrag/store/), so a snapshot is alw
 generation, never a half-written one.
 
 Concurrent searches share one Searcher: the catalogue serialises its SQLite calls, the OpenVINO
-encoders lock their inference request, FAISS and bm25s only read, and PyStemmer keeps the GIL
-for each word, so `Searcher.search` needs no lock of its own.
+encoders give each concurrent query an inference request of its own, FAISS and bm25s only read,
+PyStemmer keeps the GIL for each word, and the shared tokenizer is always called with the same
+truncation and padding (so it never reconfigures itself under another thread); `Searcher.search`
+needs no lock of its own. tests/serve/test_engine.py checks concurrent against sequential results.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from typing import Any
 
 from localrag.chat import ChatSession, Turn
 from localrag.config import Settings
-from localrag.errors import LocalragError
 from localrag.responses import SearchJSON, search_response, status_response
 from localrag.serve.sources import SourceJSON, read_source
 from localrag.store import Store
@@ -130,7 +131,7 @@ class Engine:
             self._snapshot = Snapshot(store, self._searcher(store), store.generation)
             # the old store is closed when the last request using it lets go of it
             log.info("serving index generation %d", store.generation)
-        except LocalragError as e:
+        except Exception as e:  # a reload must never take the server down: keep serving the last one
             log.warning("could not load the new index generation (%s); still serving %d", e, self._snapshot.generation)
         finally:
             self._reloading.release()
