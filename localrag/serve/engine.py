@@ -39,6 +39,7 @@ log = logging.getLogger("localrag")
 
 GENERATION_CHECK_S = 0.25  # a request looks at the catalogue's generation at most this often
 WRITER_WAIT_S = 120.0  # how long a reload waits for a writer to save the new derived indexes
+RELOAD_RETRY_S = 5.0  # after a failed reload, requests wait this long before starting another
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +134,7 @@ class Engine:
             log.info("serving index generation %d", store.generation)
         except Exception as e:  # a reload must never take the server down: keep serving the last one
             log.warning("could not load the new index generation (%s); still serving %d", e, self._snapshot.generation)
+            self._checked_at = time.monotonic() + RELOAD_RETRY_S
         finally:
             self._reloading.release()
 
