@@ -123,12 +123,13 @@ def search(
 ) -> None:
     """Hybrid search (dense + BM25, fused, reranked) over the index."""
     from localrag.render import print_hits
+    from localrag.responses import search_response
 
     settings = settings_from(index=index_dir, **{"retrieval.k": k})
     idx = open_index(settings)
     result = idx.search_result(query, k=k, path_glob=path_glob, types=types, rerank=False if no_rerank else None)
     if as_json:
-        emit_json(result.to_json(explain=explain))
+        emit_json(search_response(result, explain=explain))
         return
     for notice in result.notices:
         err.print(f"[dim]note: {notice}[/]")
@@ -159,6 +160,7 @@ def ask(
     from rich.text import Text
 
     from localrag.render import answer_text, print_answer_footer, print_sources
+    from localrag.responses import answer_response
 
     settings = settings_from(index=index_dir, **{"retrieval.k": k, "llm.backend": llm, "llm.model": model})
     idx = open_index(settings)
@@ -181,7 +183,7 @@ def ask(
     if answer is None:
         raise LocalragError("no answer was produced")
     if as_json:
-        emit_json(answer.to_json())
+        emit_json(answer_response(answer))
     else:
         print_answer_footer(err, answer)
 
@@ -206,13 +208,42 @@ def chat(
 def status(index_dir: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """Documents, chunks, skipped files, models and index health."""
     from localrag.render import print_status
+    from localrag.responses import status_response
 
     settings = settings_from(index=index_dir)
-    info = open_index(settings).status()
+    info = status_response(open_index(settings))
     if as_json:
         emit_json(info)
     else:
         print_status(out, info)
+
+
+# ---------------------------------------------------------------- serve
+@app.command()
+def serve(
+    index_dir: IndexOpt = None,
+    host: Annotated[Optional[str], typer.Option("--host", help="address to bind (default 127.0.0.1)")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", help="port (default 8642)")] = None,
+    token_file: Annotated[
+        Optional[Path], typer.Option("--token-file", help="file holding the bearer token (or LOCALRAG_SERVE__TOKEN)")
+    ] = None,
+    llm: LlmOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Serve the index over HTTP: search, ask, status, an OpenAI-compatible API and MCP at /mcp."""
+    from localrag.serve.server import run_http
+
+    overrides = {"serve.host": host, "serve.port": port, "serve.token_file": token_file}
+    settings = settings_from(index=index_dir, **overrides, **{"llm.backend": llm, "llm.model": model})
+    run_http(settings, log_level="debug" if _state["debug"] else "info")
+
+
+@app.command()
+def mcp(index_dir: IndexOpt = None, llm: LlmOpt = None, model: ModelOpt = None) -> None:
+    """Serve the MCP tools search, ask and get_source on stdin/stdout (for agents and editors)."""
+    from localrag.serve.server import run_stdio
+
+    run_stdio(settings_from(index=index_dir, **{"llm.backend": llm, "llm.model": model}))
 
 
 # ---------------------------------------------------------------- doctor

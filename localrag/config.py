@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from localrag.errors import ConfigError
 
@@ -158,6 +158,24 @@ class AnswerSettings(_Section):
     )
 
 
+class ServeSettings(_Section):
+    """`localrag serve` and `localrag mcp` (localrag/serve/). A host other than loopback needs a token."""
+
+    host: str = Field("127.0.0.1", min_length=1, description="address to bind; anything but loopback needs a token")
+    port: int = Field(8642, ge=1, le=65535)
+    # SecretStr: `config show` and error messages print it masked
+    token: SecretStr | None = Field(None, description="bearer token clients must send (prefer token_file)")
+    token_file: Path | None = Field(None, description="file holding the bearer token (first line)")
+    max_queue: int = Field(
+        4, ge=0, le=1000, description="answers that may wait while the LLM writes one; more get 503"
+    )
+    max_k: int = Field(50, ge=1, le=100, description="largest k a request may ask for")
+    max_body_bytes: int = Field(65_536, ge=1024, le=16 * 1024 * 1024, description="largest request body")
+    max_question_chars: int = Field(4000, ge=16, le=100_000, description="longest query or question")
+    max_messages: int = Field(64, ge=1, le=10_000, description="most chat messages in one completion request")
+    max_source_lines: int = Field(400, ge=1, le=100_000, description="most lines get_source returns at once")
+
+
 class Settings(_Section):
     index: Path = Path("indexes/default")
     models_dir: Path = Field(
@@ -172,6 +190,7 @@ class Settings(_Section):
     retrieval: RetrievalSettings = RetrievalSettings()
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()
+    serve: ServeSettings = ServeSettings()
 
     # where each dotted key's value came from: default | file:PATH | env:NAME | flag
     sources: dict[str, str] = Field(default_factory=dict, exclude=True)
@@ -249,7 +268,10 @@ def _type_name(annotation: Any) -> str:
         return " or ".join(_type_name(a) for a in args) + " (or left out)"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "a table of settings"
-    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string", Path: "a path (string)"}
+    names = {
+        bool: "true or false", int: "an integer", float: "a number", str: "a string", SecretStr: "a string",
+        Path: "a path (string)",
+    }
     return names.get(annotation, getattr(annotation, "__name__", str(annotation)))
 
 

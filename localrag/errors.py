@@ -35,3 +35,11 @@ class IndexCorruptError(LocalragError):
 
 class LLMError(LocalragError):
     """The language model could not be loaded or failed while generating."""
+
+
+class BusyError(LocalragError):
+    """The server's answer queue is full: the client should retry later (HTTP 503)."""
+
+
+class SourceAccessError(LocalragError):
+    """A requested file is not an indexed document inside the indexed folder."""

@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import sys
 import threading
 import time
@@ -264,7 +265,9 @@ class OpenVINOEncoder:
     `run_many(batches)` keeps every stream busy, so a list of batches runs in parallel (throughput);
     `run(batch)` runs one batch on one stream (a query). On 2 cores, two 1-thread streams beat one
     2-thread stream: MiniLM's matrices are too small to split well (measured in one run: 512
-    passages 1.6x faster, a 20-pair rerank split in two 1.4x faster). Calls are serialized.
+    passages 1.6x faster, a 20-pair rerank split in two 1.4x faster). `run_many` calls are
+    serialized; `run` calls from different threads (a server's concurrent queries) each take an
+    idle inference request of their own, so as many run at once as there are streams.
     """
 
     def __init__(self, xml: Path, precision: str, threads: int):
@@ -283,7 +286,9 @@ class OpenVINOEncoder:
         self.compiled = core.compile_model(str(xml), "CPU", config)
         self.streams = int(self.compiled.get_property("NUM_STREAMS"))
         self.input_names = [i.get_any_name() for i in self.compiled.inputs]
-        self.request = self.compiled.create_infer_request()
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()  # inference requests for `run`, one per stream
+        for _ in range(self.streams):
+            self._idle.put(self.compiled.create_infer_request())
         self.queue = ov.AsyncInferQueue(self.compiled, self.streams)
         self.inference_precision = hint
         self._lock = threading.Lock()
@@ -292,8 +297,11 @@ class OpenVINOEncoder:
         return {name: inputs[name].astype(np.int64, copy=False) for name in self.input_names}
 
     def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        with self._lock:
-            return self.request.infer(self._feed(inputs))[0].copy()
+        request = self._idle.get()  # waits while every stream is busy
+        try:
+            return request.infer(self._feed(inputs))[0].copy()
+        finally:
+            self._idle.put(request)
 
     def run_many(self, batches: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
         """Outputs of each batch, in order."""
