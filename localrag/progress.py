@@ -27,6 +27,7 @@ class IndexProgress:
         )
         self._files = None
         self._chunks = None
+        self._ocr = None  # shown from the first page read by OCR
         self.chunks_embedded = 0
 
     def __enter__(self) -> "IndexProgress":
@@ -48,6 +49,13 @@ class IndexProgress:
             task = self._progress.tasks[self._chunks]
             rate = self.chunks_embedded / task.elapsed if task.elapsed else 0.0
             self._progress.update(self._chunks, completed=self.chunks_embedded, rate=f"{rate:.0f}/s")
+        elif event == "ocr":
+            if self._ocr is None:
+                self._ocr = self._progress.add_task("pages read by OCR", total=None, rate="")
+            done = int(fields.get("done", 0))
+            task = self._progress.tasks[self._ocr]
+            rate = done / task.elapsed if task.elapsed else 0.0
+            self._progress.update(self._ocr, completed=done, rate=f"{rate:.2f} pages/s")
         elif event == "build":
             self._progress.update(self._files, description="building indexes")
         elif event == "done":
