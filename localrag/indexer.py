@@ -23,8 +23,8 @@ Progress: pass `progress(kind, **fields)` to follow a run (the CLI draws a bar w
     ("scan",   files=N, skipped=M)                   the walk found N paths (M of them left out by it)
     ("file",   path=rel, action=A, done=i, total=N)  i counts up to N; A in
                                                      added|updated|unchanged|renamed|copied|skipped
-    ("ocr",    path=rel, done=P)                     P pages read by OCR so far this run (scanned PDF
-                                                     pages, images), one event per page
+    ("ocr",    path=rel, done=P, seconds=S)          P pages read by OCR so far this run (scanned PDF
+                                                     pages, images) in S seconds; one event per page
     ("embed",  done=D, batch=B)                      D chunks embedded so far this run; B in this batch
     ("stage",  files=F, chunks=C)                    a batch of F files (C chunks) is staged: durable,
                                                      not yet visible to readers
@@ -97,6 +97,7 @@ class _Counts:
     renamed: int = 0
     embedded: int = 0
     ocr_pages: int = 0
+    ocr_seconds: float = 0.0
     skipped: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -298,7 +299,7 @@ class _Run:
         try:
             doc = load_document(
                 entry.rel, data, self.settings.chunking, self.settings.ingest,
-                count_tokens=self.embedder.count_tokens, on_ocr_page=lambda: self._ocr_page(entry.rel),
+                count_tokens=self.embedder.count_tokens, on_ocr_page=lambda s: self._ocr_page(entry.rel, s),
             )
         except SkipFile as e:
             return self._skip(entry, sha, e.reason)
@@ -312,9 +313,10 @@ class _Run:
         self.to_stage_chunks += len(chunks)
         return None
 
-    def _ocr_page(self, rel: str) -> None:
+    def _ocr_page(self, rel: str, seconds: float) -> None:
         self.counts.ocr_pages += 1
-        self.progress("ocr", path=rel, done=self.counts.ocr_pages)
+        self.counts.ocr_seconds += seconds
+        self.progress("ocr", path=rel, done=self.counts.ocr_pages, seconds=self.counts.ocr_seconds)
 
     def _skip(self, entry: FileEntry, sha: str | None, reason: str) -> str:
         self.counts.skipped.append({"path": entry.rel, "reason": reason})

@@ -1,8 +1,8 @@
 """A rich progress display for indexing, fed by the indexer's progress events.
 
 The indexer calls `progress(event, **fields)` (see localrag.indexer for the full list); this
-display uses "scan" (files), "file" (path, done), "embed" (done: chunks embedded so far) and
-"build". Unknown events are ignored, so the indexer can say more without breaking the display.
+display uses "scan" (files), "file" (path, done), "ocr" (done, seconds: pages read by OCR so
+far), "embed" (done: chunks embedded so far) and "build". Unknown events are ignored, so the indexer can say more without breaking the display.
 """
 
 from __future__ import annotations
@@ -52,10 +52,9 @@ class IndexProgress:
         elif event == "ocr":
             if self._ocr is None:
                 self._ocr = self._progress.add_task("pages read by OCR", total=None, rate="")
-            done = int(fields.get("done", 0))
-            task = self._progress.tasks[self._ocr]
-            rate = done / task.elapsed if task.elapsed else 0.0
-            self._progress.update(self._ocr, completed=done, rate=f"{rate:.2f} pages/s")
+            done, seconds = int(fields.get("done", 0)), float(fields.get("seconds") or 0.0)
+            rate = f"{done / seconds:.2f} pages/s" if seconds else ""
+            self._progress.update(self._ocr, completed=done, rate=rate)
         elif event == "build":
             self._progress.update(self._files, description="building indexes")
         elif event == "done":

@@ -51,7 +51,8 @@ def test_locators_reach_hits_citations_prompt_and_sources(folder, tmp_path):
     summary = index_folder(store, folder, CountingEmbedder(), settings, progress=lambda k, **f: events.append((k, f)))
     assert summary["skipped"] == []
     assert summary["ocr_pages"] == 1
-    assert [f for k, f in events if k == "ocr"] == [{"path": "scan.pdf", "done": 1}]
+    [ocr_event] = [f for k, f in events if k == "ocr"]
+    assert ocr_event["path"] == "scan.pdf" and ocr_event["done"] == 1 and ocr_event["seconds"] > 0
 
     places = {}
     for query, path in [
@@ -110,3 +111,13 @@ def test_catalogues_from_before_locators_gain_the_column(tmp_path):
     assert "locator" in {r[1] for r in conn.execute("PRAGMA table_info(chunks)")}
     assert "locator" in {r[1] for r in conn.execute("PRAGMA table_info(staged_chunks)")}
     conn.close()
+
+
+def test_the_cli_progress_shows_ocr_pages_per_second():
+    from localrag.progress import IndexProgress
+
+    out = io.StringIO()
+    with IndexProgress(console=Console(file=out, width=160, force_terminal=True)) as progress:
+        progress("scan", files=1, skipped=0)
+        progress("ocr", path="scan.pdf", done=3, seconds=6.0)
+    assert "pages read by OCR" in out.getvalue() and "0.50 pages/s" in out.getvalue()

@@ -31,12 +31,12 @@ def load_document(
     ingest: IngestSettings | None = None,
     *,
     count_tokens: Callable[[str], int] | None = None,
-    on_ocr_page: Callable[[], None] | None = None,
+    on_ocr_page: Callable[[float], None] | None = None,
 ) -> Document:
     """Load one file's bytes. Raises SkipFile with a short reason when it cannot be indexed.
 
     `count_tokens` (the embedder's) sizes table row groups to whole chunks; `on_ocr_page` is
-    called after each page read by OCR (progress).
+    called after each page read by OCR with the seconds it took (progress).
     """
     options = LoadOptions(settings, ingest or IngestSettings(), count_tokens, on_ocr_page)
     doc = load_with(rel, data, options)

@@ -17,7 +17,7 @@ class LoadOptions:
     chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     count_tokens: Callable[[str], int] | None = None  # the embedder's, to size table row groups
-    on_ocr_page: Callable[[], None] | None = None  # called after each page read by OCR
+    on_ocr_page: Callable[[float], None] | None = None  # called after each page read by OCR, with its seconds
 
     def tokens(self, text: str) -> int:
         """Tokens of `text` by the embedder's count, else estimated from its length."""

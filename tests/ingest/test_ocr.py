@@ -30,22 +30,22 @@ def test_the_models_come_from_the_wheel_and_match_their_checksums():
 
 def test_png_is_read_and_counted():
     pages = []
-    doc = load_document("note.png", ff.png_bytes(SHED), S, on_ocr_page=lambda: pages.append(1))
+    doc = load_document("note.png", ff.png_bytes(SHED), S, on_ocr_page=pages.append)
     assert_sections_exact(doc)
     [section] = doc.sections
     assert section.locator == "image (OCR)" and section.page is None
     assert {"shed", "key", "hangs", "behind", "water", "butt", "carol", "0113", "496", "0000"} <= words(doc.text)
-    assert pages == [1]
+    assert len(pages) == 1 and 0 < pages[0] < 120  # seconds spent on the page
 
 
 def test_image_only_pdf_pages_keep_their_numbers_and_say_ocr():
     pdf = ff.image_only_pdf([["Invoice 4711 from the glazier", "Total due: 420 EUR by 31 March"]])
     seen = []
-    doc = load_document("scan.pdf", pdf, S, on_ocr_page=lambda: seen.append(1))
+    doc = load_document("scan.pdf", pdf, S, on_ocr_page=seen.append)
     assert_sections_exact(doc)
     assert [(s.page, s.locator) for s in doc.sections] == [(1, "page 1 (OCR)")]
     assert {"invoice", "4711", "glazier", "420", "eur", "31", "march"} <= words(doc.text)
-    assert seen == [1]
+    assert len(seen) == 1 and seen[0] > 0
 
 
 def test_mixed_pdf_ocr_only_where_the_text_layer_is_missing():

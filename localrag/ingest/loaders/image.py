@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from io import BytesIO
 
@@ -42,6 +43,7 @@ def load_image(data: bytes, options: LoadOptions) -> Document:
     builder = TextBuilder()
     notes = [f"OCR limited to the first {cap} of {frames} pages ([ingest] ocr_max_pages)"] if frames > cap else []
     for frame in range(min(frames, cap)):
+        started = time.perf_counter()
         if frame:
             try:
                 image.seek(frame)
@@ -51,7 +53,7 @@ def load_image(data: bytes, options: LoadOptions) -> Document:
                 break
         text = read_image(image)
         if options.on_ocr_page is not None:
-            options.on_ocr_page()
+            options.on_ocr_page(time.perf_counter() - started)
         page = frame + 1 if frames > 1 else None
         builder.start_section(page=page, locator=f"page {page} (OCR)" if page else "image (OCR)")
         builder.add_block(text)

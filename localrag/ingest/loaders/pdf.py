@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from io import BytesIO
 
 from pypdf import PdfReader
@@ -91,6 +92,7 @@ def _ocr_pages(data: bytes, numbers: list[int], options: LoadOptions) -> dict[in
         raise SkipFile(f"OCR failed: cannot render the PDF ({short_reason(e)})") from None
     try:
         for number in numbers:
+            started = time.perf_counter()
             page = pdf[number - 1]
             try:
                 width, height = page.get_size()
@@ -102,7 +104,7 @@ def _ocr_pages(data: bytes, numbers: list[int], options: LoadOptions) -> dict[in
                 page.close()
             out[number] = read_image(image)
             if options.on_ocr_page is not None:
-                options.on_ocr_page()
+                options.on_ocr_page(time.perf_counter() - started)
     finally:
         pdf.close()
     return out
