@@ -7,7 +7,10 @@ Renders an A4 page of known English text (numbers, names, punctuation) in severa
 specks), and one two-column page; reads each as an image and (clean ones) as an image-only
 PDF through localrag's own loaders, and reports the character error rate per condition
 (edit distance / reference length, whitespace collapsed) and pages per second. Runs on
-whatever cores onnxruntime finds (2 on the development machine).
+whatever cores onnxruntime finds (2 on the development machine). Wall time suffers when
+other processes share the cores, so the CPU time per page is reported too: on an idle
+machine with N cores a page takes about cpu_seconds_per_page / N seconds (an estimate:
+onnxruntime does not keep every core busy all the time).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import io
 import json
 import os
 import random
+import resource
 import sys
 import time
 from pathlib import Path
@@ -133,18 +137,23 @@ def main() -> None:
     fonts = {"sans": FONTS["sans"]} if args.quick else FONTS
     kinds = ("clean",) if args.quick else ("clean", "rotated", "noisy")
     rows = []
-    ocr_seconds = 0.0
+    ocr_seconds = cpu_seconds = 0.0
     pages = 0
 
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
     def run(name: str, source: str, dpi: int, reference: str, read) -> None:
-        nonlocal ocr_seconds, pages
-        t = time.perf_counter()
+        nonlocal ocr_seconds, cpu_seconds, pages
+        t, c = time.perf_counter(), cpu()
         text = read()
-        dt = time.perf_counter() - t
+        dt, dc = time.perf_counter() - t, cpu() - c
         ocr_seconds += dt
+        cpu_seconds += dc
         pages += 1
         rows.append({"condition": name, "input": source, "dpi": dpi, "cer": round(cer(reference, text), 4),
-                     "seconds": round(dt, 2)})
+                     "seconds": round(dt, 2), "cpu_seconds": round(dc, 2)})
 
     settings, ingest = ChunkingSettings(), IngestSettings()
     for font_name, font_file in fonts.items():
@@ -170,6 +179,8 @@ def main() -> None:
         "engine_load_seconds": round(load_s, 2),
         "pages": pages,
         "pages_per_second": round(pages / ocr_seconds, 3),
+        "cpu_seconds_per_page": round(cpu_seconds / pages, 2),
+        "pages_per_second_idle_estimate": round((os.cpu_count() or 1) * pages / cpu_seconds, 3),
         "mean_cer_300dpi_clean": round(sum(clean300) / len(clean300), 4),
         "max_cer_300dpi_clean": max(clean300),
         "conditions": rows,

@@ -10,7 +10,7 @@ from localrag.config import ChunkingSettings, IngestSettings
 from localrag.ingest.document import Document
 from localrag.ingest.encoding import declared_html_charset, decode_text
 from localrag.ingest.errors import SkipFile
-from localrag.ingest.formats import format_of
+from localrag.ingest.formats import HEAD_BYTES, format_of
 from localrag.ingest.options import LoadOptions
 from localrag.types import Section
 
@@ -49,7 +49,7 @@ def load_with(rel: str, data: bytes, options: LoadOptions) -> Document:
     """load_document with its options gathered (also used for mail attachments)."""
     if not data:
         raise SkipFile("empty file")
-    fmt = _sniff(data) or format_of(rel, data[:8192])
+    fmt = _sniff(data) or format_of(rel, data[:HEAD_BYTES])
     if fmt is None:
         raise SkipFile("unsupported")
     binary = _BINARY_LOADERS.get(fmt)

@@ -17,7 +17,6 @@ from pathlib import Path
 from localrag.ingest.errors import SkipFile
 from localrag.ingest.ocr_layout import box_from_points, reading_order
 
-log = logging.getLogger(__name__)
 
 RAPIDOCR_VERSION = "3.10.0"
 # Models inside the rapidocr wheel (rapidocr/models/), by role: (file name, sha256).

@@ -12,7 +12,7 @@ from io import BytesIO
 
 from odf import opendocument, teletype
 from odf.namespaces import TABLENS
-from odf.table import Table, TableCell, TableRow
+from odf.table import Table, TableRow
 
 from localrag.ingest.document import Document
 from localrag.ingest.errors import SkipFile
