@@ -24,10 +24,11 @@ MODELS = {
     "Det": ("PP-OCRv6_det_small.onnx", "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f"),
     "Rec": ("PP-OCRv6_rec_small.onnx", "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884"),
 }
-# Text detection runs on the page scaled to this long side (PaddleOCR's own default style,
-# "max"); rapidocr's default (short side >= 736, i.e. the whole 2000-pixel page) missed a lone
-# line of 11 pt text on an A4 page and took 3-4x longer. Recognition still reads the crops
-# at full resolution. Chosen with scripts/bench_ocr.py.
+# Text detection runs on the page scaled to this long side (PaddleOCR's own "max" style);
+# rapidocr's default (short side >= 736, i.e. the whole 2000-pixel page) missed a lone line of
+# 11 pt text on an A4 page. With 960, 1280 and 2000 the bench_ocr --quick pages all read at
+# CER 0; 1280 is the middle, keeping some margin for small print. Recognition still reads the
+# crops at full resolution.
 DET_LIMIT_SIDE = 1280
 # Pages are read with at most this many pixels on their long side. Larger images are scaled
 # down first: rapidocr's own cut-down to 2000 lost the last lines of a 300 dpi A4 page.

@@ -79,13 +79,13 @@ def needs_ocr(text: str) -> bool:
     return plain < 0.8 * len(text)
 
 
-def _ocr_pages(data: bytes, numbers: list[int], options: LoadOptions) -> dict[int, str]:
-    """{page number: OCR text} for the given 1-based pages, rendered with pypdfium2."""
+def _ocr_pages(data: bytes, numbers: list[int], options: LoadOptions, out: dict[int, str]) -> None:
+    """Fill `out` with {page number: OCR text} for the given 1-based pages, rendered with
+    pypdfium2; a failure (SkipFile) keeps the pages read before it."""
     import pypdfium2
 
     from localrag.ingest.ocr import MAX_LONG_SIDE, read_image
 
-    out: dict[int, str] = {}
     try:
         pdf = pypdfium2.PdfDocument(data)
     except Exception as e:  # pdfium refuses what pypdf could open: report it as OCR failing
@@ -107,7 +107,6 @@ def _ocr_pages(data: bytes, numbers: list[int], options: LoadOptions) -> dict[in
                 options.on_ocr_page(time.perf_counter() - started)
     finally:
         pdf.close()
-    return out
 
 
 def load_pdf(data: bytes, options: LoadOptions | None = None) -> Document:
@@ -146,7 +145,7 @@ def load_pdf(data: bytes, options: LoadOptions | None = None) -> Document:
         if len(scanned) > cap:
             notes.append(f"OCR limited to {cap} of {len(scanned)} pages without text ([ingest] ocr_max_pages)")
         try:
-            ocr = _ocr_pages(data, scanned[:cap], options)
+            _ocr_pages(data, scanned[:cap], options, ocr)
         except SkipFile as e:
             ocr_failure = e.reason
             notes.append(f"pages without text left out: {e.reason}")
