@@ -39,6 +39,17 @@ class ChunkingSettings(_Section):
         return self
 
 
+class IngestSettings(_Section):
+    ocr: Literal["auto", "off"] = Field(
+        "auto", description="read scanned PDF pages and images with the OCR engine bundled in the rapidocr wheel"
+    )
+    ocr_max_pages: int = Field(200, ge=1, le=100_000, description="pages OCRed per file at most; the rest are noted")
+    notebook_outputs: bool = Field(False, description="index the text outputs of Jupyter notebook cells")
+    max_unpacked_mb: float = Field(
+        300.0, gt=0, description="office files and e-books (zip inside) unpacking to more than this are skipped"
+    )
+
+
 class EmbedderSettings(_Section):
     model: str = "all-MiniLM-L6-v2"
     # 64 (OpenVINO int8, two 1-thread streams, 2-core Zen 4; bench_ingest on 1,000 SciFact abstracts,
@@ -186,6 +197,7 @@ class Settings(_Section):
         "https://huggingface.co", description="where `localrag models fetch` gets Hugging Face models (a mirror keeps its URL layout)"
     )
     chunking: ChunkingSettings = ChunkingSettings()
+    ingest: IngestSettings = IngestSettings()
     embedder: EmbedderSettings = EmbedderSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     llm: LLMSettings = LLMSettings()

@@ -23,6 +23,8 @@ Progress: pass `progress(kind, **fields)` to follow a run (the CLI draws a bar w
     ("scan",   files=N, skipped=M)                   the walk found N paths (M of them left out by it)
     ("file",   path=rel, action=A, done=i, total=N)  i counts up to N; A in
                                                      added|updated|unchanged|renamed|copied|skipped
+    ("ocr",    path=rel, done=P, seconds=S)          P pages read by OCR so far this run (scanned PDF
+                                                     pages, images) in S seconds; one event per page
     ("embed",  done=D, batch=B)                      D chunks embedded so far this run; B in this batch
     ("stage",  files=F, chunks=C)                    a batch of F files (C chunks) is staged: durable,
                                                      not yet visible to readers
@@ -61,6 +63,8 @@ Progress = Callable[..., None]
 
 # Skips whose cause may go away without the file changing (chmod, a file that reappears).
 _TRANSIENT_REASONS = ("unreadable", "vanished")
+# Skips that OCR may undo: retried while [ingest] ocr is "auto" (also those of older versions).
+_NEEDS_OCR_REASONS = ("no text layer; OCR", "image: OCR is off")
 
 
 @dataclass(slots=True)
@@ -93,6 +97,8 @@ class _Counts:
     unchanged: int = 0
     renamed: int = 0
     embedded: int = 0
+    ocr_pages: int = 0
+    ocr_seconds: float = 0.0
     skipped: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -154,6 +160,7 @@ def index_folder(
         "notes": store.catalog.notes(),
         "chunks": store.catalog.counts()["chunks"],
         "embedded": counts.embedded,
+        "ocr_pages": counts.ocr_pages,
         "generation": store.catalog.generation,
         "seconds": round(time.perf_counter() - t0, 3),
     }
@@ -227,6 +234,7 @@ def _staging_config(settings: Settings, dim: int, size: int, overlap: int, max_t
         **vector_settings(settings),
         "dim": dim,
         "chunking": settings.chunking.model_dump(mode="json"),
+        "ingest": settings.ingest.model_dump(mode="json"),
         "window": [size, overlap, max_tokens],
     }
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
@@ -308,7 +316,8 @@ class _Run:
             if old.status == "ok":
                 self.counts.unchanged += 1
                 return "unchanged"
-            if not (old.error or "").startswith(_TRANSIENT_REASONS):
+            retry = _TRANSIENT_REASONS + (_NEEDS_OCR_REASONS if self.settings.ingest.ocr == "auto" else ())
+            if not (old.error or "").startswith(retry):
                 self.counts.skipped.append({"path": entry.rel, "reason": old.error or ""})
                 return "skipped"
         try:
@@ -346,7 +355,10 @@ class _Run:
     def _chunk(self, entry: FileEntry, sha: str, data: bytes) -> str | None:
         """Queue the file's chunks for staging; returns "skipped" when it has none."""
         try:
-            doc = load_document(entry.rel, data, self.settings.chunking)
+            doc = load_document(
+                entry.rel, data, self.settings.chunking, self.settings.ingest,
+                count_tokens=self.embedder.count_tokens, on_ocr_page=lambda s: self._ocr_page(entry.rel, s),
+            )
         except SkipFile as e:
             return self._skip(entry, sha, e.reason)
         except Exception as e:  # noqa: BLE001 - one bad file must not stop the whole folder
@@ -358,6 +370,11 @@ class _Run:
         self.to_stage.append(_ToStage(entry.rel, sha, chunks, "; ".join(doc.notes) or None))
         self.to_stage_chunks += len(chunks)
         return None
+
+    def _ocr_page(self, rel: str, seconds: float) -> None:
+        self.counts.ocr_pages += 1
+        self.counts.ocr_seconds += seconds
+        self.progress("ocr", path=rel, done=self.counts.ocr_pages, seconds=self.counts.ocr_seconds)
 
     def _skip(self, entry: FileEntry, sha: str | None, reason: str) -> str:
         self.counts.skipped.append({"path": entry.rel, "reason": reason})

@@ -19,6 +19,9 @@ OFFLINE_ENV = {
     "HF_HUB_DISABLE_UPDATE_CHECK": "1",
     "DISABLE_TELEMETRY": "1",
     "DO_NOT_TRACK": "1",
+    # onnxruntime (OCR) >= 1.32 on Linux writes a device id under ~/.cache/Microsoft and sends
+    # usage events to a Microsoft collector unless this is set before it initializes.
+    "ORT_DISABLE_TELEMETRY": "1",
     "TOKENIZERS_PARALLELISM": "false",
 }
 

@@ -1,8 +1,8 @@
 """A rich progress display for indexing, fed by the indexer's progress events.
 
 The indexer calls `progress(event, **fields)` (see localrag.indexer for the full list); this
-display uses "scan" (files), "file" (path, done), "embed" (done: chunks embedded so far) and
-"build". Unknown events are ignored, so the indexer can say more without breaking the display.
+display uses "scan" (files), "file" (path, done), "ocr" (done, seconds: pages read by OCR so
+far), "embed" (done: chunks embedded so far) and "build". Unknown events are ignored, so the indexer can say more without breaking the display.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class IndexProgress:
         )
         self._files = None
         self._chunks = None
+        self._ocr = None  # shown from the first page read by OCR
         self.chunks_embedded = 0
         self.staged_files = 0  # durable work a later run reuses (see localrag.indexer)
         self.staged_chunks = 0
@@ -56,6 +57,12 @@ class IndexProgress:
             self.staged_chunks += int(fields.get("chunks", 0))
         elif event == "commit":
             self.committed = True
+        elif event == "ocr":
+            if self._ocr is None:
+                self._ocr = self._progress.add_task("pages read by OCR", total=None, rate="")
+            done, seconds = int(fields.get("done", 0)), float(fields.get("seconds") or 0.0)
+            rate = f"{done / seconds:.2f} pages/s" if seconds else ""
+            self._progress.update(self._ocr, completed=done, rate=rate)
         elif event == "build":
             self._progress.update(self._files, description="building indexes")
         elif event == "done":

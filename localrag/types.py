@@ -12,7 +12,9 @@ class Section:
     Loaders produce sections; the chunker splits or packs them by token count.
     `line_start`/`line_end` are 1-based inclusive lines of the source file (None when the
     format has no meaningful lines, e.g. PDF); `char_start`/`char_end` are offsets into the
-    document's extracted text.
+    document's extracted text. `locator` names the place in the file's own terms where a page
+    or line number would not ('slide 3', 'sheet Budget, rows 2-40', 'message 4', 'cell 7',
+    'page 3 (OCR)'); citations show it instead of page/lines.
     """
 
     text: str
@@ -23,6 +25,7 @@ class Section:
     char_start: int = 0
     char_end: int = 0
     kind: str = "text"  # text | code | table | heading
+    locator: str | None = None
 
 
 @dataclass(slots=True)
@@ -38,6 +41,7 @@ class Chunk:
     char_start: int = 0
     char_end: int = 0
     n_tokens: int = 0
+    locator: str | None = None  # see Section.locator
 
     @property
     def heading_path(self) -> str:
@@ -73,13 +77,17 @@ class Hit:
     char_end: int = 0
     scores: StageScores = field(default_factory=StageScores)
     matched_terms: list[str] = field(default_factory=list)
+    locator: str | None = None  # see Section.locator
 
     @property
     def heading_path(self) -> str:
         return " > ".join(self.heading)
 
     def place(self) -> str:
-        """Where in the file: 'page 3', 'lines 10-32', 'line 4', or '' when nothing is known."""
+        """Where in the file: 'page 3', 'lines 10-32', 'line 4', the format's own locator
+        ('slide 3', 'page 2 (OCR)'), or '' when nothing is known."""
+        if self.locator:
+            return self.locator
         parts = []
         if self.page is not None:
             parts.append(f"page {self.page}")
@@ -102,6 +110,7 @@ class Hit:
             "heading": self.heading_path or None,
             "line_start": self.line_start,
             "line_end": self.line_end,
+            "locator": self.locator,
             "text": self.text,
             "score": self.score,
             "scores": {
@@ -125,6 +134,7 @@ class Citation:
     page: int | None = None
     line_start: int | None = None
     line_end: int | None = None
+    locator: str | None = None  # see Section.locator
 
     def to_json(self) -> dict:
         return {
@@ -133,6 +143,7 @@ class Citation:
             "page": self.page,
             "line_start": self.line_start,
             "line_end": self.line_end,
+            "locator": self.locator,
         }
 
 

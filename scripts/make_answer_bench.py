@@ -15,9 +15,12 @@ Six folders of different kinds; the questions over them are in tests/data/answer
 | code     | Python source code                    | the running Python's standard library (a fixed list of modules) |
 | pdfs     | long PDF manuals with pages           | /usr/share/doc: libtasn1.pdf, shared-mime-info-spec.pdf        |
 | notes    | plain how-to notes                    | Debian's README.Debian files (plain text) and tests/data/notes  |
+| formats  | slides, sheets, e-book, mail, notebook, RTF, scans | written by tests/fixtures/format_files.py (generated) |
 
 Files missing on this machine are listed and skipped (questions about them then fail to find
-their file, which the report shows). Only the standard library is needed to run this script.
+their file, which the report shows). Only the standard library is needed to run this script,
+except for the formats folder: no such files exist on this machine, so they are written by the
+formats' own libraries (localrag's dependencies), the scans as pictures of text.
 """
 
 from __future__ import annotations
@@ -81,7 +84,30 @@ def _files(folder: str) -> Iterator[tuple[Path, str]]:
         raise ValueError(folder)
 
 
-FOLDERS = ["science", "manual", "software", "code", "pdfs", "notes"]
+FOLDERS = ["science", "manual", "software", "code", "pdfs", "notes", "formats"]
+RULES_SCAN = [
+    "Allotment rules 2024",
+    "Dogs must be kept on a lead at all times.",
+    "Hosepipes may only be used before 8 am and after 7 pm.",
+    "The annual rent for a full plot is 62.50 GBP, due on 1 April.",
+]
+ROTA_PHOTO = ["Watering rota", "Tuesday: Priya", "Friday: Tomasz"]
+
+
+def _write_formats(dest: Path) -> int:
+    """The formats folder: files of each kind written by tests/fixtures/format_files.py."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("format_files", REPO / "tests/fixtures/format_files.py")
+    ff = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ff)
+    dest.mkdir(parents=True)
+    for name, make in ff.FILES.items():
+        (dest / name).write_bytes(make())
+    (dest / "rhubarb.rtf").write_text(ff.RTF)
+    (dest / "rules-scan.pdf").write_bytes(ff.image_only_pdf([RULES_SCAN]))
+    (dest / "rota-photo.png").write_bytes(ff.png_bytes(ROTA_PHOTO))
+    return len(ff.FILES) + 3
 
 
 def build(folder: str, out: Path) -> dict:
@@ -89,6 +115,8 @@ def build(folder: str, out: Path) -> dict:
     dest = out / folder
     if dest.exists():
         shutil.rmtree(dest)
+    if folder == "formats":
+        return {"files": _write_formats(dest), "missing": []}
     copied, missing = 0, []
     for src, rel in _files(folder):
         if not src.is_file():

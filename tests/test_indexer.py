@@ -199,7 +199,7 @@ def test_skipped_files_are_recorded_with_reasons(folder, settings, emb):
     summary = index_folder(store, folder, emb, settings)
     reasons = {s["path"]: s["reason"] for s in summary["skipped"]}
     assert set(reasons) >= {"photo.png", "empty.md", "blob.txt"}
-    assert reasons["photo.png"] == "unsupported"
+    assert reasons["photo.png"] == "corrupt image: not a readable picture"
     assert all(reasons[p] for p in reasons)
     assert {s["path"] for s in store.status()["skipped"]} == set(reasons)
     assert not ({"photo.png", "empty.md", "blob.txt"} & _paths(store))
@@ -222,8 +222,8 @@ def test_data_file_over_the_cap_is_indexed_in_part_with_its_note_kept(folder, se
     summary = index_folder(store, folder, emb, settings)
     assert "plants.csv" in _paths(store) and all(s["path"] != "plants.csv" for s in summary["skipped"])
     [entry] = summary["notes"]
-    assert entry["path"] == "plants.csv" and entry["note"].startswith("truncated: indexed the first ")
-    assert not any("lastrowmarker" in t for t in emb.texts) and any("plant 3," in t for t in emb.texts)
+    assert entry["path"] == "plants.csv" and entry["note"].startswith("truncated: indexed up to row ")
+    assert not any("lastrowmarker" in t for t in emb.texts) and any("plant 3 |" in t for t in emb.texts)
     store.close()
 
     assert main(["status", "--json", "--index", str(settings.index)]) == 0
@@ -250,7 +250,7 @@ def test_note_of_a_file_staged_by_a_killed_run_is_published_by_the_next(folder, 
         pass
 
     def kill_once_the_csv_is_staged(kind, **fields):
-        if kind == "stage" and any("plant 3," in t for t in emb.texts):
+        if kind == "stage" and any("plant 3 |" in t for t in emb.texts):
             raise Boom
 
     settings.chunking.max_data_chars = 1000
@@ -261,9 +261,9 @@ def test_note_of_a_file_staged_by_a_killed_run_is_published_by_the_next(folder, 
     assert store.catalog.notes() == []  # staged, not published
     emb2 = CountingEmbedder()
     summary = index_folder(store, folder, emb2, settings)
-    assert not any("plant 3," in t for t in emb2.texts)  # reused from the staging, not re-embedded
+    assert not any("plant 3 |" in t for t in emb2.texts)  # reused from the staging, not re-embedded
     assert [n["path"] for n in summary["notes"]] == ["plants.csv"]
-    assert summary["notes"][0]["note"].startswith("truncated: indexed the first ")
+    assert summary["notes"][0]["note"].startswith("truncated: indexed up to row ")
 
 
 def test_file_turning_unreadable_leaves_the_index(folder, settings, emb):

@@ -102,7 +102,9 @@ def _attr(value: str) -> str:
 
 def format_source(n: int, hit: Hit) -> str:
     attrs = [f'id="{n}"', f'path="{_attr(hit.path)}"']
-    if hit.page is not None:
+    if hit.locator:
+        attrs.append(f'place="{_attr(hit.locator)}"')
+    elif hit.page is not None:
         attrs.append(f'page="{hit.page}"')
     if hit.line_start is not None:
         attrs.append(f'lines="{hit.line_start}-{hit.line_end or hit.line_start}"')

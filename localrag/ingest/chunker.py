@@ -253,6 +253,7 @@ def chunk_sections(
                     char_start=section.char_start + s,
                     char_end=section.char_start + e,
                     n_tokens=n,
+                    locator=section.locator,
                 )
             )
     return chunks

@@ -9,7 +9,8 @@ The chunker relies on it to give every chunk exact spans.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 
 from localrag.types import Section
 
@@ -117,14 +118,16 @@ class TextBuilder:
         self._open_has_text = False
         self._only_heading = False
 
-    def start_section(self, heading: tuple[str, ...] = (), page: int | None = None, kind: str = "text") -> None:
+    def start_section(
+        self, heading: tuple[str, ...] = (), page: int | None = None, kind: str = "text", locator: str | None = None
+    ) -> None:
         """Begin a section. One holding only its heading line is extended instead, so no
         chunk is a bare heading (a title followed by a subheading, say)."""
-        if self._open is not None and self._only_heading and self._open.page == page:
+        if self._open is not None and self._only_heading and (self._open.page, self._open.locator) == (page, locator):
             self._open.heading, self._open.kind = heading, kind
             return
         self._close()
-        self._open = Section(text="", heading=heading, page=page, kind=kind)
+        self._open = Section(text="", heading=heading, page=page, kind=kind, locator=locator)
         self._open_has_text = self._only_heading = False
 
     def add_heading(self, title: str) -> None:
@@ -165,3 +168,47 @@ class TextBuilder:
         for s in self.sections:
             s.text = text[s.char_start : s.char_end]
         return Document(text=text, sections=self.sections, notes=notes or [])
+
+
+@dataclass(slots=True)
+class Part:
+    """A document that becomes one part of a larger one (an e-book chapter, a notebook cell, a
+    mail message), with what its sections get there: a locator, a page, a heading path put in
+    front of their own, and a kind (None: keep theirs)."""
+
+    doc: Document
+    locator: str | None = None
+    page: int | None = None
+    heading: tuple[str, ...] = ()
+    kind: str | None = None
+
+
+def join_parts(parts: Iterable[Part], notes: list[str] | None = None) -> Document:
+    """One document from parts: texts joined by a blank line, section spans shifted. Line
+    numbers are dropped: they counted lines of the part, not of the file."""
+    texts: list[str] = []
+    sections: list[Section] = []
+    offset = 0
+    for part in parts:
+        if not part.doc.sections:
+            continue
+        if texts:
+            texts.append("\n\n")
+            offset += 2
+        texts.append(part.doc.text)
+        for s in part.doc.sections:
+            sections.append(
+                replace(
+                    s,
+                    heading=(*part.heading, *s.heading),
+                    page=part.page if part.page is not None else s.page,
+                    locator=", ".join(filter(None, (part.locator, s.locator))) or None,
+                    kind=part.kind or s.kind,
+                    line_start=None,
+                    line_end=None,
+                    char_start=s.char_start + offset,
+                    char_end=s.char_end + offset,
+                )
+            )
+        offset += len(part.doc.text)
+    return Document(text="".join(texts), sections=sections, notes=notes or [])

@@ -49,6 +49,15 @@ def _looks_binary(sample: bytes) -> bool:
     return len(_CONTROL.findall(sample)) > 0.1 * len(sample)
 
 
+def looks_like_text(sample: bytes) -> bool:
+    """Whether the first bytes of a file read as text (any BOM, UTF-16, or no binary signs)."""
+    if not sample.strip():
+        return False
+    if sample.startswith(tuple(bom for bom, _ in _BOMS)) or _utf16_without_bom(sample) is not None:
+        return True
+    return not _looks_binary(sample)
+
+
 def _decode_single_byte(data: bytes) -> tuple[str, str]:
     try:
         return data.decode("cp1252"), "cp1252"

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import PurePosixPath
 
-from localrag.config import ChunkingSettings
+from localrag.config import ChunkingSettings, IngestSettings
 from localrag.ingest.document import Document
 from localrag.ingest.encoding import declared_html_charset, decode_text
 from localrag.ingest.errors import SkipFile
-from localrag.ingest.formats import format_of
+from localrag.ingest.formats import HEAD_BYTES, format_of
+from localrag.ingest.options import LoadOptions
 from localrag.types import Section
 
 log = logging.getLogger(__name__)
@@ -22,32 +24,127 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
-def load_document(rel: str, data: bytes, settings: ChunkingSettings) -> Document:
-    """Load one file's bytes. Raises SkipFile with a short reason when it cannot be indexed."""
-    if not data:
-        raise SkipFile("empty file")
-    fmt = _sniff(data) or format_of(rel)
-    if fmt is None:
-        raise SkipFile("unsupported")
-    if fmt == "pdf":
-        from localrag.ingest.loaders.pdf import load_pdf
+def load_document(
+    rel: str,
+    data: bytes,
+    settings: ChunkingSettings,
+    ingest: IngestSettings | None = None,
+    *,
+    count_tokens: Callable[[str], int] | None = None,
+    on_ocr_page: Callable[[float], None] | None = None,
+) -> Document:
+    """Load one file's bytes. Raises SkipFile with a short reason when it cannot be indexed.
 
-        doc = load_pdf(data)
-    elif fmt == "docx":
-        from localrag.ingest.loaders.docx import load_docx
-
-        doc = load_docx(data)
-    else:
-        text = decode_text(data, declared_html_charset(data) if fmt == "html" else None)
-        doc = _load_text(fmt, rel, text, settings)
-    if not doc.sections:
-        raise SkipFile("no text")
+    `count_tokens` (the embedder's) sizes table row groups to whole chunks; `on_ocr_page` is
+    called after each page read by OCR with the seconds it took (progress).
+    """
+    options = LoadOptions(settings, ingest or IngestSettings(), count_tokens, on_ocr_page)
+    doc = load_with(rel, data, options)
     for note in doc.notes:
         log.info("%s: %s", rel, note)
     return doc
 
 
-def _load_text(fmt: str, rel: str, text: str, settings: ChunkingSettings) -> Document:
+def load_with(rel: str, data: bytes, options: LoadOptions) -> Document:
+    """load_document with its options gathered (also used for mail attachments)."""
+    if not data:
+        raise SkipFile("empty file")
+    fmt = _sniff(data) or format_of(rel, data[:HEAD_BYTES])
+    if fmt is None:
+        raise SkipFile("unsupported")
+    binary = _BINARY_LOADERS.get(fmt)
+    if binary is not None:
+        doc = binary(data, options)
+    else:
+        text = decode_text(data, declared_html_charset(data) if fmt == "html" else None)
+        doc = _load_text(fmt, rel, text, options)
+    if not doc.sections:
+        raise SkipFile("no text")
+    return doc
+
+
+def _pdf(data: bytes, options: LoadOptions) -> Document:
+    from localrag.ingest.loaders.pdf import load_pdf
+
+    return load_pdf(data, options)
+
+
+def _docx(data: bytes, options: LoadOptions) -> Document:
+    from localrag.ingest.loaders.docx import load_docx
+
+    return load_docx(data, options.ingest.max_unpacked_mb)
+
+
+def _xlsx(data: bytes, options: LoadOptions) -> Document:
+    from localrag.ingest.loaders.xlsx import load_xlsx
+
+    return load_xlsx(data, options)
+
+
+def _ods(data: bytes, options: LoadOptions) -> Document:
+    from localrag.ingest.loaders.ods import load_ods
+
+    return load_ods(data, options)
+
+
+def _odt(data: bytes, options: LoadOptions) -> Document:
+    from localrag.ingest.loaders.odt import load_odt
+
+    return load_odt(data, options.ingest.max_unpacked_mb)
+
+
+def _pptx(data: bytes, options: LoadOptions) -> Document:
+    from localrag.ingest.loaders.pptx import load_pptx
+
+    return load_pptx(data, options.ingest.max_unpacked_mb)
+
+
+def _epub(data: bytes, options: LoadOptions) -> Document:
+    from localrag.ingest.loaders.epub import load_epub
+
+    return load_epub(data, options.ingest.max_unpacked_mb)
+
+
+def _eml(data: bytes, options: LoadOptions) -> Document:
+    from localrag.ingest.loaders.mail import load_eml
+
+    return load_eml(data, options)
+
+
+def _mbox(data: bytes, options: LoadOptions) -> Document:
+    from localrag.ingest.loaders.mail import load_mbox
+
+    return load_mbox(data, options)
+
+
+def _image(data: bytes, options: LoadOptions) -> Document:
+    from localrag.ingest.loaders.image import load_image
+
+    return load_image(data, options)
+
+
+def _rtf(data: bytes, options: LoadOptions) -> Document:
+    from localrag.ingest.loaders.rtf import load_rtf
+
+    return load_rtf(data)
+
+
+_BINARY_LOADERS: dict[str, Callable[[bytes, LoadOptions], Document]] = {
+    "pdf": _pdf,
+    "docx": _docx,
+    "xlsx": _xlsx,
+    "ods": _ods,
+    "odt": _odt,
+    "pptx": _pptx,
+    "epub": _epub,
+    "eml": _eml,
+    "mbox": _mbox,
+    "image": _image,
+    "rtf": _rtf,
+}
+
+
+def _load_text(fmt: str, rel: str, text: str, options: LoadOptions) -> Document:
     if fmt == "markdown":
         from localrag.ingest.loaders.markdown import load_markdown
 
@@ -68,7 +165,15 @@ def _load_text(fmt: str, rel: str, text: str, settings: ChunkingSettings) -> Doc
     if fmt == "data":
         from localrag.ingest.loaders.data import load_data
 
-        return load_data(text, settings.max_data_chars)
+        return load_data(text, options.chunking.max_data_chars)
+    if fmt == "csv":
+        from localrag.ingest.loaders.csv_table import load_csv
+
+        return load_csv(text, rel.lower().endswith(".tsv"), options)
+    if fmt == "notebook":
+        from localrag.ingest.loaders.notebook import load_notebook
+
+        return load_notebook(text, options.ingest.notebook_outputs)
     from localrag.ingest.loaders.plain import load_plain
 
     return load_plain(text)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from localrag.config import ChunkingSettings
 from localrag.ingest.errors import FolderError, SkipFile
-from localrag.ingest.formats import format_of
+from localrag.ingest.formats import HEAD_BYTES, format_of
 from localrag.ingest.ignore import IgnoreRules, is_ignored_dir, is_ignored_file
 
 MB = 1024 * 1024
@@ -36,6 +36,15 @@ def too_large_reason(size: int, cap_mb: float) -> str:
 
 def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _head(path: str) -> bytes | None:
+    """The first bytes of a file (None when unreadable: reading it later gives the reason)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(HEAD_BYTES)
+    except OSError:
+        return None
 
 
 def _sort_key(entry: os.DirEntry) -> str:
@@ -99,7 +108,7 @@ class _Walker:
             return
         if not os.path.isfile(entry.path):
             return  # sockets, FIFOs, devices
-        if format_of(rel) is None:
+        if format_of(rel) is None and (Path(entry.name).suffix or format_of(rel, _head(entry.path)) is None):
             yield SkippedEntry(rel, "unsupported")
         elif st.st_size > self.cap:
             yield SkippedEntry(rel, too_large_reason(st.st_size, self.settings.max_file_mb))

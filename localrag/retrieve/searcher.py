@@ -138,7 +138,7 @@ def merge_overlapping(hits: list[Hit]) -> list[Hit]:
     kept: list[Hit] = []
     for hit in hits:
         for into in kept:
-            if into.path == hit.path and into.page == hit.page and _touch(into, hit):
+            if into.path == hit.path and into.page == hit.page and into.locator == hit.locator and _touch(into, hit):
                 _absorb(into, hit)
                 break
         else:

@@ -260,6 +260,7 @@ class Store:
                 line_end=row.chunk.line_end,
                 char_start=row.chunk.char_start,
                 char_end=row.chunk.char_end,
+                locator=row.chunk.locator,
             )
             for cid, row in rows.items()
         }

@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     char_start INTEGER NOT NULL DEFAULT 0,
     char_end   INTEGER NOT NULL DEFAULT 0,
     n_tokens   INTEGER NOT NULL DEFAULT 0,
+    locator    TEXT,                          -- 'slide 3', 'sheet Budget, rows 2-40', 'page 3 (OCR)'...
     UNIQUE (doc_id, ordinal)
 );
 CREATE TABLE IF NOT EXISTS embeddings (
@@ -108,13 +109,19 @@ CREATE TABLE IF NOT EXISTS staged_chunks (
     char_start INTEGER NOT NULL DEFAULT 0,
     char_end   INTEGER NOT NULL DEFAULT 0,
     n_tokens   INTEGER NOT NULL DEFAULT 0,
+    locator    TEXT,
     vector     BLOB NOT NULL,
     UNIQUE (path, ordinal)
 );
 """
 _STAGING_TABLES = {"staged_documents", "staged_chunks"}
 # Columns added after schema 1 was released: (table, column, type), added on open where missing.
-_ADDED_COLUMNS = (("documents", "note", "TEXT"), ("staged_documents", "note", "TEXT"))
+_ADDED_COLUMNS = (
+    ("documents", "note", "TEXT"),
+    ("staged_documents", "note", "TEXT"),
+    ("chunks", "locator", "TEXT"),
+    ("staged_chunks", "locator", "TEXT"),
+)
 _COMMIT_POINTS = ("sqlite-commit", "sqlite-committed")
 
 
@@ -323,14 +330,14 @@ class Catalog:
             marks = ",".join("?" * len(part))
             for r in self._query(
                 "SELECT c.id, c.doc_id, d.path, c.ordinal, c.text, c.page, c.heading, c.line_start, "
-                "c.line_end, c.char_start, c.char_end, c.n_tokens FROM chunks c "
+                "c.line_end, c.char_start, c.char_end, c.n_tokens, c.locator FROM chunks c "
                 f"JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})",
                 part,
             ):
-                cid, doc_id, path, ordinal, text, page, heading, ls, le, cs, ce, nt = r
+                cid, doc_id, path, ordinal, text, page, heading, ls, le, cs, ce, nt, loc = r
                 chunk = Chunk(
                     text=text, ordinal=ordinal, heading=tuple(json.loads(heading)), page=page,
-                    line_start=ls, line_end=le, char_start=cs, char_end=ce, n_tokens=nt,
+                    line_start=ls, line_end=le, char_start=cs, char_end=ce, n_tokens=nt, locator=loc,
                 )
                 out[cid] = ChunkRow(cid, doc_id, path, chunk)
         return out
@@ -485,10 +492,11 @@ class Transaction:
             for chunk, vec in zip(chunks, blobs):
                 cid = self._conn.execute(
                     "INSERT INTO chunks (doc_id, ordinal, text, page, heading, line_start, line_end, "
-                    "char_start, char_end, n_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "char_start, char_end, n_tokens, locator) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         doc_id, chunk.ordinal, chunk.text, chunk.page, json.dumps(list(chunk.heading)),
                         chunk.line_start, chunk.line_end, chunk.char_start, chunk.char_end, chunk.n_tokens,
+                        chunk.locator,
                     ),
                 ).lastrowid
                 self._conn.execute("INSERT INTO embeddings (chunk_id, vector) VALUES (?, ?)", (cid, vec.tobytes()))
@@ -511,11 +519,11 @@ class Transaction:
         blobs = np.ascontiguousarray(vectors, dtype=self._vector_dtype())
         self._conn.executemany(
             "INSERT INTO staged_chunks (path, ordinal, text, page, heading, line_start, line_end, char_start, "
-            "char_end, n_tokens, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "char_end, n_tokens, locator, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (
                     path, c.ordinal, c.text, c.page, json.dumps(list(c.heading)), c.line_start, c.line_end,
-                    c.char_start, c.char_end, c.n_tokens, vec.tobytes(),
+                    c.char_start, c.char_end, c.n_tokens, c.locator, vec.tobytes(),
                 )
                 for c, vec in zip(chunks, blobs)
             ),
@@ -537,8 +545,8 @@ class Transaction:
         # ORDER BY: ids follow the ordinals, as when put_document inserts a document's chunks.
         self._conn.execute(
             "INSERT INTO chunks (doc_id, ordinal, text, page, heading, line_start, line_end, char_start, "
-            "char_end, n_tokens) SELECT ?, ordinal, text, page, heading, line_start, line_end, char_start, "
-            "char_end, n_tokens FROM staged_chunks WHERE path = ? ORDER BY ordinal",
+            "char_end, n_tokens, locator) SELECT ?, ordinal, text, page, heading, line_start, line_end, "
+            "char_start, char_end, n_tokens, locator FROM staged_chunks WHERE path = ? ORDER BY ordinal",
             (doc_id, path),
         )
         self._conn.execute(
@@ -566,8 +574,8 @@ class Transaction:
         ).fetchall():
             cid = self._conn.execute(
                 "INSERT INTO chunks (doc_id, ordinal, text, page, heading, line_start, line_end, char_start, "
-                "char_end, n_tokens) SELECT ?, ordinal, text, page, heading, line_start, line_end, char_start, "
-                "char_end, n_tokens FROM chunks WHERE id = ?",
+                "char_end, n_tokens, locator) SELECT ?, ordinal, text, page, heading, line_start, line_end, "
+                "char_start, char_end, n_tokens, locator FROM chunks WHERE id = ?",
                 (doc_id, old_cid),
             ).lastrowid
             self._conn.execute(

@@ -17,6 +17,7 @@ def hit_from_json(d: dict, rank: int) -> Hit:
         heading=tuple(heading.split(" > ")) if heading else (),
         line_start=d.get("line_start"),
         line_end=d.get("line_end"),
+        locator=d.get("locator"),
     )
 
 

@@ -97,3 +97,42 @@ def test_native_code_makes_no_network_syscalls(backend, notes, tmp_path, models_
     assert not (tmp_path / "home" / "intel").exists(), "telemetry state written under ~/intel"
     if backend == "openvino":
         assert (reranker / "openvino" / "cross-encoder-int8.xml").is_file()  # NNCF really ran in there
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="network namespaces are Linux-only")
+def test_ocr_makes_no_network_syscalls_and_writes_no_telemetry_state(tmp_path, models_dir):
+    """OCR (rapidocr + onnxruntime, native) on a scanned PDF and a photo of a note, under strace in
+    an empty network namespace: nothing connects or sends over inet, and onnxruntime leaves no
+    device id. One inet socket is expected: importing rapidocr imports requests, whose urllib3
+    probes for IPv6 by binding a socket to ::1 (loopback, never connected); it is checked as such."""
+    if STRACE is None or UNSHARE is None or subprocess.run([UNSHARE, "-n", "true"]).returncode != 0:
+        pytest.fail("this check needs strace and unshare -n (apt-get install strace util-linux; run as root)")
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("format_files", Path(__file__).parents[1] / "fixtures" / "format_files.py")
+    ff = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ff)
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    (folder / "scan.pdf").write_bytes(ff.image_only_pdf([["Bonfires are banned between May and September."]]))
+    (folder / "note.png").write_bytes(ff.png_bytes(["The shed key hangs behind the water butt."]))
+    (tmp_path / "home").mkdir()
+    env = {**os.environ, "LOCALRAG_MODELS": str(models_dir), "HOME": str(tmp_path / "home")}
+    env.pop("ORT_DISABLE_TELEMETRY", None)  # localrag must set it itself
+    trace = tmp_path / "trace.txt"
+    proc = subprocess.run(
+        [UNSHARE, "-n", STRACE, "-f", "-qq", "-e", "trace=socket,bind,connect,sendto,sendmsg", "-o", str(trace),
+         sys.executable, "-m", "localrag.cli", "index", str(folder), "--index", str(tmp_path / "index"), "--json"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads(proc.stdout)
+    assert summary["ocr_pages"] == 2 and summary["skipped"] == []
+    lines = trace.read_text().splitlines()
+    inet = [line for line in lines if "AF_INET" in line and not line.split(None, 1)[1].startswith(("socket(", "bind("))]
+    assert inet == [], "network attempts:\n" + "\n".join(inet[:20])
+    binds = [line for line in lines if " bind(" in line and "AF_INET" in line]
+    assert all('"::1"' in line or '"127.0.0.1"' in line for line in binds), binds
+    assert not (tmp_path / "home" / ".cache" / "Microsoft").exists(), "onnxruntime telemetry state written"

@@ -13,7 +13,7 @@ from localrag.eval.answers import load_questions
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "tests" / "data" / "answer_bench"
-FOLDERS = ["science", "manual", "software", "code", "pdfs", "notes"]
+FOLDERS = ["science", "manual", "software", "code", "pdfs", "notes", "formats"]
 
 
 def _builder():
@@ -74,3 +74,30 @@ def test_the_builder_copies_the_folders_from_the_repo(tmp_path, questions):
     assert not (tmp_path / "manual" / "benchmarks.md").exists()  # its figures change
     with pytest.raises(SystemExit):
         builder.main(["--out", str(tmp_path), "--only", "nonsense"])
+
+
+@pytest.mark.slow
+def test_the_formats_folder_holds_every_answer_where_the_question_says(tmp_path, questions):
+    """The generated formats folder, loaded by localrag's own loaders (OCR included): the gold
+    patterns of every answerable question (but yes/no ones, whose gold is the verdict's wording)
+    are found in the text of its expected file, on its expected page for a scan."""
+    import json
+
+    from localrag.config import ChunkingSettings
+    from localrag.ingest import load_document
+
+    builder = _builder()
+    assert builder.main(["--out", str(tmp_path), "--only", "formats"]) == 0
+    folder = tmp_path / "formats"
+    docs = {p.name: load_document(p.name, p.read_bytes(), ChunkingSettings()) for p in folder.iterdir()}
+    pages = {(d := json.loads(line))["id"]: d.get("expected_page") for line in (BENCH / "formats.jsonl").open()}
+    assert len(docs) == 11
+    for q in questions["formats"]:
+        if not q.answerable:
+            continue
+        doc = docs[q.expected_path]
+        page = pages[q.id]
+        text = doc.text if page is None else next(s.text for s in doc.sections if s.page == page)
+        if q.kind != "yesno":
+            for pattern in q.gold:
+                assert re.search(pattern, text, re.IGNORECASE), (q.id, pattern)

@@ -35,18 +35,19 @@ def minilm_count() -> Callable[[str], int]:
     return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
 
 
-def _import_bad_files():
-    """tests/fixtures/bad_files.py, imported by path (tests/ is not a package)."""
+def _import_fixture(name: str):
+    """tests/fixtures/NAME.py, imported by path (tests/ is not a package)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("localrag_bad_files", REPO / "tests" / "fixtures" / "bad_files.py")
+    spec = importlib.util.spec_from_file_location(f"localrag_{name}", REPO / "tests" / "fixtures" / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-bad_files = _import_bad_files()
+bad_files = _import_fixture("bad_files")
+format_files = _import_fixture("format_files")
 
 
 @pytest.fixture(scope="module")

@@ -83,7 +83,7 @@ def test_code_sections_per_language():
 
 def test_data_files_capped_with_a_note():
     rows = "id,plant,notes\n" + "".join(f"{i},tomato,row {i}\n" for i in range(5000))
-    doc = load("d.csv", rows, ChunkingSettings(max_data_chars=5000))
+    doc = load("d.yaml", rows, ChunkingSettings(max_data_chars=5000))
     assert 2500 < len(doc.text) <= 5000
     assert rows.startswith(doc.text + "\n")  # cut at a line end
     assert doc.notes and doc.notes[0].startswith("truncated: indexed the first")
@@ -104,7 +104,7 @@ def test_content_sniffing_beats_extension():
 
 
 def test_old_word_or_encrypted_office_file():
-    with pytest.raises(SkipFile, match="encrypted or old-format Word file"):
+    with pytest.raises(SkipFile, match="password-protected or old-format file"):
         load_document("x.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), S)
 
 

@@ -45,18 +45,26 @@ def test_sorted_and_ignores(tmp_path):
             "photo.png": b"\x89PNG\r\n",
             "m.pyc": b"\x00",
             "README": "readme",
+            "song.mp3": b"ID3\x04\x00",
+            "NOTES": "extensionless, text by content",
+            "a.out": b"\x7fELF\x02\x01\x01\x00" + bytes(64),
+            "program": b"\x7fELF\x02\x01\x01\x00" + bytes(64),
         },
     )
     got = _outcome(tmp_path)
     assert list(got) == sorted(got)
     assert got == {
+        "NOTES": "ok",
         "README": "ok",
         "a-c.txt": "ok",
+        "a.out": "unsupported",
         "a/b/c.py": "ok",
         "a/z.md": "ok",
         "b.md": "ok",
         "env/notes.md": "ok",
-        "photo.png": "unsupported",
+        "photo.png": "ok",  # an image: read by OCR (tests/ingest/test_ocr.py)
+        "program": "unsupported",  # extensionless but binary
+        "song.mp3": "unsupported",
     }
 
 

@@ -12,8 +12,7 @@ from docx.text.paragraph import Paragraph
 
 from localrag.ingest.document import Document, TextBuilder
 from localrag.ingest.errors import SkipFile
-
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # password-protected Office files are OLE containers
+from localrag.ingest.zipped import check_zip
 _HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.IGNORECASE)
 
 
@@ -52,9 +51,8 @@ def _table_text(table: Table) -> str:
     return "\n".join(rows)
 
 
-def load_docx(data: bytes) -> Document:
-    if data.startswith(_OLE_MAGIC):
-        raise SkipFile("encrypted or old-format Word file (not DOCX)")
+def load_docx(data: bytes, max_unpacked_mb: float = 300.0) -> Document:
+    check_zip(data, "DOCX", max_unpacked_mb)
     try:
         document = docx.Document(BytesIO(data))
         body = document.element.body

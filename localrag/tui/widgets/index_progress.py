@@ -35,6 +35,10 @@ class IndexProgress(Horizontal):
         elif event == "embed":
             self.chunks = int(fields.get("done", self.chunks))
             self.query_one("#index-chunks", Label).update(f"{self.chunks} chunks embedded")
+        elif event == "ocr":
+            done, seconds = int(fields.get("done", 0)), float(fields.get("seconds") or 0.0)
+            rate = f", {done / seconds:.2f} pages/s" if seconds else ""
+            self.query_one("#index-chunks", Label).update(f"{done} pages read by OCR{rate}")
         elif event == "build":
             self.query_one("#index-label", Label).update("building search indexes")
 
