@@ -7,24 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from model_paths import find_models
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def find_models() -> Path:
-    """The folder holding the test models, found as localrag finds them (LOCALRAG_MODELS, ./models,
-    the checkout's models/, the per-user folder `make test-models` fills); the checkout's when absent."""
-    from localrag.config import load_settings
-    from localrag.errors import LocalragError
-    from localrag.models import resolve_model_path
-
-    try:
-        return resolve_model_path(load_settings(environ=dict(os.environ)), "embedder", "all-MiniLM-L6-v2").parent.absolute()
-    except LocalragError:
-        return REPO / "models"
 
 
 MODELS = find_models()

