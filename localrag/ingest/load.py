@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from pathlib import PurePosixPath
@@ -63,84 +64,27 @@ def load_with(rel: str, data: bytes, options: LoadOptions) -> Document:
     return doc
 
 
-def _pdf(data: bytes, options: LoadOptions) -> Document:
-    from localrag.ingest.loaders.pdf import load_pdf
-
-    return load_pdf(data, options)
-
-
-def _docx(data: bytes, options: LoadOptions) -> Document:
-    from localrag.ingest.loaders.docx import load_docx
-
-    return load_docx(data, options.ingest.max_unpacked_mb)
+def _loader(module: str, name: str) -> Callable[..., Document]:
+    """A loader, imported on first use (each pulls in its format's library)."""
+    return getattr(importlib.import_module(f"localrag.ingest.loaders.{module}"), name)
 
 
-def _xlsx(data: bytes, options: LoadOptions) -> Document:
-    from localrag.ingest.loaders.xlsx import load_xlsx
-
-    return load_xlsx(data, options)
-
-
-def _ods(data: bytes, options: LoadOptions) -> Document:
-    from localrag.ingest.loaders.ods import load_ods
-
-    return load_ods(data, options)
-
-
-def _odt(data: bytes, options: LoadOptions) -> Document:
-    from localrag.ingest.loaders.odt import load_odt
-
-    return load_odt(data, options.ingest.max_unpacked_mb)
-
-
-def _pptx(data: bytes, options: LoadOptions) -> Document:
-    from localrag.ingest.loaders.pptx import load_pptx
-
-    return load_pptx(data, options.ingest.max_unpacked_mb)
-
-
-def _epub(data: bytes, options: LoadOptions) -> Document:
-    from localrag.ingest.loaders.epub import load_epub
-
-    return load_epub(data, options.ingest.max_unpacked_mb)
-
-
-def _eml(data: bytes, options: LoadOptions) -> Document:
-    from localrag.ingest.loaders.mail import load_eml
-
-    return load_eml(data, options)
-
-
-def _mbox(data: bytes, options: LoadOptions) -> Document:
-    from localrag.ingest.loaders.mail import load_mbox
-
-    return load_mbox(data, options)
-
-
-def _image(data: bytes, options: LoadOptions) -> Document:
-    from localrag.ingest.loaders.image import load_image
-
-    return load_image(data, options)
-
-
-def _rtf(data: bytes, options: LoadOptions) -> Document:
-    from localrag.ingest.loaders.rtf import load_rtf
-
-    return load_rtf(data)
+def _unpacked_cap(options: LoadOptions) -> int:
+    return options.ingest.max_unpacked_mb
 
 
 _BINARY_LOADERS: dict[str, Callable[[bytes, LoadOptions], Document]] = {
-    "pdf": _pdf,
-    "docx": _docx,
-    "xlsx": _xlsx,
-    "ods": _ods,
-    "odt": _odt,
-    "pptx": _pptx,
-    "epub": _epub,
-    "eml": _eml,
-    "mbox": _mbox,
-    "image": _image,
-    "rtf": _rtf,
+    "pdf": lambda data, o: _loader("pdf", "load_pdf")(data, o),
+    "docx": lambda data, o: _loader("docx", "load_docx")(data, _unpacked_cap(o)),
+    "xlsx": lambda data, o: _loader("xlsx", "load_xlsx")(data, o),
+    "ods": lambda data, o: _loader("ods", "load_ods")(data, o),
+    "odt": lambda data, o: _loader("odt", "load_odt")(data, _unpacked_cap(o)),
+    "pptx": lambda data, o: _loader("pptx", "load_pptx")(data, _unpacked_cap(o)),
+    "epub": lambda data, o: _loader("epub", "load_epub")(data, _unpacked_cap(o)),
+    "eml": lambda data, o: _loader("mail", "load_eml")(data, o),
+    "mbox": lambda data, o: _loader("mail", "load_mbox")(data, o),
+    "image": lambda data, o: _loader("image", "load_image")(data, o),
+    "rtf": lambda data, o: _loader("rtf", "load_rtf")(data),
 }
 
 
