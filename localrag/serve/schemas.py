@@ -21,22 +21,22 @@ class RequestError(ValueError):
     """A request within the schema but over this server's limits (HTTP 422)."""
 
 
-class SearchRequest(BaseModel):
+class _Scoped(BaseModel):
+    """How many hits, and which files they may come from (as `search`/`ask` --k/--path/--type)."""
+
     model_config = ConfigDict(extra="forbid")
 
+    k: int | None = K
+    path: str | None = PathGlob
+    type: str | None = Types
+
+
+class SearchRequest(_Scoped):
     query: str = Text
-    k: int | None = K
-    path: str | None = PathGlob
-    type: str | None = Types
 
 
-class AskRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AskRequest(_Scoped):
     question: str = Text
-    k: int | None = K
-    path: str | None = PathGlob
-    type: str | None = Types
     stream: bool = False
 
 

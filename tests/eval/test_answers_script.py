@@ -9,6 +9,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+NOTES_QUESTIONS = [
+    {"id": "a1", "question": "What fertiliser do the tomatoes get?", "answerable": True,
+     "expected_path": "notes/garden/tomatoes.md"},
+    {"id": "a2", "question": "What should the boiler pressure read?", "answerable": True,
+     "expected_path": "notes/home/boiler.md"},
+]
 
 
 def _script():
@@ -31,13 +37,7 @@ def test_eval_answers_with_extractive_backend(tmp_path, notes, models_dir, capsy
     monkeypatch.setenv("LOCALRAG_MODELS", str(models_dir))
     monkeypatch.chdir(tmp_path)  # expected paths are relative to the current directory
     questions = tmp_path / "q.jsonl"
-    rows = [
-        {"id": "a1", "question": "What fertiliser do the tomatoes get?", "answerable": True,
-         "expected_path": "notes/garden/tomatoes.md"},
-        {"id": "a2", "question": "What should the boiler pressure read?", "answerable": True,
-         "expected_path": "notes/home/boiler.md"},
-        {"id": "u1", "question": "zebra quasar xylophone?", "answerable": False},
-    ]
+    rows = [*NOTES_QUESTIONS, {"id": "u1", "question": "zebra quasar xylophone?", "answerable": False}]
     questions.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     index_root = tmp_path / "indexes"
     args = ["--folder", str(notes), "--questions", str(questions), "--llm", "none", "--k", "3",
@@ -76,12 +76,7 @@ def test_replay_decides_the_recorded_replies_again(tmp_path, notes, models_dir, 
     monkeypatch.setenv("LOCALRAG_MODELS", str(models_dir))
     monkeypatch.chdir(tmp_path)
     questions = tmp_path / "q.jsonl"
-    rows = [
-        {"id": "a1", "question": "What fertiliser do the tomatoes get?", "answerable": True,
-         "expected_path": "notes/garden/tomatoes.md"},
-        {"id": "a2", "question": "What should the boiler pressure read?", "answerable": True,
-         "expected_path": "notes/home/boiler.md"},
-    ]
+    rows = NOTES_QUESTIONS
     questions.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     args = ["--folder", str(notes), "--questions", str(questions), "--llm", "none", "--k", "3",
             "--index-root", str(tmp_path / "indexes")]
