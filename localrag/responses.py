@@ -27,6 +27,7 @@ class HitJSON(TypedDict):
     heading: str | None
     line_start: int | None
     line_end: int | None
+    locator: str | None  # "slide 3", "sheet Budget, rows 2-40", "page 3 (OCR)": see Section.locator
     text: str
     score: float
     scores: StageScoresJSON
@@ -43,6 +44,7 @@ class CitationJSON(TypedDict):
     page: int | None
     line_start: int | None
     line_end: int | None
+    locator: str | None
 
 
 class SentenceJSON(TypedDict):
