@@ -35,3 +35,7 @@ class IndexCorruptError(LocalragError):
 
 class LLMError(LocalragError):
     """The language model could not be loaded or failed while generating."""
+
+
+class StoreUnavailableError(LocalragError):
+    """The store engine (e.g. a Milvus server) cannot be reached or used; the message says what to do."""

@@ -132,7 +132,7 @@ def index_folder(
         if store.generation != store.catalog.generation:
             progress("build", chunks=store.catalog.counts()["chunks"])
             store.rebuild_derived()
-        store.catalog.set_meta(root=str(root), indexed_at=str(time.time()))
+        store.record_run(root)
     summary = {
         "added": counts.added,
         "updated": counts.updated,
