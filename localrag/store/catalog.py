@@ -385,9 +385,14 @@ class Catalog:
                 out[cid] = np.frombuffer(blob, dtype=dtype).astype(np.float32)
         return out
 
-    def chunk_ids(self) -> np.ndarray:
-        """Every chunk id, sorted."""
-        return np.asarray([r[0] for r in self._query("SELECT id FROM chunks ORDER BY id")], dtype=np.int64)
+    def chunk_paths(self) -> dict[int, str]:
+        """Every chunk id with its document's path."""
+        return dict(self._query("SELECT c.id, d.path FROM chunks c JOIN documents d ON d.id = c.doc_id"))
+
+    def documents_stamp(self) -> str:
+        """Changes whenever a document row does (renames too, which leave the generation alone)."""
+        (count, latest), = self._query("SELECT COUNT(*), MAX(indexed_at) FROM documents")
+        return f"{count}:{latest}"
 
     # ---- staging -------------------------------------------------------------------------
     def staged_sha256(self, path: str, config: str) -> str | None:

@@ -21,7 +21,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,9 @@ from localrag.store.milvus_client import (
     META_DIM,
     TEXT_MAX,
     collection_has_bm25,
+    row_key,
     connect,
+    disconnect,
     create_chunks_collection,
     create_meta_collection,
     ensure_loaded,
@@ -99,10 +102,9 @@ class MilvusStore(Store):
     def close(self) -> None:
         if self.catalog is not None:
             self.catalog.close()
-        try:
-            self.client.close()
-        except Exception:  # noqa: BLE001 - closing a dead connection is not an error
-            pass
+        if self.client is not None:
+            disconnect(self.client, self.cfg)
+            self.client = None
 
     def _check_settings_embedder(self) -> None:
         if self.catalog is not None:
@@ -163,7 +165,10 @@ class MilvusStore(Store):
         """The catalogue generation Milvus holds (-1 when it holds another catalogue's chunks)."""
         if not self.state:
             return -1
-        if self.catalog is not None and self.state.get("catalog_id") != self.catalog.get_meta("created"):
+        if self.catalog is not None and (
+            self.state.get("catalog_id") != self.catalog.get_meta("created")
+            or self.state.get("documents_stamp") != self.catalog.documents_stamp()
+        ):
             return -1
         return int(self.state["catalog_generation"])
 
@@ -272,12 +277,14 @@ class MilvusStore(Store):
         crash_point("milvus-sync")
         # what a killed sync left, and rows retired before the live version
         self.client.delete(self.name, filter=f"gen_from > {old} or gen_to <= {old}")
-        have = {int(r["id"]): int(r["gen_to"]) for r in _query_all(self.client, self.name, self.visible(old), ["id", "gen_to"])}
-        want = self.catalog.chunk_ids()
-        wanted = set(want.tolist())
-        self._insert([int(i) for i in want if int(i) not in have], new)
-        self._set_gen_to([i for i in have if i not in wanted], new)
-        self._set_gen_to([i for i, to in have.items() if i in wanted and to != LIVE_FOREVER], LIVE_FOREVER)
+        live = _query_all(self.client, self.name, self.visible(old), ["row", "id", "path", "gen_to"])
+        want = self.catalog.chunk_paths()
+        # a chunk whose document was renamed gets a new row: the old one must stay for readers of `old`
+        kept = [r for r in live if want.get(r["id"]) == r["path"]]
+        kept_ids = {r["id"] for r in kept}
+        self._insert(sorted(i for i in want if i not in kept_ids), new)
+        self._set_gen_to([r["row"] for r in live if want.get(r["id"]) != r["path"]], new)
+        self._set_gen_to([r["row"] for r in kept if r["gen_to"] != LIVE_FOREVER], LIVE_FOREVER)
         pages = self._put_documents(new)
         meta = self.catalog.meta()
         new_state = {
@@ -290,6 +297,7 @@ class MilvusStore(Store):
             "root": meta.get("root"),
             "indexed_at": float(meta["indexed_at"]) if "indexed_at" in meta else None,
             "chunks": len(want),
+            "documents_stamp": self.catalog.documents_stamp(),
             "doc_pages": pages,
             "bm25_terms": self.cfg.bm25_terms,
         }
@@ -322,7 +330,7 @@ class MilvusStore(Store):
                 row, c = rows[cid], rows[cid].chunk
                 passage = passage_text(c.heading, c.text)
                 data.append({
-                    "id": cid, "path": row.path, "text": c.text, "heading": json.dumps(list(c.heading)),
+                    "row": row_key(version, cid), "id": cid, "path": row.path, "text": c.text, "heading": json.dumps(list(c.heading)),
                     "terms": _clip(" ".join(tokenize(passage)) if bm25_terms == "localrag" else passage),
                     "ordinal": c.ordinal, "page": _int(c.page), "line_start": _int(c.line_start),
                     "line_end": _int(c.line_end), "char_start": c.char_start, "char_end": c.char_end,
@@ -331,12 +339,12 @@ class MilvusStore(Store):
             self.client.insert(self.name, data)
             crash_point("milvus-insert")
 
-    def _set_gen_to(self, ids: Sequence[int], gen_to: int) -> None:
+    def _set_gen_to(self, rows_keys: Sequence[int], gen_to: int) -> None:
         """Rewrite rows with a new gen_to (whole rows: Milvus 2.3 has no partial update)."""
-        fields = ["id", *HIT_FIELDS, "terms", "ordinal", "gen_from", "vector"]
-        for start in range(0, len(ids), _BATCH):
-            part = list(ids[start : start + _BATCH])
-            rows = self.client.query(self.name, filter=f"id in {part}", output_fields=fields)
+        fields = ["row", "id", *HIT_FIELDS, "terms", "ordinal", "gen_from", "vector"]
+        for start in range(0, len(rows_keys), _BATCH):
+            part = [int(k) for k in rows_keys[start : start + _BATCH]]
+            rows = self.client.query(self.name, filter=f"row in {part}", output_fields=fields)
             for r in rows:
                 r["gen_to"] = gen_to
                 r["vector"] = [float(x) for x in r["vector"]]
@@ -391,7 +399,7 @@ class MilvusDense:
             limit=min(n, _SEARCH_MAX), filter=_filter(s, allowed_ids), output_fields=["id"],
             search_params={"metric_type": "IP"},
         )  # fmt: skip
-        return [(int(h["id"]), float(h["distance"])) for h in res[0]]
+        return [(int(h["entity"]["id"]), float(h["distance"])) for h in res[0]]
 
 
 class MilvusKeyword:
@@ -421,7 +429,7 @@ class MilvusKeyword:
             output_fields=["id"], search_params={"metric_type": "BM25"},
         )  # fmt: skip
         # Milvus Lite reports BM25 scores negated (best first either way)
-        return [(int(h["id"]), abs(float(h["distance"]))) for h in res[0]]
+        return [(int(h["entity"]["id"]), abs(float(h["distance"]))) for h in res[0]]
 
 
 def _filter(store: MilvusStore, allowed_ids: np.ndarray | Sequence[int] | None) -> str:
@@ -434,13 +442,29 @@ def _filter(store: MilvusStore, allowed_ids: np.ndarray | Sequence[int] | None) 
 def _query_all(client, collection: str, expr: str, fields: list[str], batch: int = 10_000) -> list[dict]:
     """Every row matching `expr` (query() alone stops at 16,384)."""
     out: list[dict] = []
-    it = client.query_iterator(collection, batch_size=batch, filter=expr, output_fields=fields)
-    try:
-        while rows := it.next():
-            out.extend(rows)
-    finally:
-        it.close()
+    with _quiet_iterator_logs():
+        it = client.query_iterator(collection, batch_size=batch, filter=expr, output_fields=fields)
+        try:
+            while rows := it.next():
+                out.extend(rows)
+        finally:
+            it.close()
     return out
+
+
+@contextmanager
+def _quiet_iterator_logs() -> Iterator[None]:
+    """Milvus Lite lacks the timestamp call query iterators start with: pymilvus warns and Lite's
+    in-process gRPC server logs a traceback, then both carry on correctly. Keep that off stderr."""
+    loggers = [logging.getLogger(name) for name in ("pymilvus", "grpc._server")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 def _hit(r: dict) -> Hit:

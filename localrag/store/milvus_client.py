@@ -1,7 +1,7 @@
 """Talking to Milvus: connecting (Lite file or server), the two collections' schemas, capabilities.
 
 Collections, for `[store.milvus] collection = NAME`:
-    NAME        one row per chunk: id (the catalogue's chunk id), path, text, page, heading (JSON),
+    NAME        one row per chunk and version that published it: id (the catalogue's chunk id), path, text, page, heading (JSON),
                 lines, char span, vector, `terms` (what BM25 scores) and its sparse BM25 vector
                 (computed by Milvus's BM25 function where the server has one), and the versions
                 that bound its visibility: a row is live at version V when gen_from <= V < gen_to.
@@ -18,14 +18,21 @@ from typing import Any
 
 from localrag.config import MilvusSettings
 from localrag.errors import StoreUnavailableError
+from localrag.store.keyword import B, K1
 
 log = logging.getLogger("localrag")
 
 LIVE_FOREVER = 2**62  # gen_to of a chunk no version has retired yet
 TEXT_MAX = 65_535  # Milvus VARCHAR limit, bytes
 PATH_MAX = 4096
+VERSION_SHIFT = 40  # row key = version << 40 | chunk id: a renamed chunk gets a second row
 META_DIM = 2  # Milvus wants a vector field in every collection; the meta rows carry a dummy one
+_lite_users: dict[str, int] = {}  # open clients per Milvus Lite file in this process
 HIT_FIELDS = ["path", "text", "page", "heading", "line_start", "line_end", "char_start", "char_end"]
+
+
+def row_key(version: int, chunk_id: int) -> int:
+    return (version << VERSION_SHIFT) | chunk_id
 
 
 def connect(cfg: MilvusSettings):
@@ -47,13 +54,37 @@ def connect(cfg: MilvusSettings):
     if cfg.db_name and cfg.is_server:
         kwargs["db_name"] = cfg.db_name
     try:
-        return MilvusClient(**kwargs)
+        client = MilvusClient(**kwargs)
+        if not cfg.is_server:
+            _lite_users[uri] = _lite_users.get(uri, 0) + 1
+        return client
     except Exception as e:  # noqa: BLE001 - pymilvus raises several kinds; all mean "cannot use it"
-        what = "start the server or fix" if cfg.is_server else "check"
-        raise StoreUnavailableError(
-            f"cannot open Milvus at {cfg.uri} ({type(e).__name__}: {_first_line(e)}); {what} store.milvus.uri "
-            "in localrag.toml"
-        ) from None
+        if cfg.is_server:
+            fix = "start the server, or fix store.milvus.uri / store.milvus.token in localrag.toml"
+        else:
+            fix = (
+                "a Milvus Lite file opens in one process at a time: stop the other localrag process using it, "
+                "or point store.milvus.uri at a Milvus server"
+            )
+        raise StoreUnavailableError(f"cannot open Milvus at {cfg.uri} ({type(e).__name__}: {_first_line(e)}); {fix}") from None
+
+
+def disconnect(client, cfg: MilvusSettings) -> None:
+    """Close the client; the last one on a Milvus Lite file also stops its in-process server,
+    which holds the file's lock (another process may then open it)."""
+    try:
+        client.close()
+    except Exception:  # noqa: BLE001 - closing a dead connection is not an error
+        pass
+    if cfg.is_server:
+        return
+    uri = str(Path(cfg.uri).expanduser().resolve())
+    _lite_users[uri] = _lite_users.get(uri, 1) - 1
+    if _lite_users[uri] <= 0:
+        del _lite_users[uri]
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(uri)
 
 
 def _first_line(e: Exception) -> str:
@@ -79,7 +110,8 @@ def create_chunks_collection(client, name: str, dim: int, bm25: bool) -> None:
     from pymilvus import DataType, Function, FunctionType
 
     schema = client.create_schema(auto_id=False)
-    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("row", DataType.INT64, is_primary=True)  # row_key(version, id)
+    schema.add_field("id", DataType.INT64)
     schema.add_field("path", DataType.VARCHAR, max_length=PATH_MAX)
     schema.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX)
     schema.add_field("terms", DataType.VARCHAR, max_length=TEXT_MAX, **({"enable_analyzer": True} if bm25 else {}))
@@ -94,7 +126,8 @@ def create_chunks_collection(client, name: str, dim: int, bm25: bool) -> None:
         schema.add_function(
             Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["terms"], output_field_names=["sparse"])
         )
-        index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        # the local store's k1 and b, so both engines rank alike
+        index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params={"bm25_k1": K1, "bm25_b": B})
     client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
 
 
