@@ -32,6 +32,7 @@ from localrag.errors import ConfigError, IndexNotFoundError, StoreUnavailableErr
 from localrag.store import Store, path_matches
 from localrag.store.catalog import Catalog
 from localrag.store.crashpoints import crash_point
+from localrag.store.lock import WriteLock
 from localrag.store.keyword import KeywordIndex
 from localrag.store.milvus_client import (
     HIT_FIELDS,
@@ -139,13 +140,19 @@ class MilvusStore(Store):
         return json.loads(rows[0]["value"]) if rows else {}
 
     def ensure_fresh(self) -> None:
-        """Read the live version (readers follow it; writers publish with `rebuild_derived`)."""
+        """Read the live version. A writer's store also publishes the catalogue when Milvus is
+        behind it (a killed run, a new uri), as the local engine rebuilds stale derived files."""
         try:
             self.state = self._read_state()
+            if self.catalog is not None and self.generation != self.catalog.generation:
+                self._sync_if_free()
         except StoreUnavailableError:
             raise
         except Exception as e:  # noqa: BLE001
             raise StoreUnavailableError(f"cannot read Milvus at {self.cfg.uri}: {type(e).__name__}: {e}") from None
+        self._read_capabilities()
+
+    def _read_capabilities(self) -> None:
         if not self.state:
             return
         ensure_loaded(self.client, self.name)
@@ -305,7 +312,20 @@ class MilvusStore(Store):
         self._put_meta({"state": new_state})  # the commit point
         crash_point("milvus-published")
         self._delete_pages(keep=new)
-        self.ensure_fresh()
+        self.state = new_state
+        self._read_capabilities()
+
+    def _sync_if_free(self) -> None:
+        """Sync under the write lock: ours when writing, else taken if free (a writer at work syncs itself)."""
+        if self._writer is not None:
+            self.sync()
+            return
+        lock = WriteLock(self.index_dir)
+        if lock.try_acquire():
+            try:
+                self.sync()
+            finally:
+                lock.release()
 
     def _create_collections(self, dim: int) -> None:
         if not self.client.has_collection(self.meta_name):
