@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from localrag.errors import ConfigError
 
@@ -162,7 +162,8 @@ class MilvusSettings(_Section):
     uri: str = Field(
         "milvus.db", min_length=1, description="a file path (Milvus Lite) or http://host:19530 (a Milvus server or cluster)"
     )
-    token: str | None = Field(None, description="'user:password' or an API key, for a server with authentication")
+    # SecretStr: `localrag config show` prints it as stars
+    token: SecretStr | None = Field(None, description="'user:password' or an API key, for a server with authentication")
     collection: str = Field("localrag", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$", description="collection name prefix")
     db_name: str | None = Field(None, description="Milvus database (servers only; default: 'default')")
     # "localrag": Milvus's BM25 scores the terms of localrag's own tokenizer (stemmed, identifiers

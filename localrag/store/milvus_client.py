@@ -50,7 +50,7 @@ def connect(cfg: MilvusSettings):
         uri = str(path)
     kwargs: dict[str, Any] = {"uri": uri, "timeout": cfg.timeout}
     if cfg.token:
-        kwargs["token"] = cfg.token
+        kwargs["token"] = cfg.token.get_secret_value()
     if cfg.db_name and cfg.is_server:
         kwargs["db_name"] = cfg.db_name
     try:

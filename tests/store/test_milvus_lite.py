@@ -16,6 +16,7 @@ pytest.importorskip("pymilvus", reason="the Milvus engine needs the [milvus] ext
 pytest.importorskip("milvus_lite", reason="Milvus Lite (milvus-lite) is not installed")
 
 from localrag.cli import main
+from localrag.doctor import index_report
 from localrag.errors import ConfigError, IndexNotFoundError, StoreUnavailableError
 from localrag.index import Index
 from localrag.store.milvus import MilvusStore, _query_all
@@ -99,6 +100,8 @@ def test_filters_by_path_and_type(both):
         got = [h.path for h in milvus.search("water", k=5, **filters)]
         assert got == want, filters
     assert milvus.search("water", k=5, path_glob="nothing/*") == []
+    report = index_report(milvus.settings)  # `localrag doctor` opens the Milvus index too
+    assert report["ok"] and report["chunks"] == local.status()["chunks"], report
 
 
 def test_incremental_edit_delete_rename(both, notes):
