@@ -293,6 +293,8 @@ class MilvusStore(Store):
         self._set_gen_to([r["row"] for r in live if want.get(r["id"]) != r["path"]], new)
         self._set_gen_to([r["row"] for r in kept if r["gen_to"] != LIVE_FOREVER], LIVE_FOREVER)
         pages = self._put_documents(new)
+        # sealed segments: Milvus Lite otherwise rebuilds its BM25 index from the memtable per search
+        self.client.flush(self.name)
         meta = self.catalog.meta()
         new_state = {
             "version": new,
