@@ -167,7 +167,13 @@ def cmd_scale(args) -> dict:
     from localrag.embed import load_embedder
     from localrag.retrieve.fusion import rrf
     from localrag.store.milvus import MilvusStore
-    from localrag.store.milvus_client import LIVE_FOREVER, create_chunks_collection, create_meta_collection, row_key
+    from localrag.store.milvus_client import (
+        LIVE_FOREVER,
+        create_chunks_collection,
+        create_meta_collection,
+        dense_index_type,
+        row_key,
+    )
     from localrag.store.tokenize import tokenize
 
     size = parse_size(args.size)
@@ -198,7 +204,7 @@ def cmd_scale(args) -> dict:
                 if store.client.has_collection(c):
                     store.client.drop_collection(c)
             bm25 = srv is None
-            create_chunks_collection(store.client, store.name, 384, bm25=bm25)
+            create_chunks_collection(store.client, store.name, 384, bm25, dense_index_type(settings.store.milvus))
             create_meta_collection(store.client, store.meta_name)
             ids, vecs = coll.vectors()
             t = time.perf_counter()

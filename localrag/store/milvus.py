@@ -45,6 +45,7 @@ from localrag.store.milvus_client import (
     disconnect,
     create_chunks_collection,
     create_meta_collection,
+    dense_index_type,
     ensure_loaded,
     has_bm25,
     server_version,
@@ -337,7 +338,7 @@ class MilvusStore(Store):
             if not bm25 and self.server not in _warned:
                 _warned.add(self.server)
                 log.warning("%s", _no_bm25_notice(self.server))
-            create_chunks_collection(self.client, self.name, dim, bm25)
+            create_chunks_collection(self.client, self.name, dim, bm25, dense_index_type(self.cfg))
         ensure_loaded(self.client, self.name)
         ensure_loaded(self.client, self.meta_name)
 

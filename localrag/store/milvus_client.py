@@ -106,7 +106,13 @@ def has_bm25(version: str) -> bool:
     return m is None or (int(m[1]), int(m[2])) >= (2, 5)
 
 
-def create_chunks_collection(client, name: str, dim: int, bm25: bool) -> None:
+def dense_index_type(cfg: MilvusSettings) -> str:
+    if cfg.dense_index != "auto":
+        return cfg.dense_index
+    return "AUTOINDEX" if cfg.is_server else "FLAT"
+
+
+def create_chunks_collection(client, name: str, dim: int, bm25: bool, index_type: str = "AUTOINDEX") -> None:
     from pymilvus import DataType, Function, FunctionType
 
     schema = client.create_schema(auto_id=False)
@@ -120,7 +126,7 @@ def create_chunks_collection(client, name: str, dim: int, bm25: bool) -> None:
         schema.add_field(field, DataType.INT64)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
     index = client.prepare_index_params()
-    index.add_index("vector", index_type="AUTOINDEX", metric_type="IP")
+    index.add_index("vector", index_type=index_type, metric_type="IP")
     if bm25:
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         schema.add_function(
