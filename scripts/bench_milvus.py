@@ -211,7 +211,7 @@ def cmd_scale(args) -> dict:
             for start in range(0, size, 1000):
                 rows = []
                 for i in range(start, min(size, start + 1000)):
-                    text = coll.text(i)
+                    text = coll.text(i + 1)
                     rows.append({"row": row_key(1, i + 1), "id": i + 1, "path": f"doc{i // 4}.txt", "text": text,
                                  "terms": " ".join(tokenize(text)), "heading": "[]", "ordinal": i % 4, "page": -1,
                                  "line_start": -1, "line_end": -1, "char_start": 0, "char_end": len(text),

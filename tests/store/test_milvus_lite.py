@@ -192,3 +192,15 @@ def test_no_index_and_unreachable_server_are_clear_errors(make_settings, tmp_pat
     server = make_settings(store__engine="milvus", store__milvus__uri="http://127.0.0.1:9", store__milvus__timeout=2)
     with pytest.raises(StoreUnavailableError, match=r"http://127\.0\.0\.1:9.*start the server"):
         Index.open(settings=server)
+
+
+def test_rebuild_starts_the_collections_over(both, notes, embedder):
+    _, milvus, _ = both
+    settings = milvus.settings
+    chunks = milvus.status()["chunks"]
+    milvus.close()
+    with Index.open(settings=settings, rebuild=True, embedder=embedder) as idx:
+        summary = idx.add(notes, rebuild=True)
+        assert summary["embedded"] == chunks and idx.store.version == 1
+        assert _live_rows(idx.store) == idx.store.catalog.chunk_paths()
+        assert idx.search("boiler pressure", k=1)[0].path == "home/boiler.md"
