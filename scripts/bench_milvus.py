@@ -188,7 +188,7 @@ def cmd_scale(args) -> dict:
     qvecs = np.stack([embedder.encode_query(q).ravel() for q in queries])
     out = {"chunks": size, "real_passages": args.real, "queries": len(queries), "engines": []}
 
-    targets = [("milvus-lite", str(work / "scale-lite.db"), None)]
+    targets = [] if args.server_only else [("milvus-lite", str(work / "scale-lite.db"), None)]
     server = None
     if args.server:
         server, uri = start_server(work / "scale-server-data")
@@ -217,8 +217,7 @@ def cmd_scale(args) -> dict:
                                  "line_start": -1, "line_end": -1, "char_start": 0, "char_end": len(text),
                                  "gen_from": 1, "gen_to": LIVE_FOREVER, "vector": vecs[i].tolist()})  # fmt: skip
                 store.client.insert(store.name, rows)
-            if srv is not None:
-                store.client.flush(store.name)
+            store.client.flush(store.name)  # as a sync does before publishing
             insert_s = time.perf_counter() - t
             store._put_meta({"state": {"version": 1, "catalog_generation": 1, "chunks": size, "dim": 384,
                                        "bm25_terms": "localrag", "doc_pages": 0}})  # fmt: skip
@@ -260,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scifact", type=Path, default=DEFAULT_SCIFACT)
     p.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "localrag-bench-milvus"))
     p.add_argument("--server", action="store_true", help="also run the Milvus 2.3.5 server (PyPI milvus)")
+    p.add_argument("--server-only", action="store_true", help="scale: the server alone (with --server)")
     p.add_argument("--size", default="100k")
     p.add_argument("--real", type=int, default=5000, help="real passages the scale collection is built from")
     p.add_argument("--sigma", type=float, default=0.025)
