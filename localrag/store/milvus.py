@@ -281,6 +281,11 @@ class MilvusStore(Store):
             self._drop()
             state = {}
         self._create_collections(dim)
+        # the collection's terms stay what they were built with; another setting needs --rebuild
+        terms = state.get("bm25_terms", self.cfg.bm25_terms)
+        if terms != self.cfg.bm25_terms:
+            log.warning("store.milvus.bm25_terms is %r but the collection holds %r terms; keeping %r "
+                        "(localrag index --rebuild to change it)", self.cfg.bm25_terms, terms, terms)  # fmt: skip
         old, new = int(state.get("version", 0)), int(state.get("version", 0)) + 1
         crash_point("milvus-sync")
         # what a killed sync left, and rows retired before the live version
@@ -290,7 +295,7 @@ class MilvusStore(Store):
         # a chunk whose document was renamed gets a new row: the old one must stay for readers of `old`
         kept = [r for r in live if want.get(r["id"]) == r["path"]]
         kept_ids = {r["id"] for r in kept}
-        self._insert(sorted(i for i in want if i not in kept_ids), new)
+        self._insert(sorted(i for i in want if i not in kept_ids), new, terms)
         self._set_gen_to([r["row"] for r in live if want.get(r["id"]) != r["path"]], new)
         self._set_gen_to([r["row"] for r in kept if r["gen_to"] != LIVE_FOREVER], LIVE_FOREVER)
         pages = self._put_documents(new)
@@ -309,7 +314,7 @@ class MilvusStore(Store):
             "chunks": len(want),
             "documents_stamp": self.catalog.documents_stamp(),
             "doc_pages": pages,
-            "bm25_terms": self.cfg.bm25_terms,
+            "bm25_terms": terms,
         }
         crash_point("milvus-publish")
         self._put_meta({"state": new_state})  # the commit point
@@ -342,8 +347,7 @@ class MilvusStore(Store):
         ensure_loaded(self.client, self.name)
         ensure_loaded(self.client, self.meta_name)
 
-    def _insert(self, ids: list[int], version: int) -> None:
-        bm25_terms = self.cfg.bm25_terms
+    def _insert(self, ids: list[int], version: int, bm25_terms: str) -> None:
         for start in range(0, len(ids), _BATCH):
             part = ids[start : start + _BATCH]
             rows = self.catalog.chunk_rows(part)
