@@ -132,12 +132,14 @@ def index_report(settings: Settings) -> dict[str, Any]:
     """Open the index if there is one and ask the store for its health. Never raises."""
     path = Path(settings.index).expanduser()
     info: dict[str, Any] = {"path": str(path), "exists": (path / "catalog.sqlite3").is_file()}
+    if settings.store.engine == "milvus":  # the index lives in Milvus: opening it is the check
+        info.update(path=f"{settings.store.milvus.uri} (Milvus collection {settings.store.milvus.collection})", exists=True)
     if not info["exists"]:
         return info
     try:
-        from localrag.store import Store
+        from localrag.store import open_store
 
-        store = Store.open(path, settings)
+        store = open_store(settings)
         try:
             status = store.status()
         finally:

@@ -43,3 +43,7 @@ class BusyError(LocalragError):
 
 class SourceAccessError(LocalragError):
     """A requested file is not an indexed document inside the indexed folder."""
+
+
+class StoreUnavailableError(LocalragError):
+    """The store engine (e.g. a Milvus server) cannot be reached or used; the message says what to do."""

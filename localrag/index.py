@@ -40,12 +40,12 @@ class Index:
         embedder=None,
         rebuild: bool = False,
     ) -> "Index":
-        from localrag.store import Store
+        from localrag.store import open_store
 
         settings = settings or load_settings()
         if path is not None:
             settings.index = Path(path).expanduser()
-        store = Store.open(settings.index, settings, create=create, rebuild=rebuild)
+        store = open_store(settings, create=create, rebuild=rebuild)
         return cls(store, settings, embedder=embedder)
 
     @classmethod

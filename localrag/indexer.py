@@ -149,7 +149,7 @@ def index_folder(
         if store.generation != store.catalog.generation:
             progress("build", chunks=store.catalog.counts()["chunks"])
             store.rebuild_derived()
-        store.catalog.set_meta(root=str(folder), paths=json.dumps(only) if only is not None else "", indexed_at=str(time.time()))
+        store.record_run(folder, only)
     summary = {
         "added": counts.added,
         "updated": counts.updated,

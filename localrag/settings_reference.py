@@ -7,6 +7,7 @@ One source of truth: defaults, types, ranges and descriptions come from localrag
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
@@ -62,7 +63,7 @@ def _env(section: str | None, key: str) -> str:
     alias = next((name for name, target in _ENV_ALIASES.items() if target == dotted), None)
     if alias:
         return f"`{alias}`"
-    return f"`{ENV_PREFIX}{section.upper()}__{key.upper()}`" if section else "—"
+    return f"`{ENV_PREFIX}{section.upper().replace('.', '__')}__{key.upper()}`" if section else "—"
 
 
 def _cell(text: str) -> str:
@@ -70,7 +71,7 @@ def _cell(text: str) -> str:
 
 
 def _anchor(section: str | None) -> str:
-    return f"configuration.md#{section}-settings" if section else "configuration.md#top-level-keys-the-index-and-the-models-directory"
+    return f"configuration.md#{section.split('.')[0]}-settings" if section else "configuration.md#top-level-keys-the-index-and-the-models-directory"
 
 
 def _table(model: type[BaseModel], section: str | None) -> list[str]:
@@ -86,15 +87,23 @@ def _table(model: type[BaseModel], section: str | None) -> list[str]:
     return rows
 
 
+def _sections(model: type[BaseModel], prefix: str | None = None) -> Iterator[tuple[str, type[BaseModel]]]:
+    """(dotted name, model) of every table of settings, nested ones ([store.milvus]) after their parent."""
+    for name, field in model.model_fields.items():
+        sub = field.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel):
+            dotted = f"{prefix}.{name}" if prefix else name
+            yield dotted, sub
+            yield from _sections(sub, dotted)
+
+
 def render() -> str:
     """The whole reference, as docs/settings.md holds it."""
     lines = [HEADER, "## Top-level keys", "", *_table(Settings, None), ""]
-    for name, field in Settings.model_fields.items():
-        model = field.annotation
-        if isinstance(model, type) and issubclass(model, BaseModel):
-            doc = (model.__doc__ or "").strip()
-            lines += [f"## [{name}]", ""]
-            if doc and not doc.startswith("Usage docs"):
-                lines += [" ".join(doc.split()), ""]
-            lines += [*_table(model, name), ""]
+    for name, model in _sections(Settings):
+        doc = (model.__doc__ or "").strip()
+        lines += [f"## [{name}]", ""]
+        if doc and not doc.startswith("Usage docs"):
+            lines += [" ".join(doc.split()), ""]
+        lines += [*_table(model, name), ""]
     return "\n".join(lines).rstrip() + "\n"

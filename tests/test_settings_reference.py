@@ -14,15 +14,20 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIGURATION = REPO / "docs" / "configuration.md"
 
 
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"store": {"milvus": {"uri": ...}}} -> {"store.milvus.uri": ...}."""
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def _defaults() -> dict[str, Any]:
     """Dotted key -> default, as the TOML file would spell it."""
-    out: dict[str, Any] = {}
-    for key, value in Settings().model_dump(mode="json").items():
-        if isinstance(value, dict):
-            out.update({f"{key}.{k}": v for k, v in value.items()})
-        else:
-            out[key] = value
-    return out
+    return _flatten(Settings().model_dump(mode="json"))
 
 
 def _same(doc_value: Any, default: Any) -> bool:
@@ -54,12 +59,7 @@ def test_configuration_md_example_holds_every_key_at_its_default():
     uncommented = re.sub(r"^\s*#\s*(\w+\s*=)", r"\1", block, flags=re.MULTILINE)
     data = tomllib.loads(uncommented)
     commented = set(re.findall(r"^\s*#\s*(\w+)\s*=", block, flags=re.MULTILINE))
-    seen: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            seen.update({f"{key}.{k}": v for k, v in value.items()})
-        else:
-            seen[key] = value
+    seen = _flatten(data)
     defaults = _defaults()
     assert set(seen) == set(defaults), f"missing: {set(defaults) - set(seen)}, unknown: {set(seen) - set(defaults)}"
     for dotted, value in seen.items():

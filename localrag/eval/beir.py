@@ -17,6 +17,7 @@ so runs that only change retrieval switches (--no-dense, --no-bm25, --no-rerank)
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -115,6 +116,9 @@ def open_eval_index(
     meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else None
     index_settings = settings.model_copy(deep=True)
     index_settings.index = workspace / "index"
+    if settings.store.engine == "milvus":  # never the collection of the user's own documents
+        suffix = re.sub(r"[^A-Za-z0-9_]", "_", dataset.name)
+        index_settings.store.milvus.collection = f"{settings.store.milvus.collection}_eval_{suffix}"[:200]
 
     if meta is not None and meta.get("key") == key and (workspace / "index").is_dir():
         index = Index.open(index_settings.index, index_settings)

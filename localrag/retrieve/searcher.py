@@ -61,7 +61,7 @@ class Searcher:
         n = max(candidates or cfg.candidates, k)
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
-        notices: list[str] = []
+        notices: list[str] = list(self.store.notices)
         allowed = self.store.allowed_ids(path_glob, _normalise_types(types))
         if allowed is not None and allowed.size == 0:
             return SearchResult(query, [], {"total": 0.0}, ["no documents match the filters"])

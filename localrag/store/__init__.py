@@ -40,7 +40,7 @@ from localrag.types import Hit
 
 log = logging.getLogger("localrag")
 
-__all__ = ["Store", "Catalog", "DenseIndex", "KeywordIndex", "WriteLock"]
+__all__ = ["Store", "Catalog", "DenseIndex", "KeywordIndex", "WriteLock", "open_store"]
 
 
 class Store:
@@ -53,6 +53,7 @@ class Store:
         self.dense = DenseIndex(None, None, -1)
         self.keyword = KeywordIndex(settings.retrieval.bm25_engine, np.zeros(0, np.int64), None, -1)
         self.health: dict[str, str] = {"catalog": "ok"}
+        self.notices: list[str] = []  # said with every search (e.g. an engine without BM25)
         self._writer: WriteLock | None = None
 
     # ---- opening ---------------------------------------------------------------------------
@@ -235,6 +236,13 @@ class Store:
             if own is None and lock is not None:
                 lock.release()
 
+    def record_run(self, root: Path, paths: list[str] | None = None) -> None:
+        """Remember the indexed folder, the selection inside it (`paths`, None: all of it) and
+        when it was indexed (the end of an indexing run)."""
+        self.catalog.set_meta(
+            root=str(root), paths=json.dumps(paths) if paths is not None else "", indexed_at=str(time.time())
+        )
+
     def refresh(self) -> bool:
         """Pick up another process's changes (e.g. a long-running chat after `localrag index`).
 
@@ -308,3 +316,12 @@ def path_matches(path: str, path_glob: str | None, types: Iterable[str] | None) 
     return True
 
 
+
+
+def open_store(settings: Settings, create: bool = False, rebuild: bool = False) -> Store:
+    """The store `settings.store.engine` names: local files in `settings.index`, or Milvus."""
+    if settings.store.engine == "milvus":
+        from localrag.store.milvus import MilvusStore
+
+        return MilvusStore.open(settings.index, settings, create=create, rebuild=rebuild)
+    return Store.open(settings.index, settings, create=create, rebuild=rebuild)

@@ -381,6 +381,26 @@ class Catalog:
             yield ids, vecs.astype(np.float32)
             last = int(ids[-1])
 
+    def vectors(self, chunk_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """Stored vectors (float32) of these chunks, by chunk id."""
+        dtype = self.vector_dtype
+        out: dict[int, np.ndarray] = {}
+        for start in range(0, len(chunk_ids), _IN_BATCH):
+            part = [int(i) for i in chunk_ids[start : start + _IN_BATCH]]
+            marks = ",".join("?" * len(part))
+            for cid, blob in self._query(f"SELECT chunk_id, vector FROM embeddings WHERE chunk_id IN ({marks})", part):
+                out[cid] = np.frombuffer(blob, dtype=dtype).astype(np.float32)
+        return out
+
+    def chunk_paths(self) -> dict[int, str]:
+        """Every chunk id with its document's path."""
+        return dict(self._query("SELECT c.id, d.path FROM chunks c JOIN documents d ON d.id = c.doc_id"))
+
+    def documents_stamp(self) -> str:
+        """Changes whenever a document row does (renames too, which leave the generation alone)."""
+        (count, latest), = self._query("SELECT COUNT(*), MAX(indexed_at) FROM documents")
+        return f"{count}:{latest}"
+
     # ---- staging -------------------------------------------------------------------------
     def staged_sha256(self, path: str, config: str) -> str | None:
         """The sha256 of the bytes staged for `path` with these settings, if any."""

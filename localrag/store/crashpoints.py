@@ -14,7 +14,9 @@ stage-commit / staged (just before / after a batch's staging transaction commits
 (per file applied in the publishing transaction), sqlite-commit / sqlite-committed (just before /
 after any other catalogue transaction commits: the schema, the embedder, the run's one publish,
 the closing meta write), dense-save, replace-<file name> (temporary file written and synced, not
-yet renamed into place), bm25-arrays, bm25-cleanup.
+yet renamed into place), bm25-arrays, bm25-cleanup; with store.engine = "milvus" (localrag/store/
+milvus.py, tests/robustness/test_kill_milvus.py): milvus-sync, milvus-insert (per batch of rows),
+milvus-publish / milvus-published (just before / after the state row switches version).
 """
 
 from __future__ import annotations

@@ -351,7 +351,8 @@ class LocalragApp(App[None]):
         self.query_one(QuestionInput).focus()
 
     def action_past_chats(self) -> None:
-        chats = self.index.store.catalog.chats()
+        catalog = self.index.store.catalog  # None in a query-only Milvus process: chats are not kept
+        chats = catalog.chats() if catalog is not None else []
         choices = [(f"{c['title']}  ({c['messages'] // 2} answers)", c["id"]) for c in chats]
         current = self.session.chat_id if self.session is not None else None
         self.push_screen(ChoiceScreen("Open a past chat", choices, "No past chats yet.", current), self.open_chat)
