@@ -166,8 +166,10 @@ def ask(
     idx = open_index(settings)
     answer = None
     draft = ""
-    # the reply streams as the model writes it, then is replaced by the attributed answer
-    with Live(Text(""), console=out, auto_refresh=False, transient=False) if not as_json else nullcontext() as live:
+    # On a terminal the reply streams as the model writes it, then is replaced by the attributed
+    # answer; piped, only the attributed answer is printed (a Live region is cut at the width there).
+    streaming = not as_json and out.is_terminal
+    with Live(Text(""), console=out, auto_refresh=False, transient=False) if streaming else nullcontext() as live:
         for event in idx.ask_stream(question, path_glob=path_glob, types=types):
             if isinstance(event, Sources):
                 if not as_json:
@@ -184,8 +186,10 @@ def ask(
         raise LocalragError("no answer was produced")
     if as_json:
         emit_json(answer_response(answer))
-    else:
-        print_answer_footer(err, answer)
+        return
+    if not streaming:
+        out.print(answer_text(answer))
+    print_answer_footer(err, answer)
 
 
 # ---------------------------------------------------------------- chat

@@ -84,6 +84,15 @@ def test_extractive_ask_cites_the_right_file(env, notes, capsys):
     assert "bar" in answer["answer"]
 
 
+def test_piped_ask_prints_the_whole_answer(env, notes, capsys):
+    run_json(capsys, "index", str(notes), "--json")
+    answer = run_json(capsys, "ask", "what should the boiler pressure read?", "--llm", "none", "--json")
+    assert main(["ask", "what should the boiler pressure read?", "--llm", "none"]) == 0
+    printed = capsys.readouterr().out
+    # stdout is not a terminal here: the attributed answer, whole (rich wraps it at 80 columns)
+    assert " ".join(printed.split()) == " ".join(answer["answer"].split())
+
+
 def test_usage_and_config_errors_exit_2(env, capsys, tmp_path):
     assert main(["search"]) == 2
     assert main(["index", str(tmp_path / "nope")]) == 2
