@@ -133,22 +133,26 @@ def test_incremental_edit_delete_rename(both, notes):
     assert total == len(live)
 
 
+def _query_server(milvus: Index, server: Path, settings_toml: str) -> tuple[Path, dict[str, str]]:
+    """A folder holding only a localrag.toml that points at `milvus`'s collection (closed first: a
+    Milvus Lite file opens in one process at a time), and the environment of a process run in it."""
+    uri = milvus.settings.store.milvus.uri
+    milvus.close()
+    server.mkdir()
+    (server / "localrag.toml").write_text(
+        f'{settings_toml}[store]\nengine = "milvus"\n[store.milvus]\nuri = "{uri}"\n', encoding="utf-8"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCALRAG_")}
+    env.update(PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1")
+    return server, env
+
+
 def test_query_only_process_with_just_the_config(both, tmp_path, models_dir, capsys, monkeypatch):
     """A fresh folder holding only localrag.toml: search (a real `python -m localrag` process)
     and status read everything from Milvus; no index files appear."""
     local, milvus, _ = both
     want = [h.path for h in milvus.search("boiler pressure", k=3)]
-    uri = milvus.settings.store.milvus.uri
-    milvus.close()  # a Milvus Lite file opens in one process at a time
-    server = tmp_path / "query-server"
-    server.mkdir()
-    (server / "localrag.toml").write_text(
-        f'models_dir = "{models_dir}"\n[retrieval]\nrerank = false\n'
-        f'[store]\nengine = "milvus"\n[store.milvus]\nuri = "{uri}"\n',
-        encoding="utf-8",
-    )
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
-    env = {k: v for k, v in env.items() if not k.startswith("LOCALRAG_")}
+    server, env = _query_server(milvus, tmp_path / "query-server", f'models_dir = "{models_dir}"\n[retrieval]\nrerank = false\n')
     proc = subprocess.run(
         [sys.executable, "-m", "localrag", "search", "boiler pressure", "--k", "3", "--json"],
         cwd=server, env=env, capture_output=True, text=True, timeout=300,
@@ -165,17 +169,9 @@ def test_query_only_process_with_just_the_config(both, tmp_path, models_dir, cap
 @pytest.mark.slow
 def test_query_only_process_can_ask(both, tmp_path, models_dir, smollm2_path):
     _, milvus, _ = both
-    uri = milvus.settings.store.milvus.uri
-    milvus.close()
-    server = tmp_path / "ask-server"
-    server.mkdir()
-    (server / "localrag.toml").write_text(
-        f'models_dir = "{models_dir}"\n[llm]\nmodel = "{smollm2_path}"\nmax_tokens = 48\n'
-        f'[store]\nengine = "milvus"\n[store.milvus]\nuri = "{uri}"\n',
-        encoding="utf-8",
+    server, env = _query_server(
+        milvus, tmp_path / "ask-server", f'models_dir = "{models_dir}"\n[llm]\nmodel = "{smollm2_path}"\nmax_tokens = 48\n'
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCALRAG_")}
-    env.update(PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1")
     proc = subprocess.run(
         [sys.executable, "-m", "localrag", "ask", "what fertiliser do the tomatoes get?", "--json"],
         cwd=server, env=env, capture_output=True, text=True, timeout=500,
