@@ -14,8 +14,9 @@ Three jobs, three mechanisms:
 * **Abstain**, from evidence, naming the signal that decided (`Answer.abstain_reason`):
   ``weak_retrieval`` — no hit's dense cosine reaches `retrieval.min_dense` (the model is not
   called); ``unmentioned`` — a name the question asks about ("Slack", "lzma.open") is in none
-  of the passages (`answer.abstain_unmentioned`; the model is not called); ``model_declined`` — the model said it does not know, or (when `llm.max_not_found` is
-  below 1) it would most likely open with that; ``unsupported`` — no sentence of the reply is
+  of the passages (`answer.abstain_unmentioned`; the model is not called); ``model_declined`` —
+  the model said it does not know, or (when `llm.max_not_found` is below 1) it would most
+  likely open with that; ``unsupported`` — no sentence of the reply is
   supported by a source; ``off_topic`` — the passages that support it are not about the question
   (dense cosine below `answer.min_subject`). The nearest sources are always listed.
 """
@@ -355,7 +356,8 @@ class ChatSession:
             if self._likely_not_found(answer):
                 answer.abstain_reason = "model_declined"
         if plan is None or answer.abstain_reason:
-            # abstain without generating: weak evidence, or the model would say it does not know
+            # abstain without generating: weak evidence, a name no passage mentions, or the model
+            # would say it does not know
             answer.abstained = True
             answer.text = abstention_text(answer.abstain_reason, bool(hits), missing) if hits else NOT_FOUND
             timings.first_token = (time.perf_counter() - t0) * 1000
