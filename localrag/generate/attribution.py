@@ -10,6 +10,9 @@ answer, each given passage is checked for
   every one must be in the passage, unless the question itself used it;
 * its **key terms** (content words, stemmed, the question's own words and function words left
   out): the share of them, its numbers and its names found in the passage (`coverage`);
+* what it **repeats from the question**: the question's names it uses must be in the passage,
+  and the question's numbers (in digits) in the same run of sentences as its facts ("the
+  Node.js 20 release is Hydrogen" is not backed by "Node.js 18 is Hydrogen");
 * its **meaning**: the cosine between the sentence and the passage's closest sentence window,
   with the MiniLM embedder already loaded for retrieval (`similarity`; optional).
 
@@ -160,25 +163,25 @@ def _squash(text: str) -> str:
     return re.sub(r"[\s_\-]+", "", text.lower())
 
 
-def unmentioned_names(question: str, passages: Sequence[str]) -> list[str]:
-    """The question's names (`subject_names`) that no passage mentions, however spaced,
-    hyphenated or pluralised; a dotted or slashed name counts when each of its parts is there
-    ("http.server" in the passage of http/server.py). A question about a product, platform or
-    identifier none of the closest passages names is not answered by them, whatever the model
-    makes of them."""
-    squashed = [_squash(p) for p in passages]
-
-    def mentioned(part: str) -> bool:
+def mentions(squashed_passage: str, name: str) -> bool:
+    """Whether a passage (`_squash`ed) mentions `name`, however spaced, hyphenated or
+    pluralised; a dotted or slashed name when each of its parts is there ("http.server" in the
+    passage of http/server.py)."""
+    parts = [p for p in re.split(r"[./]", name) if len(p) > 1] or [name]
+    for part in parts:
         forms = {_squash(part)}
         forms |= {f[:-1] for f in forms if f.endswith("s") and len(f) > 3}
-        return any(f in p for f in forms for p in squashed)
+        if not any(f in squashed_passage for f in forms):
+            return False
+    return True
 
-    missing = []
-    for name in sorted(subject_names(question)):
-        parts = [p for p in re.split(r"[./]", name) if len(p) > 1] or [name]
-        if not all(mentioned(p) for p in parts):
-            missing.append(name)
-    return missing
+
+def unmentioned_names(question: str, passages: Sequence[str]) -> list[str]:
+    """The question's names (`subject_names`) that no passage `mentions`. A question about a
+    product, platform or identifier none of the closest passages names is not answered by them,
+    whatever the model makes of them."""
+    everywhere = "\0".join(_squash(p) for p in passages)  # each part in some passage
+    return [name for name in sorted(subject_names(question)) if not mentions(everywhere, name)]
 
 
 def key_terms(text: str, exclude: set[str]) -> set[str]:
@@ -254,28 +257,35 @@ def measure(
     question_terms = set(tokenize(question))
     question_names = names(question)
     question_numbers = numbers(question)
+    question_digits = {_canon_number(m.group(1)) for m in _NUMBER.finditer(question)}
     sentences = split_sentences(answer)
     restated: set[int] = set()
-    claims: list[tuple[int, str, tuple[set[str], set[str], set[str]]]] = []
+    claims: list[tuple[int, str, tuple[set[str], set[str], set[str]], tuple[set[str], set[str]]]] = []
     for i, sentence in enumerate(sentences):
         plain = _LIST_ITEM.sub("", without_markers(sentence)).strip()
         if neutral is not None and neutral(plain):
             continue
+        sentence_numbers, sentence_names = numbers(plain), names(plain)
         facts = (
-            numbers(plain) - question_numbers,
-            {n for n in names(plain) if n not in question_names and n not in question_lower},
+            sentence_numbers - question_numbers,
+            {n for n in sentence_names if n not in question_names and n not in question_lower},
             key_terms(plain, question_terms),
         )
+        # what it repeats from the question must hold where its facts do ("Node.js 20 ... is
+        # Hydrogen" is not backed by a passage that names Hydrogen for Node.js 18)
+        # (numbers in digits: "which two defences" asks for two things, it names no version)
+        echoed = (sentence_numbers & question_digits, (sentence_names & question_names) - facts[1])
         if not any(facts):
             # Only the question's own words ("Yes, statins lower LDL."): a verdict on it, backed by
             # a passage that says nearly all of them, or by none (a restated unanswerable question).
-            facts = (numbers(plain), names(plain), key_terms(plain, set()))
+            facts = (sentence_numbers, sentence_names, key_terms(plain, set()))
+            echoed = (set(), set())
             restated.add(i)
         if any(facts):
-            claims.append((i, plain, facts))
+            claims.append((i, plain, facts, echoed))
     sims = _similarities([c[1] for c in claims], prepared, embed) if claims else None
     evidence: dict[int, list[Evidence]] = {}
-    for row, (i, plain, (nums, nams, terms)) in enumerate(claims):
+    for row, (i, plain, (nums, nams, terms), (echoed_nums, echoed_names)) in enumerate(claims):
         size = len(terms) + len(nums) + len(nams)
         # a window stating the numbers and names must also share a word with the sentence
         anchors = key_terms(plain, set()) - {t for n in nams for t in tokenize(n)}
@@ -284,6 +294,8 @@ def measure(
             # names anywhere in the passage (an identifier seldom matches by chance); numbers
             # in a window that also shares a word with the sentence
             absent = sorted(n for n in nams if n not in lower)
+            squashed = _squash(lower)
+            absent_echo = sorted(n for n in echoed_names if not mentions(squashed, n))
             best: tuple[int, float, list[str]] | None = None
             for w in windows:
                 if nums and anchors and not anchors & w.terms:
@@ -291,9 +303,10 @@ def measure(
                 else:
                     missing = sorted(n for n in nums if n not in w.numbers) + absent
                 coverage = (len(terms & w.terms) + len(nums) + len(nams) - len(missing)) / size
+                missing += sorted(n for n in echoed_nums if n not in w.numbers) + absent_echo
                 if best is None or (-len(missing), coverage) > best[:2]:
                     best = (-len(missing), coverage, missing)
-            missing = best[2] if best else sorted(nums) + absent
+            missing = best[2] if best else sorted(nums | echoed_nums) + absent + absent_echo
             evidence[i].append(
                 Evidence(
                     missing=missing,

@@ -149,3 +149,19 @@ def test_a_name_counts_as_mentioned_however_spaced_hyphenated_or_pluralised():
     assert unmentioned_names("How are my PDFs read?", passages) == []
     assert unmentioned_names("Does SimpleHTTP-RequestHandler list folders?", passages) == []
     assert unmentioned_names("Can I install it with Homebrew or via http.client?", passages) == ["homebrew", "http.client"]
+
+
+def test_what_a_sentence_repeats_from_the_question_must_hold_where_its_facts_do():
+    releases = "Node.js 18 LTS is codenamed Hydrogen. Node.js 4 LTS was codenamed Argon."
+    question = "What is the codename of the Node.js 20 LTS release line?"
+    (s,) = attribute("The codename of the Node.js 20 LTS release line is Hydrogen.", question, [releases])
+    assert s.status == "unsupported" and "20" in s.missing  # Hydrogen is 18's name, not 20's
+    (s,) = attribute("The codename of the Node.js 18 LTS release line is Hydrogen.", question.replace("20", "18"), [releases])
+    assert s.status == "supported"
+    gzip = "def open(filename, mode='rb', compresslevel=9): open a gzip-compressed file."
+    (s,) = attribute("The default compression preset of lzma.open is 9.", "What preset does lzma.open use?", [gzip])
+    assert s.status == "unsupported" and "lzma.open" in s.missing  # the 9 is gzip's
+    # a count the question asks for ("which two") is not a number the passage must spell
+    diary = "Against codling moth: grease bands and pheromone traps."
+    (s,) = attribute("It lists two: grease bands and pheromone traps.", "Which two defences does it list?", [diary])
+    assert s.status == "supported"
