@@ -133,6 +133,7 @@ class LLMSettings(_Section):
         False,
         description="ask the model to write [n] citations itself (kept only where the attribution confirms them)",
     )
+    question_first: bool = Field(False, description="put the question before the sources too, not only after them")
     temperature: float = Field(0.1, ge=0, le=2)
     n_threads: int | None = Field(None, ge=1, description="default: physical cores")
     base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")

@@ -69,6 +69,9 @@ USER_TEMPLATE = """Sources:
 Question: {question}
 
 {reminder}"""
+# [llm] question_first: the question also stands before the sources, so the model reads them
+# knowing what to look for.
+QUESTION_FIRST = "Question: {question}\n\n"
 
 # Below this many answer tokens an answer is not worth generating.
 MIN_ANSWER_TOKENS = 32
@@ -113,13 +116,15 @@ def format_source(n: int, hit: Hit) -> str:
     return f"<source {' '.join(attrs)}>\n{_neutralize(hit.text)}\n</source>"
 
 
-def render_messages(question: str, hits: Sequence[Hit], cite_inline: bool = False) -> list[dict[str, str]]:
+def render_messages(
+    question: str, hits: Sequence[Hit], cite_inline: bool = False, question_first: bool = False
+) -> list[dict[str, str]]:
     sources = "\n\n".join(format_source(i, h) for i, h in enumerate(hits, 1)) or "(none)"
     reminder = answer_reminder(question, cite_inline)
-    return [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": USER_TEMPLATE.format(sources=sources, question=question.strip(), reminder=reminder)},
-    ]
+    user = USER_TEMPLATE.format(sources=sources, question=question.strip(), reminder=reminder)
+    if question_first:
+        user = QUESTION_FIRST.format(question=question.strip()) + user
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
 def parse_prompt(user_content: str) -> tuple[str, list[tuple[int, str]]]:
@@ -148,12 +153,12 @@ def _fair_shares(lengths: list[int], room: int) -> list[int]:
     return shares
 
 
-def _fit(question: str, hits: list[Hit], llm: LLM, budget: int, cite_inline: bool) -> tuple[list[Hit], int] | None:
+def _fit(question: str, hits: list[Hit], llm: LLM, budget: int, style: dict[str, bool]) -> tuple[list[Hit], int] | None:
     """The top hit whole and every lower one cut to the sentences that match the question best
     within a fair share of what is left; a lone hit cut to the budget. None when a lower hit's
     share would fall below MIN_SOURCE_TOKENS, or the top hit does not fit whole beside them."""
     lengths = [llm.count_tokens(h.text) for h in hits]
-    overhead = count_prompt_tokens(llm, render_messages(question, [replace(h, text="") for h in hits], cite_inline))
+    overhead = count_prompt_tokens(llm, render_messages(question, [replace(h, text="") for h in hits], **style))
     whole = 1 if len(hits) > 1 else 0  # the best evidence reaches the model whole
     slack = 0  # tokens of a source counted alone and within the prompt differ a little
     while True:  # each round shrinks the shares, so it ends
@@ -168,7 +173,7 @@ def _fit(question: str, hits: list[Hit], llm: LLM, budget: int, cite_inline: boo
         ]
         if len(fitted) == 1 and not fitted[0].text.strip(GAP):
             return None  # the last source cut to nothing: no source at all
-        tokens = count_prompt_tokens(llm, render_messages(question, fitted, cite_inline))
+        tokens = count_prompt_tokens(llm, render_messages(question, fitted, **style))
         if tokens <= budget:
             return fitted, tokens
         slack += tokens - budget
@@ -188,8 +193,8 @@ def build_messages(
     n_ctx = llm.n_ctx
     want = max_tokens if max_tokens is not None else settings.llm.max_tokens
 
-    cite_inline = settings.llm.cite_inline
-    bare = count_prompt_tokens(llm, render_messages(question, [], cite_inline))
+    style = {"cite_inline": settings.llm.cite_inline, "question_first": settings.llm.question_first}
+    bare = count_prompt_tokens(llm, render_messages(question, [], **style))
     if bare + MIN_ANSWER_TOKENS > n_ctx:
         raise LLMError(
             f"the question is too long: {bare} prompt tokens with the instructions, "
@@ -202,19 +207,19 @@ def build_messages(
         budget = min(budget, max(bare, settings.llm.max_prompt_tokens))
 
     kept = list(hits)
-    given, tokens = kept, count_prompt_tokens(llm, render_messages(question, kept, cite_inline))
+    given, tokens = kept, count_prompt_tokens(llm, render_messages(question, kept, **style))
     while kept and tokens > budget:
-        fitted = _fit(question, kept, llm, budget, cite_inline)
+        fitted = _fit(question, kept, llm, budget, style)
         if fitted is not None:
             given, tokens = fitted
             break
         kept.pop()
-        given, tokens = kept, count_prompt_tokens(llm, render_messages(question, kept, cite_inline))
+        given, tokens = kept, count_prompt_tokens(llm, render_messages(question, kept, **style))
     if not kept:
         tokens = bare
     assert tokens + answer_tokens <= n_ctx
     return PromptPlan(
-        messages=render_messages(question, given, cite_inline),
+        messages=render_messages(question, given, **style),
         hits=given,
         prompt_tokens=tokens,
         max_tokens=answer_tokens,

@@ -45,3 +45,11 @@ def test_yes_no_questions_are_asked_for_the_sources_verdict_and_others_are_not()
         user = render_messages(question, HITS)[1]["content"]
         assert not is_yes_no(question) and "Yes or No" not in user
         assert parse_prompt(user)[0] == question
+
+
+def test_question_first_puts_the_question_before_the_sources_as_well():
+    question = "What do tomatoes get?"
+    user = render_messages(question, HITS, question_first=True)[1]["content"]
+    assert user.startswith(f"Question: {question}\n") and user.index("Tomatoes get seaweed.") < user.rindex(question)
+    assert parse_prompt(user) == parse_prompt(render_messages(question, HITS)[1]["content"])
+    assert not render_messages(question, HITS)[1]["content"].startswith("Question:")
