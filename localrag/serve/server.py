@@ -26,7 +26,7 @@ def run_http(settings: Settings, log_level: str = "info") -> None:
     engine.load_models()
     app = create_app(engine, token=token, host=cfg.host)
     print(
-        f"localrag: serving {engine.index_dir} (generation {engine.generation}) on "
+        f"localrag: serving {engine.status()['index']} (generation {engine.generation}) on "
         f"http://{cfg.host}:{cfg.port}" + (" (token required)" if token else ""),
         file=sys.stderr,
         flush=True,
