@@ -43,7 +43,8 @@ def run_stdio(settings: Settings) -> None:
     from localrag.serve.engine import Engine
     from localrag.serve.mcp_tools import build_mcp, serve_stdio
     from localrag.serve.queue import GenerationQueue
+    from localrag.serve.searches import SearchGate
 
     engine = Engine(settings)
-    mcp = build_mcp(engine, GenerationQueue(settings.serve.max_queue))
+    mcp = build_mcp(engine, GenerationQueue(settings.serve.max_queue), SearchGate.from_settings(settings.serve))
     anyio.run(serve_stdio, mcp)
