@@ -20,6 +20,7 @@ needs no lock of its own. tests/serve/test_engine.py checks concurrent against s
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -104,7 +105,18 @@ class Engine:
     def _searcher(self, store: Store) -> Any:
         from localrag.retrieve.searcher import Searcher
 
-        return Searcher(store, self.embedder, self.settings, self.reranker)
+        return Searcher(store, self._query_embedder, self.settings, self.reranker)
+
+    @functools.cached_property
+    def _query_embedder(self) -> Any:
+        """What searches embed their query with: the embedder, or a QueryBatcher around it
+        (serve.query_batch). First used under `_reloading`, so made once."""
+        cfg = self.settings.serve
+        if cfg.query_batch <= 1:
+            return self.embedder
+        from localrag.serve.batcher import QueryBatcher
+
+        return QueryBatcher(self.embedder, cfg.query_batch, cfg.query_batch_wait_ms / 1000)
 
     def snapshot(self) -> Snapshot:
         """The snapshot to serve this request from (starting a check for a new version when due)."""
