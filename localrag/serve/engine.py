@@ -46,11 +46,11 @@ class Snapshot:
     store: Store
     searcher: Any  # localrag.retrieve.searcher.Searcher
     generation: int
-    version: int  # what Store.published_version() is compared with
+    stamp: tuple  # Store.served_stamp, compared with Store.published_stamp()
 
 
 def _snapshot(store: Store, searcher: Any) -> Snapshot:
-    return Snapshot(store, searcher, store.served_generation, store.version)
+    return Snapshot(store, searcher, store.served_generation, store.served_stamp)
 
 
 class Engine:
@@ -140,10 +140,9 @@ class Engine:
     def _reload_if_published(self) -> None:
         old = self._snapshot
         try:
-            target = old.store.published_version()
-            if target == old.version:
+            if old.store.published_stamp() == old.stamp:
                 return
-            old.store.wait_until_loadable(target, WRITER_WAIT_S)
+            old.store.wait_until_loadable(WRITER_WAIT_S)
             store = old.store.reopen()
             self._snapshot = _snapshot(store, self._searcher(store))
             # the old store is closed when the last request using it lets go of it

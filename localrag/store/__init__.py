@@ -251,22 +251,24 @@ class Store:
         return self.generation
 
     @property
-    def version(self) -> int:
-        """What this store serves, as `published_version()` counts: it changes with each publish."""
-        return self.generation
+    def served_stamp(self) -> tuple:
+        """What this store serves, comparable with `published_stamp()`."""
+        return (self.generation,)
 
-    def published_version(self) -> int:
-        """The version a store opened now would serve (cheap: one catalogue read)."""
-        return self.catalog.generation
+    def published_stamp(self) -> tuple:
+        """What a store opened now would serve (cheap: one catalogue read); it differs from
+        `served_stamp` once a writer has published another generation."""
+        return (self.catalog.generation,)
 
-    def wait_until_loadable(self, version: int, timeout: float) -> None:
-        """Until what a writer publishes as `version` can be opened whole: its derived indexes
-        are saved, or no writer holds the lock (opening earlier would rebuild in memory what the
-        writer is about to save). Gives up silently after `timeout` seconds."""
+    def wait_until_loadable(self, timeout: float) -> None:
+        """Until the published generation can be opened whole: its derived indexes are saved, or
+        no writer holds the lock (opening earlier would rebuild in memory what the writer is
+        about to save). Gives up silently after `timeout` seconds."""
+        generation = self.catalog.generation
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             saved = [read_json(self.index_dir / name) or {} for name in (DENSE_SIDECAR, KEYWORD_SIDECAR)]
-            if all(s.get("generation", -1) >= version for s in saved):
+            if all(s.get("generation", -1) >= generation for s in saved):
                 return
             lock = WriteLock(self.index_dir)
             if lock.try_acquire():

@@ -192,10 +192,16 @@ class MilvusStore(Store):
     def served_generation(self) -> int:
         return int(self.state.get("catalog_generation", -1))
 
-    def published_version(self) -> int:
-        return int(self._read_state().get("version", 0))
+    @property
+    def served_stamp(self) -> tuple:
+        # the catalogue's id too: a collection started over (--rebuild) counts versions from 1 again
+        return (self.state.get("catalog_id"), self.version)
 
-    def wait_until_loadable(self, version: int, timeout: float) -> None:
+    def published_stamp(self) -> tuple:
+        state = self._read_state()
+        return (state.get("catalog_id"), int(state.get("version", 0)))
+
+    def wait_until_loadable(self, timeout: float) -> None:
         """Nothing to wait for: a version is whole once the state row names it."""
 
     def reopen(self) -> "MilvusStore":

@@ -12,6 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import anyio
 import pytest
 
 pytest.importorskip("pymilvus", reason="the Milvus engine needs the [milvus] extra: pip install 'localrag[milvus]'")
@@ -48,30 +49,35 @@ def hit_paths(response) -> list[str]:
     return [h["path"] for h in response.json()["hits"]]
 
 
-def test_serve_over_a_milvus_lite_file(tmp_path, models_dir, embedder, smollm2_path):
-    """Index into a Milvus Lite file, check the Engine in-process, then serve the file from a
-    process with no index folder: the same hits over HTTP, filters, status, and an OpenAI
-    chat completion citing a passage from Milvus."""
-    from openai import OpenAI
-
-    notes, uri = tmp_path / "notes", str(tmp_path / "milvus.db")
+@pytest.fixture(scope="module")
+def lite(tmp_path_factory, models_dir, embedder):
+    """(folder, notes, Milvus Lite uri, generation): the notes indexed into a Milvus Lite file, which
+    is closed again (a Milvus Lite file opens in one process at a time)."""
+    root = tmp_path_factory.mktemp("lite")
+    notes, uri = root / "notes", str(root / "milvus.db")
     shutil.copytree(NOTES, notes)
-    settings = settings_for(tmp_path / "writer-index", models_dir, uri)
-    with Index.create(settings=settings, embedder=embedder) as idx:
+    with Index.create(settings=settings_for(root / "writer-index", models_dir, uri), embedder=embedder) as idx:
         idx.add(notes)
         generation = idx.status()["generation"]
+    return root, notes, uri, generation
 
-    reader = settings_for(tmp_path / "absent", models_dir, uri)  # no catalogue: Milvus only
-    engine = Engine(reader)
+
+def test_serve_over_a_milvus_lite_file(lite, tmp_path, models_dir, smollm2_path):
+    """The Engine in-process on the file, then a server process with no index folder: the same
+    hits over HTTP, filters, status, and an OpenAI chat completion citing a passage from Milvus."""
+    from openai import OpenAI
+
+    _, notes, uri, generation = lite
+    engine = Engine(settings_for(tmp_path / "absent", models_dir, uri))  # no catalogue: Milvus only
     try:
         expected = {q: [h["path"] for h in engine.search(q, k=3)["hits"]] for q in QUERIES}
         assert expected["boiler pressure"][0] == "home/boiler.md"
         source = engine.source("garden/tomatoes.md", 1, 3)
         assert source["origin"] == "file" and source["line_start"] == 1
-        assert source["text"].splitlines() == (notes / "garden/tomatoes.md").read_text().splitlines()[:3]
+        assert source["text"] == "\n".join((notes / "garden/tomatoes.md").read_text().splitlines()[:3])
         assert engine.status()["keyword"]["engine"] == "milvus-bm25"
     finally:
-        engine.close()  # a Milvus Lite file opens in one process at a time
+        engine.close()
 
     server = start_server(tmp_path / "absent", models_dir, smollm2_path, tmp_path / "serve.log", **milvus_env(uri))
     try:
@@ -93,6 +99,32 @@ def test_serve_over_a_milvus_lite_file(tmp_path, models_dir, embedder, smollm2_p
     finally:
         server.stop()
     assert not (tmp_path / "absent").exists()  # the server made no index folder
+
+
+@pytest.mark.slow
+def test_mcp_on_stdio_over_a_milvus_lite_file(lite, tmp_path, models_dir, smollm2_path):
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    _, notes, uri, _ = lite
+    params = StdioServerParameters(
+        command=localrag_command()[0],
+        args=[*localrag_command()[1:], "mcp", "--index", str(tmp_path / "absent"), "--model", str(smollm2_path)],
+        env=child_env(models_dir, **milvus_env(uri)),
+        cwd=str(tmp_path),
+    )
+
+    async def calls():
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            found = await session.call_tool("search", {"query": "wifi password", "k": 2})
+            passage = await session.call_tool("get_source", {"path": "home/wifi.txt", "line_start": 1, "line_end": 2})
+            return found, passage
+
+    found, passage = anyio.run(calls)
+    assert not found.isError and found.structuredContent["hits"][0]["path"] == "home/wifi.txt"
+    assert not passage.isError
+    assert passage.structuredContent["text"] == "\n".join((notes / "home/wifi.txt").read_text().splitlines()[:2])
 
 
 def test_serve_sees_a_new_milvus_version_and_never_half_of_one(tmp_path, models_dir, embedder, smollm2_path):
