@@ -72,7 +72,7 @@ class MilvusStore(Store):
     """`Store` over Milvus. `catalog` is the writer's ledger, or None in a query-only process."""
 
     def __init__(self, index_dir: Path, settings: Settings, catalog: Catalog | None, client=None):
-        """`client`: share another store's connection (`reopen`); that store closes it."""
+        """`client`: share another store's connection (`reopen`), which then passes to this one."""
         super().__init__(index_dir, settings, catalog)  # type: ignore[arg-type]
         self.cfg = settings.store.milvus
         self._owns_client = client is None
@@ -209,6 +209,8 @@ class MilvusStore(Store):
         catalog = Catalog.open(self.index_dir / Catalog.FILENAME) if self.catalog is not None else None
         store = MilvusStore(self.index_dir, self.settings, catalog, client=self.client)
         store.ensure_fresh()
+        # the newest store closes the connection: this one may still serve requests in flight
+        store._owns_client, self._owns_client = self._owns_client, False
         return store
 
     def root(self) -> str | None:
