@@ -148,7 +148,7 @@ class Engine:
             # the old store is closed when the last request using it lets go of it
             log.info("serving index generation %d", self._snapshot.generation)
         except Exception as e:  # a reload must never take the server down: keep serving the last one
-            log.warning("could not load the new index generation (%s); still serving %d", e, old.generation)
+            log.warning("could not check for or load a new index generation (%s); still serving %d", e, old.generation)
             self._checked_at = time.monotonic() + RELOAD_RETRY_S
         finally:
             self._reloading.release()
