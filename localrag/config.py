@@ -181,6 +181,18 @@ class ServeSettings(_Section):
     max_queue: int = Field(
         4, ge=0, le=1000, description="answers that may wait while the LLM writes one; more get 503"
     )
+    max_concurrent_searches: int = Field(
+        0, ge=0, le=256, description="searches computed at once (0: two per physical core); more wait"
+    )
+    max_waiting_searches: int = Field(
+        64, ge=0, le=10_000, description="searches that may wait for a free slot; more get 503"
+    )
+    query_batch: int = Field(
+        0, ge=0, le=64, description="embed up to this many concurrent search queries in one encoder call (0, 1: each alone)"
+    )
+    query_batch_wait_ms: float = Field(
+        0.0, ge=0, le=50, description="how long a query batch not yet full waits for more (0: takes what is waiting)"
+    )
     max_k: int = Field(50, ge=1, le=100, description="largest k a request may ask for")
     max_body_bytes: int = Field(65_536, ge=1024, le=16 * 1024 * 1024, description="largest request body")
     max_question_chars: int = Field(4000, ge=16, le=100_000, description="longest query or question")

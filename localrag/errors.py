@@ -38,7 +38,7 @@ class LLMError(LocalragError):
 
 
 class BusyError(LocalragError):
-    """The server's answer queue is full: the client should retry later (HTTP 503)."""
+    """The server's answer or search queue is full: the client should retry later (HTTP 503)."""
 
 
 class SourceAccessError(LocalragError):

@@ -15,6 +15,10 @@ the server, as on a single machine they would.
 
     .venv/bin/python scripts/bench_serve.py --index indexes/docs --model models/SmolLM2-135M-Instruct.Q4_1.gguf
     .venv/bin/python scripts/bench_serve.py --index DIR --queries ../shared/eval/scifact/queries.jsonl
+
+--query-batch N sets serve.query_batch of the started server (micro-batched query embeddings);
+with --compare-query-batch the search levels run on servers without it and with it, alternated
+for --rounds rounds in one run, and the report adds their p95 and throughput ratios (no askers).
 """
 
 from __future__ import annotations
@@ -74,10 +78,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def started_server(index: Path, model: str | None, max_queue: int) -> Iterator[str]:
+def started_server(index: Path, model: str | None, max_queue: int, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     env["LOCALRAG_SERVE__MAX_QUEUE"] = str(max_queue)
+    env.update(extra_env or {})
     cmd = [sys.executable, "-m", "localrag", "serve", "--index", str(index), "--port", str(port)]
     if model:
         cmd += ["--model", model]
@@ -243,7 +248,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--askers", type=int, default=4, help="concurrent askers (0: skip the ask test)")
     ap.add_argument("--asks", type=int, default=3, help="questions each asker sends, one after another")
     ap.add_argument("--max-queue", type=int, default=4, help="serve.max_queue of the started server")
+    ap.add_argument("--query-batch", type=int, help="serve.query_batch of the started server (0: off)")
+    ap.add_argument("--query-batch-wait-ms", type=float, help="serve.query_batch_wait_ms of the started server")
+    ap.add_argument("--compare-query-batch", action="store_true",
+                    help="search levels without and with --query-batch, alternated, in one run")  # fmt: skip
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of --compare-query-batch (1..10)")
     args = ap.parse_args(argv)
+    if args.compare_query_batch and (args.url or not args.query_batch or not 1 <= args.rounds <= 10):
+        ap.error("--compare-query-batch needs --index, --query-batch N >= 2 and --rounds 1..10")
 
     levels = [int(c) for c in args.clients.split(",") if c.strip()]
     if not levels or not all(1 <= c <= MAX_CLIENTS for c in levels):
@@ -280,13 +292,46 @@ def main(argv: list[str] | None = None) -> int:
         )
         return report
 
-    if args.url:
+    batch_env = {}
+    if args.query_batch is not None:
+        batch_env["LOCALRAG_SERVE__QUERY_BATCH"] = str(args.query_batch)
+    if args.query_batch_wait_ms is not None:
+        batch_env["LOCALRAG_SERVE__QUERY_BATCH_WAIT_MS"] = str(args.query_batch_wait_ms)
+    if args.compare_query_batch:
+        report = compare_query_batch(args, levels, queries, headers, batch_env)
+    elif args.url:
         report = run(args.url.rstrip("/"))
     else:
-        with started_server(args.index, args.model, args.max_queue) as url:
+        with started_server(args.index, args.model, args.max_queue, batch_env) as url:
             report = run(url)
     print(json.dumps(report, indent=2))
     return 0 if report["errors_total"] == 0 else 1
+
+
+def compare_query_batch(args: argparse.Namespace, levels: list[int], queries: list[str], headers: dict, batch_env: dict) -> dict:
+    """The search levels on a server without query batching ("off") and one with it ("on"),
+    alternated for args.rounds rounds; per level, the ratios on/off of p95 and throughput."""
+    runs: dict[str, list[list[dict]]] = {"off": [], "on": []}
+    load = [round(x, 2) for x in os.getloadavg()]
+    for _ in range(args.rounds):
+        for name, env in (("off", {"LOCALRAG_SERVE__QUERY_BATCH": "0"}), ("on", batch_env)):
+            with started_server(args.index, args.model, args.max_queue, env) as url:
+                results = [
+                    asyncio.run(search_level(url, headers, queries, c, args.seconds, args.max_requests, args.k)) for c in levels
+                ]
+            runs[name].append(results)
+            for level in results:
+                print(f"query batch {name}, {level['clients']} clients: p95 {level['p95_ms']} ms, "
+                      f"{level['throughput_rps']} req/s", file=sys.stderr)  # fmt: skip
+    ratios = []
+    for i, clients in enumerate(levels):
+        p95 = [on[i]["p95_ms"] / off[i]["p95_ms"] for off, on in zip(runs["off"], runs["on"])]
+        rps = [on[i]["throughput_rps"] / off[i]["throughput_rps"] for off, on in zip(runs["off"], runs["on"])]
+        ratios.append({"clients": clients, "p95_on_over_off": [round(r, 3) for r in p95],
+                       "throughput_on_over_off": [round(r, 3) for r in rps]})  # fmt: skip
+    errors = sum(sum(level["errors"].values()) for rounds in runs.values() for results in rounds for level in results)
+    return {"index": str(args.index), "cpus": os.cpu_count(), "load_average_before": load, "k": args.k,
+            "query_batch": batch_env, "rounds": runs, "ratios": ratios, "errors_total": errors}  # fmt: skip
 
 
 if __name__ == "__main__":

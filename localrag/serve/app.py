@@ -20,6 +20,7 @@ from localrag.serve.engine import Engine
 from localrag.serve.mcp_tools import build_mcp
 from localrag.serve.queue import GenerationQueue
 from localrag.serve.schemas import RequestError, error_body
+from localrag.serve.searches import SearchGate
 
 RETRY_AFTER_S = "2"
 
@@ -62,7 +63,8 @@ def create_app(engine: Engine, token: str | None = None, host: str = "127.0.0.1"
     but /healthz. `host` is the address it will be bound to (MCP's Host-header guard follows it)."""
     cfg = engine.settings.serve
     queue = GenerationQueue(cfg.max_queue)
-    mcp = build_mcp(engine, queue, host=host)
+    searches = SearchGate.from_settings(cfg)  # shared by /v1/search and MCP's search
+    mcp = build_mcp(engine, queue, searches, host=host)
     mcp_app = mcp.streamable_http_app()
 
     @asynccontextmanager
@@ -73,8 +75,9 @@ def create_app(engine: Engine, token: str | None = None, host: str = "127.0.0.1"
     # no /docs page: its scripts come from a CDN, and this server is for offline networks
     api = FastAPI(title="localrag", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     api.state.queue = queue
+    api.state.searches = searches
     _install_error_handlers(api)
-    api.include_router(routes.build_router(engine, queue))
+    api.include_router(routes.build_router(engine, queue, searches))
     api.include_router(openai_api.build_router(engine, queue))
     api.router.routes.extend(mcp_app.routes)  # POST/GET/DELETE /mcp, exactly (no mount, no redirect)
     return BearerAuth(BodyLimit(api, cfg.max_body_bytes), token)

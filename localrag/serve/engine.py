@@ -1,13 +1,15 @@
 """The index and the models one server process shares between all of its requests.
 
-Models load once and are shared. The index is read through a `Snapshot`: a Store opened at
-one generation plus its Searcher. When `localrag index` or `watch` in another process publishes
-a new generation, the next request that notices starts a reload in a background thread: it
-waits until that writer has saved the derived indexes of the new generation (or has gone),
-opens a Store at it and swaps it in. Requests in flight finish on the snapshot they started
-with; no request waits for a reload. The catalogue publishes a generation in one transaction
-and derived files are renamed into place (localrag/store/), so a snapshot is always one whole
-generation, never a half-written one.
+Models load once and are shared. The index is read through a `Snapshot`: a store (either
+engine, `open_store`) opened at one version plus its Searcher. At most every
+GENERATION_CHECK_S a request starts a check in a background thread: when `localrag index` or
+`watch` in another process has published a new version, the thread waits until it can be opened
+whole (the local engine: the writer has saved its derived indexes, or has gone), opens a store
+at it (`Store.reopen`) and swaps it in. Requests in flight finish on the snapshot they started
+with; no request waits for a check or a reload. Each engine publishes a version in one step (the
+local catalogue in one transaction with derived files renamed into place; Milvus by flipping its
+state row, the rows of the version before kept for its readers), so a snapshot is always one
+whole generation, never a half-written one.
 
 Concurrent searches share one Searcher: the catalogue serialises its SQLite calls, the OpenVINO
 encoders give each concurrent query an inference request of its own, FAISS and bm25s only read,
@@ -18,6 +20,7 @@ needs no lock of its own. tests/serve/test_engine.py checks concurrent against s
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -29,11 +32,7 @@ from localrag.chat import ChatSession, Turn
 from localrag.config import Settings
 from localrag.responses import SearchJSON, search_response, status_response
 from localrag.serve.sources import SourceJSON, read_source
-from localrag.store import Store
-from localrag.store.atomic import read_json
-from localrag.store.dense import SIDECAR as DENSE_SIDECAR
-from localrag.store.keyword import SIDECAR as KEYWORD_SIDECAR
-from localrag.store.lock import WriteLock
+from localrag.store import Store, open_store
 
 log = logging.getLogger("localrag")
 
@@ -47,6 +46,11 @@ class Snapshot:
     store: Store
     searcher: Any  # localrag.retrieve.searcher.Searcher
     generation: int
+    stamp: tuple  # Store.served_stamp, compared with Store.published_stamp()
+
+
+def _snapshot(store: Store, searcher: Any) -> Snapshot:
+    return Snapshot(store, searcher, store.served_generation, store.served_stamp)
 
 
 class Engine:
@@ -60,8 +64,7 @@ class Engine:
         self._models: dict[str, Any] = {}
         self._reloading = threading.Lock()
         self._checked_at = 0.0
-        store = Store.open(self.index_dir, settings)
-        self._snapshot = Snapshot(store, None, store.generation)
+        self._snapshot = _snapshot(open_store(settings), None)
 
     # ---- models ------------------------------------------------------------------------------
     def _model(self, name: str) -> Any:
@@ -102,21 +105,31 @@ class Engine:
     def _searcher(self, store: Store) -> Any:
         from localrag.retrieve.searcher import Searcher
 
-        return Searcher(store, self.embedder, self.settings, self.reranker)
+        return Searcher(store, self._query_embedder, self.settings, self.reranker)
+
+    @functools.cached_property
+    def _query_embedder(self) -> Any:
+        """What searches embed their query with: the embedder, or a QueryBatcher around it
+        (serve.query_batch). First used under `_reloading`, so made once."""
+        cfg = self.settings.serve
+        if cfg.query_batch <= 1:
+            return self.embedder
+        from localrag.serve.batcher import QueryBatcher
+
+        return QueryBatcher(self.embedder, cfg.query_batch, cfg.query_batch_wait_ms / 1000)
 
     def snapshot(self) -> Snapshot:
-        """The snapshot to serve this request from (starting a reload when the index moved on)."""
+        """The snapshot to serve this request from (starting a check for a new version when due)."""
         snap = self._snapshot
         if snap.searcher is None:  # first use: build it with the models
             with self._reloading:
                 if self._snapshot.searcher is None:
-                    self._snapshot = Snapshot(snap.store, self._searcher(snap.store), snap.generation)
+                    self._snapshot = _snapshot(snap.store, self._searcher(snap.store))
                 snap = self._snapshot
         now = time.monotonic()
-        if now - self._checked_at >= GENERATION_CHECK_S:
+        if now - self._checked_at >= GENERATION_CHECK_S and self._reloading.acquire(blocking=False):
             self._checked_at = now
-            if snap.store.catalog.generation != snap.generation and self._reloading.acquire(blocking=False):
-                threading.Thread(target=self._reload, name="localrag-reload", daemon=True).start()
+            threading.Thread(target=self._reload_if_published, name="localrag-reload", daemon=True).start()
         return snap
 
     @property
@@ -124,33 +137,25 @@ class Engine:
         """The index generation requests are served from."""
         return self.snapshot().generation
 
-    def _reload(self) -> None:
+    def _reload_if_published(self) -> None:
+        old = self._snapshot
         try:
-            target = self._snapshot.store.catalog.generation
-            self._wait_for_writer(target)
-            store = Store.open(self.index_dir, self.settings)
-            self._snapshot = Snapshot(store, self._searcher(store), store.generation)
+            if old.store.published_stamp() == old.stamp:
+                return
+            old.store.wait_until_loadable(WRITER_WAIT_S)
+            store = old.store.reopen()
+            self._snapshot = _snapshot(store, self._searcher(store))
             # the old store is closed when the last request using it lets go of it
-            log.info("serving index generation %d", store.generation)
+            log.info("serving index generation %d", self._snapshot.generation)
         except Exception as e:  # a reload must never take the server down: keep serving the last one
-            log.warning("could not load the new index generation (%s); still serving %d", e, self._snapshot.generation)
+            log.warning("could not check for or load a new index generation (%s); still serving %d", e, old.generation)
             self._checked_at = time.monotonic() + RELOAD_RETRY_S
         finally:
             self._reloading.release()
 
-    def _wait_for_writer(self, generation: int) -> None:
-        """Until the derived indexes of `generation` are on disk or no writer holds the lock:
-        opening earlier would rebuild in memory what the writer is about to save."""
-        deadline = time.monotonic() + WRITER_WAIT_S
-        while time.monotonic() < deadline:
-            saved = [read_json(self.index_dir / name) or {} for name in (DENSE_SIDECAR, KEYWORD_SIDECAR)]
-            if all(s.get("generation", -1) >= generation for s in saved):
-                return
-            lock = WriteLock(self.index_dir)
-            if lock.try_acquire():
-                lock.release()
-                return
-            time.sleep(0.2)
+    def close(self) -> None:
+        """Close the store being served (a Milvus Lite file is then free for another process)."""
+        self._snapshot.store.close()
 
     # ---- requests ----------------------------------------------------------------------------
     def search(

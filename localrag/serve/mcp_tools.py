@@ -22,6 +22,7 @@ from localrag.serve.answers import answer_events
 from localrag.serve.auth import is_loopback
 from localrag.serve.engine import Engine
 from localrag.serve.queue import GenerationQueue
+from localrag.serve.searches import SearchGate
 from localrag.serve.sources import SourceJSON
 
 INSTRUCTIONS = (
@@ -33,7 +34,7 @@ INSTRUCTIONS = (
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 
 
-def build_mcp(engine: Engine, queue: GenerationQueue, host: str = "127.0.0.1") -> FastMCP:
+def build_mcp(engine: Engine, queue: GenerationQueue, searches: SearchGate, host: str = "127.0.0.1") -> FastMCP:
     cfg = engine.settings.serve
     default_k = engine.settings.retrieval.k
     # The SDK guards loopback servers against DNS rebinding by checking the Host header; a
@@ -60,7 +61,7 @@ def build_mcp(engine: Engine, queue: GenerationQueue, host: str = "127.0.0.1") -
         """Search the indexed documents (keywords and meaning, fused). Returns the best passages,
         ranked, each with its file `path`, `page` or `line_start`-`line_end`, `heading`, `text` and
         per-stage scores. Read around a passage with get_source(path, line_start, line_end)."""
-        return await anyio.to_thread.run_sync(lambda: engine.search(query, k=k))
+        return await searches.run(lambda: engine.search(query, k=k))
 
     @mcp.tool(annotations=READ_ONLY)
     async def ask(

@@ -83,17 +83,20 @@ class Ticket:
             self._leave()
 
         def work() -> None:
+            error: BaseException | None = None
             try:
                 for item in produce():
                     post(item)
-                post(_END)
             except BaseException as e:  # handed to the consumer, raised there
-                post(_END, e)
+                error = e
             finally:
+                # the turn is handed on before the consumer hears the end (callbacks run in
+                # order), so a finished answer has always left the queue
                 try:
                     loop.call_soon_threadsafe(release)
                 except RuntimeError:
                     pass
+                post(_END, error)
 
         threading.Thread(target=work, name="localrag-answer", daemon=True).start()
         finished = False

@@ -6,21 +6,19 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from localrag.chat import Done, Event, Sources, Token
-from localrag.cpu import physical_cores
 from localrag.errors import LocalragError
 from localrag.responses import answer_response, sources_response
 from localrag.serve.answers import ClientGone, answer_events, final_answer, unless_disconnected
 from localrag.serve.engine import Engine
 from localrag.serve.queue import GenerationQueue
+from localrag.serve.searches import SearchGate
 from localrag.serve.schemas import AskRequest, SearchRequest, check_request, error_body
 
-SEARCH_THREADS_PER_CORE = 2
 SSE_PING_S = 15  # keeps proxies from closing a stream while the model reads a long prompt
 CLIENT_CLOSED_REQUEST = 499  # nginx's status for it; nobody is there to read it
 
@@ -43,14 +41,9 @@ async def ask_events(events: AsyncIterator[Event]) -> AsyncIterator[ServerSentEv
         yield sse_json("error", error_body(str(e), "server_error"))
 
 
-def build_router(engine: Engine, queue: GenerationQueue) -> APIRouter:
+def build_router(engine: Engine, queue: GenerationQueue, searches: SearchGate) -> APIRouter:
     router = APIRouter()
     cfg = engine.settings.serve
-    # Searches run side by side in threads, but no more than the cores can keep busy: past that,
-    # threads only fight over the GIL and the CPUs, and a waiting request is cheaper queued here.
-    # (bench_serve, docs/ index, 32 clients, 2 busy cores, runs alternated: 65 and 49 req/s with
-    # FastAPI's 40 threads, 98 and 84 with 4; 8 clients: about the same.)
-    searches = anyio.CapacityLimiter(SEARCH_THREADS_PER_CORE * physical_cores())
 
     @router.get("/healthz")
     def healthz() -> dict:
@@ -63,9 +56,7 @@ def build_router(engine: Engine, queue: GenerationQueue) -> APIRouter:
     @router.post("/v1/search")
     async def search(body: SearchRequest) -> JSONResponse:
         check_request(cfg, [body.query], body.k)
-        result = await anyio.to_thread.run_sync(
-            lambda: engine.search(body.query, k=body.k, path_glob=body.path, types=body.type), limiter=searches
-        )
+        result = await searches.run(lambda: engine.search(body.query, k=body.k, path_glob=body.path, types=body.type))
         return JSONResponse(result)
 
     @router.post("/v1/ask", response_model=None)

@@ -26,7 +26,7 @@ def run_http(settings: Settings, log_level: str = "info") -> None:
     engine.load_models()
     app = create_app(engine, token=token, host=cfg.host)
     print(
-        f"localrag: serving {engine.index_dir} (generation {engine.generation}) on "
+        f"localrag: serving {engine.status()['index']} (generation {engine.generation}) on "
         f"http://{cfg.host}:{cfg.port}" + (" (token required)" if token else ""),
         file=sys.stderr,
         flush=True,
@@ -43,7 +43,8 @@ def run_stdio(settings: Settings) -> None:
     from localrag.serve.engine import Engine
     from localrag.serve.mcp_tools import build_mcp, serve_stdio
     from localrag.serve.queue import GenerationQueue
+    from localrag.serve.searches import SearchGate
 
     engine = Engine(settings)
-    mcp = build_mcp(engine, GenerationQueue(settings.serve.max_queue))
+    mcp = build_mcp(engine, GenerationQueue(settings.serve.max_queue), SearchGate.from_settings(settings.serve))
     anyio.run(serve_stdio, mcp)

@@ -10,13 +10,16 @@ code) are read from the file as it is now; the others (PDF, DOCX) give the text 
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from typing_extensions import TypedDict  # see localrag/responses.py
 
 from localrag.errors import SourceAccessError
 from localrag.ingest.encoding import detect_and_decode
 from localrag.ingest.errors import SkipFile
+
+if TYPE_CHECKING:
+    from localrag.store import Store
 
 
 class SourceJSON(TypedDict):
@@ -39,19 +42,17 @@ def _relative(path: str) -> str:
 
 
 def read_source(
-    store, path: str, line_start: int = 1, line_end: int | None = None, max_lines: int = 400
+    store: Store, path: str, line_start: int = 1, line_end: int | None = None, max_lines: int = 400
 ) -> SourceJSON:
     """{"path", "line_start", "line_end", "total_lines", "text", "origin"} for lines
     `line_start`..`line_end` (1-based, inclusive; at most `max_lines`) of an indexed document."""
     rel = _relative(path)
-    doc = store.catalog.document(rel)
-    if doc is None or doc.status != "ok":
+    chunks = store.document_passages(rel)
+    if chunks is None:
         raise SourceAccessError(f"{rel!r} is not an indexed document (paths are as search hits show them)")
-    root_meta = store.catalog.get_meta("root")
+    root_meta = store.root()
     if root_meta is None:
         raise SourceAccessError("the index records no folder")
-    rows = store.catalog.chunk_rows(store.catalog.chunk_ids_for_docs([doc.id]))
-    chunks = sorted((row.chunk for row in rows.values()), key=lambda c: c.ordinal)
     if any(c.line_start is not None for c in chunks):
         lines, origin = _file_lines(Path(root_meta), rel), "file"
     else:  # PDF, DOCX...: the file's bytes have no lines; the extracted text does

@@ -30,7 +30,8 @@ import numpy as np
 
 from localrag.config import Settings
 from localrag.errors import ConfigError, IndexCorruptError, IndexNotFoundError
-from localrag.store.catalog import Catalog
+from localrag.store.atomic import read_json
+from localrag.store.catalog import Catalog, ChunkRow
 from localrag.store.dense import FAISS_FILE, DenseIndex
 from localrag.store.dense import SIDECAR as DENSE_SIDECAR
 from localrag.store.keyword import SIDECAR as KEYWORD_SIDECAR
@@ -243,6 +244,55 @@ class Store:
             root=str(root), paths=json.dumps(paths) if paths is not None else "", indexed_at=str(time.time())
         )
 
+    # ---- a long-running reader (localrag serve) ---------------------------------------------
+    @property
+    def served_generation(self) -> int:
+        """The catalogue generation this store's readers see (what /healthz reports)."""
+        return self.generation
+
+    @property
+    def served_stamp(self) -> tuple:
+        """What this store serves, comparable with `published_stamp()`."""
+        return (self.generation,)
+
+    def published_stamp(self) -> tuple:
+        """What a store opened now would serve (cheap: one catalogue read); it differs from
+        `served_stamp` once a writer has published another generation."""
+        return (self.catalog.generation,)
+
+    def wait_until_loadable(self, timeout: float) -> None:
+        """Until the published generation can be opened whole: its derived indexes are saved, or
+        no writer holds the lock (opening earlier would rebuild in memory what the writer is
+        about to save). Gives up silently after `timeout` seconds."""
+        generation = self.catalog.generation
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            saved = [read_json(self.index_dir / name) or {} for name in (DENSE_SIDECAR, KEYWORD_SIDECAR)]
+            if all(s.get("generation", -1) >= generation for s in saved):
+                return
+            lock = WriteLock(self.index_dir)
+            if lock.try_acquire():
+                lock.release()
+                return
+            time.sleep(0.2)
+
+    def reopen(self) -> "Store":
+        """A new store at the latest published version; this one stays usable by its readers."""
+        return type(self).open(self.index_dir, self.settings)
+
+    def root(self) -> str | None:
+        """The indexed folder, as the writer recorded it."""
+        return self.catalog.get_meta("root")
+
+    def document_passages(self, path: str) -> list[Hit] | None:
+        """The passages of the indexed document at `path` (relative POSIX), in document order;
+        None when `path` is no indexed document."""
+        doc = self.catalog.document(path)
+        if doc is None or doc.status != "ok":
+            return None
+        rows = self.catalog.chunk_rows(self.catalog.chunk_ids_for_docs([doc.id]))
+        return [_row_hit(cid, row) for cid, row in sorted(rows.items(), key=lambda item: item[1].chunk.ordinal)]
+
     def refresh(self) -> bool:
         """Pick up another process's changes (e.g. a long-running chat after `localrag index`).
 
@@ -256,22 +306,7 @@ class Store:
     # ---- reading ---------------------------------------------------------------------------
     def get_hits(self, chunk_ids: Iterable[int]) -> dict[int, Hit]:
         """Hits (path, text, page, heading, spans) for the ids still in the catalogue."""
-        rows = self.catalog.chunk_rows(chunk_ids)
-        return {
-            cid: Hit(
-                chunk_id=cid,
-                path=row.path,
-                text=row.chunk.text,
-                page=row.chunk.page,
-                heading=row.chunk.heading,
-                line_start=row.chunk.line_start,
-                line_end=row.chunk.line_end,
-                char_start=row.chunk.char_start,
-                char_end=row.chunk.char_end,
-                locator=row.chunk.locator,
-            )
-            for cid, row in rows.items()
-        }
+        return {cid: _row_hit(cid, row) for cid, row in self.catalog.chunk_rows(chunk_ids).items()}
 
     def allowed_ids(self, path_glob: str | None = None, types: Iterable[str] | None = None) -> np.ndarray | None:
         """Chunk ids of documents matching the filters, for `search(..., allowed_ids=)`; None = no filter."""
@@ -304,6 +339,21 @@ class Store:
         }
 
 
+def _row_hit(cid: int, row: ChunkRow) -> Hit:
+    return Hit(
+        chunk_id=cid,
+        path=row.path,
+        text=row.chunk.text,
+        page=row.chunk.page,
+        heading=row.chunk.heading,
+        line_start=row.chunk.line_start,
+        line_end=row.chunk.line_end,
+        char_start=row.chunk.char_start,
+        char_end=row.chunk.char_end,
+        locator=row.chunk.locator,
+    )
+
+
 def path_matches(path: str, path_glob: str | None, types: Iterable[str] | None) -> bool:
     """Does a document path pass the filters? Glob: fnmatch on the relative POSIX path
     (`*` crosses folders: "*.md", "notes/*"); types: extensions with or without the dot."""
@@ -314,8 +364,6 @@ def path_matches(path: str, path_glob: str | None, types: Iterable[str] | None) 
         if suffix not in {t.lower().lstrip(".") for t in types}:
             return False
     return True
-
-
 
 
 def open_store(settings: Settings, create: bool = False, rebuild: bool = False) -> Store:

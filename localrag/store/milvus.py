@@ -13,7 +13,9 @@ and readers filter on the live version named by the "state" row (gen_from <= V <
 inserts new rows at V+1, marks retired ones gen_to = V+1 (both invisible at V), writes the
 document list of V+1, then flips "state" to V+1 in one upsert: the commit point. A sync killed
 before the flip leaves V whole; the next sync first deletes what a killed one left (gen_from > V)
-and the rows retired before V (no reader needs them any more).
+and the rows retired before V (no reader needs them any more). A reader one version behind the
+live one (a server still finishing requests on it) therefore sees its version whole: its rows
+and its document list are kept until the next sync.
 """
 
 from __future__ import annotations
@@ -69,10 +71,12 @@ def _no_bm25_notice(version: str) -> str:
 class MilvusStore(Store):
     """`Store` over Milvus. `catalog` is the writer's ledger, or None in a query-only process."""
 
-    def __init__(self, index_dir: Path, settings: Settings, catalog: Catalog | None):
+    def __init__(self, index_dir: Path, settings: Settings, catalog: Catalog | None, client=None):
+        """`client`: share another store's connection (`reopen`), which then passes to this one."""
         super().__init__(index_dir, settings, catalog)  # type: ignore[arg-type]
         self.cfg = settings.store.milvus
-        self.client = connect(self.cfg)
+        self._owns_client = client is None
+        self.client = connect(self.cfg) if client is None else client
         self.name = self.cfg.collection
         self.meta_name = f"{self.name}_meta"
         self.server = server_version(self.client)
@@ -104,9 +108,9 @@ class MilvusStore(Store):
     def close(self) -> None:
         if self.catalog is not None:
             self.catalog.close()
-        if self.client is not None:
+        if self.client is not None and self._owns_client:
             disconnect(self.client, self.cfg)
-            self.client = None
+        self.client = None
 
     def _check_settings_embedder(self) -> None:
         if self.catalog is not None:
@@ -183,6 +187,41 @@ class MilvusStore(Store):
     def visible(self, version: int | None = None) -> str:
         v = self.version if version is None else version
         return f"gen_from <= {v} and gen_to > {v}"
+
+    @property
+    def served_generation(self) -> int:
+        return int(self.state.get("catalog_generation", -1))
+
+    @property
+    def served_stamp(self) -> tuple:
+        # the catalogue's id too: a collection started over (--rebuild) counts versions from 1 again
+        return (self.state.get("catalog_id"), self.version)
+
+    def published_stamp(self) -> tuple:
+        state = self._read_state()
+        return (state.get("catalog_id"), int(state.get("version", 0)))
+
+    def wait_until_loadable(self, timeout: float) -> None:
+        """Nothing to wait for: a version is whole once the state row names it."""
+
+    def reopen(self) -> "MilvusStore":
+        """The latest version, on this store's connection (a Milvus Lite file opens once per process)."""
+        catalog = Catalog.open(self.index_dir / Catalog.FILENAME) if self.catalog is not None else None
+        store = MilvusStore(self.index_dir, self.settings, catalog, client=self.client)
+        store.ensure_fresh()
+        # the newest store closes the connection: this one may still serve requests in flight
+        store._owns_client, self._owns_client = self._owns_client, False
+        return store
+
+    def root(self) -> str | None:
+        return self.state.get("root")
+
+    def document_passages(self, path: str) -> list[Hit] | None:
+        if not any(d[0] == path and d[1] == "ok" for d in self.documents()):
+            return None
+        expr = f"path == {json.dumps(path, ensure_ascii=False)} and {self.visible()}"
+        rows = _query_all(self.client, self.name, expr, ["id", "ordinal", *HIT_FIELDS])
+        return [_hit(r) for r in sorted(rows, key=lambda r: r["ordinal"])]
 
     def refresh(self) -> bool:
         before = self.version
@@ -319,7 +358,7 @@ class MilvusStore(Store):
         crash_point("milvus-publish")
         self._put_meta({"state": new_state})  # the commit point
         crash_point("milvus-published")
-        self._delete_pages(keep=new)
+        self._delete_pages(keep=(old, new))  # a reader still on `old` keeps its document list
         self.state = new_state
         self._read_capabilities()
 
@@ -396,9 +435,9 @@ class MilvusStore(Store):
         self._put_meta(pages)
         return len(pages)
 
-    def _delete_pages(self, keep: int) -> None:
+    def _delete_pages(self, keep: tuple[int, ...]) -> None:
         rows = _query_all(self.client, self.meta_name, 'key like "docs:%"', ["key"])
-        stale = [r["key"] for r in rows if not r["key"].startswith(f"docs:{keep}:")]
+        stale = [r["key"] for r in rows if r["key"].split(":")[1] not in {str(v) for v in keep}]
         for start in range(0, len(stale), _BATCH):
             self.client.delete(self.meta_name, filter=f"key in {json.dumps(stale[start : start + _BATCH])}")
 

@@ -132,3 +132,26 @@ def sse_events(lines: Iterator[str]) -> Iterator[SSE]:
             data.append(line[5:].removeprefix(" "))
     if data:
         yield SSE(event, "\n".join(data))
+
+
+def start_milvus_lite_server(data_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """Milvus Lite's own gRPC server (`python -m milvus_lite server`) on a free loopback port, so
+    that several processes (a writer, `localrag serve`) share one Milvus; (process, uri)."""
+    import pytest
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=open(log, "wb"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the Milvus Lite server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    pytest.fail(f"the Milvus Lite server did not listen in {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
