@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
-import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
