@@ -516,8 +516,8 @@ def load_llama(
         if llm is None:
             if probe:
                 variant = choose_variant(path, n_threads, gpu=gpu)
-            else:
-                variant = {**PROBE_VARIANTS[0], "n_gpu_layers": gpu.layers}
+            else:  # unprobed: a build without a GPU backend offloads nothing, whatever is asked
+                variant = {**PROBE_VARIANTS[0], "n_gpu_layers": gpu.layers if gpu_offload_supported() else 0}
             if variant.get("fallback"):
                 log.warning("%s: %s", path.stem, variant["fallback"])
             llm = LlamaCppLLM(
