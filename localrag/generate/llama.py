@@ -187,7 +187,9 @@ def probe_key(path: Path, gpu: GpuRequest = GpuRequest()) -> str:
     llama_cpp = _llama_module()
     raw = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{llama_cpp.__version__}|{_cpu_flags()}"
     if gpu.layers != 0:  # CPU-only keys stay as they were, so existing verdicts still count
-        raw += f"|gpu {gpu.layers} {gpu.main_gpu} {gpu.flash_attn}"
+        # the build's backends too: a rebuild with CMAKE_ARGS keeps the version but not the verdict
+        build = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+        raw += f"|gpu {gpu.layers} {gpu.main_gpu} {gpu.flash_attn}|{build}"
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
@@ -332,22 +334,22 @@ class LlamaCppLLM:
         self._cancel: threading.Event | None = None
         # Kept on self: llama.cpp holds only the raw function pointer.
         self._abort_cb = llama_cpp.ggml_abort_callback(self._should_abort)
-        threads = 1 if variant.get("single_thread") else n_threads
-        self._make = lambda layers: make_llama(
-            path,
-            n_ctx=n_ctx,
-            n_threads=threads,
-            use_extra_bufts=bool(variant.get("use_extra_bufts", False)),
-            use_mmap=bool(variant.get("use_mmap", True)),
-            abort=self._abort_cb,
-            seed=seed,
-            n_gpu_layers=layers,
-            main_gpu=gpu.main_gpu,
-            flash_attn=gpu.flash_attn,
-        )
-        self._llama = self._make(self.gpu_layers)
+        self._load_args: dict[str, Any] = {
+            "n_ctx": n_ctx,
+            "n_threads": 1 if variant.get("single_thread") else n_threads,
+            "use_extra_bufts": bool(variant.get("use_extra_bufts", False)),
+            "use_mmap": bool(variant.get("use_mmap", True)),
+            "abort": self._abort_cb,
+            "seed": seed,
+            "main_gpu": gpu.main_gpu,
+            "flash_attn": gpu.flash_attn,
+        }
+        self._llama = make_llama(path, n_gpu_layers=self.gpu_layers, **self._load_args)
         self.n_ctx = self._llama.n_ctx()
         self._formatter = self._template_formatter()
+        self._use_template()
+
+    def _use_template(self) -> None:
         if self._formatter is not None:
             # generate with exactly the template the tokens are counted with
             self._llama.chat_format = "chat_template.default"
@@ -362,9 +364,9 @@ class LlamaCppLLM:
         if self.gpu_layers == 0:
             return LLMError(f"{self.name}: {what} failed: {error}")
         self._llama = None  # free the GPU copy before loading the CPU one
-        self._llama = self._make(0)
+        self._llama = make_llama(self.path, n_gpu_layers=0, **self._load_args)
+        self._use_template()
         self.gpu_layers = 0
-        log.warning("%s: the GPU failed (%s); the model now runs on the CPU", self.name, error)
         return LLMError(
             f"{self.name}: {what} failed on the GPU ({error}); this answer stopped, the next question runs on the CPU"
         )
