@@ -13,7 +13,7 @@ import numpy as np
 
 from localrag.config import Settings
 from localrag.errors import ConfigError, ModelMissingError
-from localrag.hardware import GPU_EMBED_BATCH, EncoderPlan, plan_encoder
+from localrag.hardware import GPU_EMBED_BATCH, EncoderPlan, chosen_fields, plan_encoder
 
 log = logging.getLogger("localrag")
 
@@ -207,7 +207,7 @@ def embedder_plan(settings: Settings) -> EncoderPlan:
     e = settings.embedder
     return plan_encoder(
         e, section_name="embedder", prefix="", device_field="device", batch=e.batch_size,
-        batch_chosen="batch_size" in e.model_fields_set, gpu_batch=GPU_EMBED_BATCH,
+        chosen=chosen_fields(settings, "embedder"), gpu_batch=GPU_EMBED_BATCH,
     )  # fmt: skip
 
 

@@ -124,7 +124,11 @@ def _torch_build() -> str:
     import torch
 
     cuda = getattr(torch.version, "cuda", None)
-    return f"torch {torch.__version__}" + (f" (CUDA {cuda})" if cuda else " (CPU-only build)" if platform.system() != "Darwin" else "")
+    if cuda:
+        return f"torch {torch.__version__} (CUDA {cuda})"
+    if platform.system() == "Darwin":
+        return f"torch {torch.__version__}"
+    return f"torch {torch.__version__} (CPU-only build)"
 
 
 def resolve_device(requested: str, field: str) -> str:
@@ -155,11 +159,17 @@ class EncoderPlan:
     reason: str
 
 
+def chosen_fields(settings: Any, section_name: str) -> set[str]:
+    """The fields of a settings section the person set (file, environment or flag), not defaults."""
+    return {key.split(".", 1)[1] for key in settings.sources if key.startswith(section_name + ".")}
+
+
 def plan_encoder(
-    section: Any, *, section_name: str, prefix: str, device_field: str, batch: int, batch_chosen: bool, gpu_batch: int
+    section: Any, *, section_name: str, prefix: str, device_field: str, batch: int, chosen: set[str], gpu_batch: int
 ) -> EncoderPlan:
     """The plan for the encoder a settings section describes (`prefix`: "" for embedder.backend,
-    "rerank_" for retrieval.rerank_backend; `batch`: the CPU batch size, `batch_chosen`: set by the person).
+    "rerank_" for retrieval.rerank_backend; `batch`: the CPU batch size; `chosen`: the section's
+    fields the person set, from chosen_fields).
 
     A GPU means torch (OpenVINO int8 is the CPU path): "auto" moves to a GPU only when the backend
     was left at its default; naming a GPU with an OpenVINO backend chosen is a config error.
@@ -171,7 +181,6 @@ def plan_encoder(
     if device == "cpu":
         why = "set to the CPU" if requested == "cpu" else "no CUDA or MPS device seen by torch"
         return EncoderPlan("cpu", backend, precision, batch, why)
-    chosen = section.model_fields_set
     if backend == "openvino" and f"{prefix}backend" in chosen:
         if requested != "auto":
             raise ConfigError(
@@ -181,7 +190,7 @@ def plan_encoder(
         return EncoderPlan("cpu", backend, precision, batch, f"{section_name}.{prefix}backend = 'openvino' runs on the CPU")
     if f"{prefix}precision" not in chosen or precision == "int8":
         precision = "bf16" if device == "cuda" and _cuda_bf16() else "fp32"
-    if not batch_chosen:
+    if "batch_size" not in chosen:
         batch = gpu_batch
     return EncoderPlan(device, "torch", precision, batch, f"torch sees {device}" if requested == "auto" else f"set to {device}")
 

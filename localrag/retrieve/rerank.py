@@ -10,7 +10,7 @@ import numpy as np
 
 from localrag.config import Settings
 from localrag.errors import ConfigError, ModelMissingError
-from localrag.hardware import GPU_RERANK_BATCH, EncoderPlan, plan_encoder
+from localrag.hardware import GPU_RERANK_BATCH, EncoderPlan, chosen_fields, plan_encoder
 
 log = logging.getLogger("localrag")
 CPU_RERANK_BATCH = 32
@@ -147,5 +147,5 @@ def reranker_plan(settings: Settings) -> EncoderPlan:
     """Where and how the cross-encoder runs: retrieval.reranker_device resolved against what torch sees."""
     return plan_encoder(
         settings.retrieval, section_name="retrieval", prefix="rerank_", device_field="reranker_device",
-        batch=CPU_RERANK_BATCH, batch_chosen=False, gpu_batch=GPU_RERANK_BATCH,
+        batch=CPU_RERANK_BATCH, chosen=chosen_fields(settings, "retrieval"), gpu_batch=GPU_RERANK_BATCH,
     )  # fmt: skip
