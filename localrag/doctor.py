@@ -167,6 +167,12 @@ def gpu_report(settings: Settings, llama: dict[str, Any], cores: int) -> tuple[d
             problems.append(_problem(str(e), f"set {field} = 'auto' or 'cpu' (or install a torch build that sees the GPU)"))
         except ImportError as e:
             info[name] = {"error": f"torch is not importable: {e}"}
+    gpus = len(smi) or sum(d["device"].startswith("cuda") for d in torch_found)
+    if offload and gpus and settings.llm.main_gpu >= gpus:
+        problems.append(_problem(
+            f"llm.main_gpu = {settings.llm.main_gpu}, but this machine has {gpus} GPU{'s' if gpus > 1 else ''} (numbered from 0)",
+            f"set llm.main_gpu to 0-{gpus - 1}",
+        ))  # fmt: skip
     if checked and not offload:
         info["install"] = {kind: hardware.pip_install_line(kind) for kind in hardware.CMAKE_FLAGS}
         if seen:
