@@ -278,7 +278,7 @@ class ModelSize:
 # File sizes: the Qwen2.5-Instruct Q4_K_M GGUFs (the 1.5B is the default, measured here: 1.04 GiB);
 # KV cache from each model's layers x KV heads x head size at fp16.
 MODEL_SIZES = (
-    ModelSize("1.5B", 1.1, 2.0, 3.0, "qwen2.5-coder-1.5b-instruct-q4_k_m (the default)"),
+    ModelSize("1.5B", 1.1, 2.0, 3.0, "qwen2.5-coder-1.5b-instruct-q4_k_m, the default"),
     ModelSize("3B", 2.0, 3.0, 4.5, "Qwen2.5-3B-Instruct Q4_K_M"),
     ModelSize("7B", 4.7, 6.0, 8.5, "Qwen2.5-7B-Instruct Q4_K_M"),
     ModelSize("14B", 9.0, 11.0, 17.0, "Qwen2.5-14B-Instruct Q4_K_M"),
