@@ -65,6 +65,11 @@ class EmbedderSettings(_Section):
     precision: Literal["fp32", "bf16", "int8"] = "int8"
     backend: Literal["torch", "openvino"] = "openvino"
     threads: int | None = Field(None, ge=1, description="OpenVINO inference threads (default: physical cores)")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto",
+        description="where the embedder runs: auto = a CUDA or MPS GPU when torch sees one (with the torch backend), "
+        "else the CPU (OpenVINO int8)",
+    )
 
     @model_validator(mode="after")
     def _int8_needs_openvino(self) -> "EmbedderSettings":
@@ -90,6 +95,9 @@ class RetrievalSettings(_Section):
     rerank_backend: Literal["torch", "openvino"] = "openvino"
     rerank_precision: Literal["fp32", "bf16", "int8"] = "int8"
     rerank_max_length: int = Field(256, ge=32, le=512, description="tokens per (query, passage) pair")
+    reranker_device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto", description="where the cross-encoder runs; as embedder.device"
+    )
 
     @model_validator(mode="after")
     def _int8_needs_openvino(self) -> "RetrievalSettings":
@@ -139,6 +147,25 @@ class LLMSettings(_Section):
     base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
     api_model: str | None = Field(None, description="model name sent to the OpenAI-compatible server")
     probe: bool = Field(True, description="check the model in a subprocess before loading it in-process")
+    n_gpu_layers: Literal["auto"] | int = Field(
+        "auto",
+        description="layers llama.cpp offloads to the GPU: auto = all when the installed llama.cpp has a GPU "
+        "backend, else 0; a number (-1 is not accepted: use auto)",
+    )
+    main_gpu: int = Field(0, ge=0, le=255, description="the GPU that holds the model when there are several")
+    flash_attn: Literal["auto", "on", "off"] = Field(
+        "auto", description="flash attention: auto = llama.cpp decides when layers are offloaded, off on the CPU"
+    )
+
+    @field_validator("n_gpu_layers", mode="before")
+    @classmethod
+    def _gpu_layers(cls, value: Any) -> Any:
+        """'auto' or a non-negative integer (environment values arrive as strings)."""
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not (value == "auto" or (isinstance(value, int) and value >= 0)):
+            raise ValueError("expected 'auto' or a non-negative integer")
+        return value
 
 
 class AnswerSettings(_Section):

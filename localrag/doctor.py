@@ -7,6 +7,7 @@ crash the interpreter (llama.cpp's native code) runs in a subprocess.
 from __future__ import annotations
 
 import importlib.metadata as md
+import json
 import os
 import platform
 import re
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from localrag import hardware
 from localrag.config import Settings
 from localrag.cpu import count_physical_cores
 from localrag.errors import LocalragError
@@ -83,8 +85,13 @@ def package_versions() -> dict[str, str | None]:
 
 
 def llama_system_info(timeout: float = LLAMA_INFO_TIMEOUT_S) -> dict[str, Any]:
-    """llama.cpp's own report of the CPU features it will use, from a child interpreter."""
-    code = "import llama_cpp, sys; sys.stdout.write(llama_cpp.llama_print_system_info().decode('utf-8', 'replace'))"
+    """llama.cpp's own report of the CPU features it will use and whether it can offload to a GPU,
+    from a child interpreter."""
+    code = (
+        "import json, llama_cpp, sys; sys.stdout.write(json.dumps({"
+        "'text': llama_cpp.llama_print_system_info().decode('utf-8', 'replace'), "
+        "'gpu_offload': bool(llama_cpp.llama_supports_gpu_offload())}))"
+    )
     try:
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -96,7 +103,88 @@ def llama_system_info(timeout: float = LLAMA_INFO_TIMEOUT_S) -> dict[str, Any]:
             return {"ok": False, "error": "llama-cpp-python is not installed", "missing": True}
         last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
         return {"ok": False, "error": f"exit code {proc.returncode}: {last}"}
-    return {"ok": True, "text": proc.stdout.strip(), "features": parse_llama_system_info(proc.stdout)}
+    try:
+        data = json.loads(proc.stdout)
+    except ValueError:
+        return {"ok": False, "error": f"unreadable output: {proc.stdout[:200]!r}"}
+    text = str(data.get("text", "")).strip()
+    offload = bool(data.get("gpu_offload"))
+    return {
+        "ok": True,
+        "text": text,
+        "features": parse_llama_system_info(text),
+        "gpu_offload": offload,
+        "gpu_backend": hardware.gpu_backend(text, offload),
+    }
+
+
+def gpu_report(settings: Settings, llama: dict[str, Any], cores: int) -> tuple[dict[str, Any], list[Problem], list[str]]:
+    """The GPU side: llama.cpp's backend, the devices and memory seen, what runs where, what to install,
+    and the model size this machine suits."""
+    problems: list[Problem] = []
+    notices: list[str] = []
+    checked = bool(llama.get("ok"))
+    offload = bool(llama.get("gpu_offload")) if checked else None
+    try:
+        torch_found = list(hardware.torch_devices())
+    except ImportError:
+        torch_found = []
+    smi = hardware.nvidia_smi()
+    seen = hardware.gpu_kind_seen(torch_found, smi)
+    info: dict[str, Any] = {
+        "llama_cpp_backend": llama.get("gpu_backend") if checked else None,
+        "llama_cpp_gpu_offload": offload,
+        "torch_devices": torch_found,
+        "nvidia_smi": smi,
+        "gpu_seen": seen,
+        "ram_gb": hardware.ram_gb(),
+    }
+    if settings.llm.backend == "llama-cpp":
+        if offload is None:
+            info["llm"] = {"setting": settings.llm.n_gpu_layers, "layers": None, "reason": "llama.cpp not checked"}
+        else:
+            layers, reason = hardware.resolve_gpu_layers(settings.llm.n_gpu_layers, offload)
+            if layers and not offload:
+                reason += ": this build has no GPU backend, so the probe falls back to the CPU"
+                layers = 0
+            info["llm"] = {
+                "setting": settings.llm.n_gpu_layers,
+                "layers": layers,  # -1: every layer
+                "device": "GPU" if layers else "CPU",
+                "main_gpu": settings.llm.main_gpu,
+                "flash_attn": hardware.flash_attention(settings.llm.flash_attn, layers),
+                "reason": reason,
+            }
+    from localrag.embed import embedder_plan
+    from localrag.retrieve.rerank import reranker_plan
+
+    for name, plan in (("embedder", embedder_plan), ("reranker", reranker_plan)):
+        try:
+            info[name] = vars(plan(settings))
+        except LocalragError as e:
+            info[name] = {"error": str(e)}
+            field = "embedder.device" if name == "embedder" else "retrieval.reranker_device"
+            problems.append(_problem(str(e), f"set {field} = 'auto' or 'cpu' (or install a torch build that sees the GPU)"))
+        except ImportError as e:
+            info[name] = {"error": f"torch is not importable: {e}"}
+    gpus = len(smi) or sum(d["device"].startswith("cuda") for d in torch_found)
+    if offload and gpus and settings.llm.main_gpu >= gpus:
+        problems.append(_problem(
+            f"llm.main_gpu = {settings.llm.main_gpu}, but this machine has {gpus} GPU{'s' if gpus > 1 else ''} (numbered from 0)",
+            f"set llm.main_gpu to 0-{gpus - 1}",
+        ))  # fmt: skip
+    if checked and not offload:
+        info["install"] = {kind: hardware.pip_install_line(kind) for kind in hardware.CMAKE_FLAGS}
+        if seen:
+            notices.append(
+                f"this machine has a {'NVIDIA' if seen == 'CUDA' else 'Apple'} GPU but llama.cpp was built without a GPU "
+                f"backend, so the LLM runs on the CPU; install a {seen} build: {hardware.pip_install_line(seen)}"
+            )
+    vram = max([g["memory_gb"] for g in smi] + [d["memory_gb"] or 0 for d in torch_found] + [0]) or None
+    if seen == "Metal" and not vram:  # Apple GPUs share the RAM: about 2/3 of it is theirs to use
+        vram = round((info["ram_gb"]["total"] or 0) * 2 / 3, 1) or None
+    info["recommended_model"] = hardware.recommend_model(info["ram_gb"]["total"], vram, bool(offload), cores)
+    return info, problems, notices
 
 
 def cpu_report(cpuinfo: str | None = None) -> dict[str, Any]:
@@ -304,6 +392,10 @@ def run_doctor(settings: Settings, *, llama_info: bool = True) -> dict[str, Any]
     llm, llm_notices = llm_report(settings)
     notices += llm_notices
 
+    gpu, gpu_problems, gpu_notices = gpu_report(settings, llama, physical)
+    problems += gpu_problems
+    notices += gpu_notices
+
     disk = disk_report(Path(settings.index))
     if disk["free_bytes"] < MIN_FREE_BYTES:
         problems.append(_problem(f"only {disk['free_gb']} GB free at {disk['path']}", "free some space or put the index elsewhere with --index DIR"))
@@ -321,6 +413,7 @@ def run_doctor(settings: Settings, *, llama_info: bool = True) -> dict[str, Any]
         "cpu": cpu,
         "threads": threads,
         "llm": llm,
+        "gpu": gpu,
         "disk": disk,
         "index": index,
         "notices": notices,
@@ -379,6 +472,7 @@ def summarize(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("cpu", f"{cpu['model']}: {flags}"),
         ("llama.cpp", llama_line),
         ("llm", _llm_line(report.get("llm") or {})),
+        *gpu_lines(report.get("gpu") or {}),
         ("threads", f"{th['usable']} usable CPUs, {th['physical_cores'] or '?'} physical cores; LLM uses {th['llm_threads']}"),
         ("disk", f"{disk['free_gb']} GB free at {disk['path']}"),
         ("index", index_line),
@@ -410,3 +504,42 @@ def _llm_line(llm: dict[str, Any]) -> str:
         return llm["error"]
     template = "chat template" if llm.get("chat_template") else "NO chat template"
     return f"{llm.get('name') or llm['path']} ({llm.get('architecture')}, trained context {llm.get('context_length')}, n_ctx {llm.get('n_ctx')}, {template})"
+
+
+def gpu_lines(gpu: dict[str, Any]) -> list[tuple[str, str]]:
+    """The GPU side of the human summary: backend and devices, where each model runs, what to install, model size."""
+    if not gpu:
+        return []
+    backend = gpu.get("llama_cpp_backend")
+    if gpu.get("llama_cpp_gpu_offload") is None:
+        build = "llama.cpp not checked"
+    else:
+        build = f"llama.cpp GPU backend: {backend}" if backend else "llama.cpp: no GPU backend"
+    seen = [f"{d['name']} ({d['device']}{_gb(d.get('memory_gb'))})" for d in gpu.get("torch_devices") or []]
+    seen += [f"{g['name']} ({g['memory_gb']} GB, {g['free_gb']} GB free; nvidia-smi)" for g in gpu.get("nvidia_smi") or []]
+    lines = [("gpu", f"{build}; devices seen: {', '.join(seen) or 'none (torch sees no CUDA or MPS device, no nvidia-smi)'}")]
+    llm = gpu.get("llm")
+    if llm:
+        if llm.get("layers") is None:
+            where = llm["reason"]
+        else:
+            where = "GPU, " + hardware.describe_layers(llm["layers"]) if llm["layers"] else "CPU, 0 layers offloaded"
+            where += f"; {llm['reason']}"
+        lines.append(("llm device", where))
+    for name in ("embedder", "reranker"):
+        plan = gpu.get(name) or {}
+        if "error" in plan:
+            lines.append((f"{name} device", plan["error"]))
+        elif plan:
+            lines.append((f"{name} device", f"{plan['device']} ({plan['backend']} {plan['precision']}, batch {plan['batch_size']}; {plan['reason']})"))
+    install = gpu.get("install")
+    if install:
+        lines.append(("gpu build", "to use a GPU, reinstall llama-cpp-python built for it: " + "; ".join(f"{k}: {v}" for k, v in install.items())))
+    rec = gpu.get("recommended_model")
+    if rec:
+        lines.append(("model size", f"{rec['size']} ({rec['example']}): {rec['reason']}"))
+    return lines
+
+
+def _gb(value: float | None) -> str:
+    return f", {value} GB" if value else ""

@@ -13,6 +13,7 @@ import numpy as np
 
 from localrag.config import Settings
 from localrag.errors import ConfigError, ModelMissingError
+from localrag.hardware import GPU_EMBED_BATCH, EncoderPlan, chosen_fields, plan_encoder
 
 log = logging.getLogger("localrag")
 
@@ -51,7 +52,7 @@ class Embedder:
     backend "torch": sentence-transformers (fp32, or bf16 weights where the CPU runs bf16 natively).
     backend "openvino": the same weights converted to OpenVINO (fp32, bf16 hint, or NNCF int8; see
     localrag/openvino_encoder.py), tokenized by the model's own tokenizer, pooled as its
-    sentence-transformers config says.
+    sentence-transformers config says. `device` (torch only): cpu, cuda or mps (see embedder_plan).
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class Embedder:
         batch_size: int = 64,
         backend: str = "openvino",
         threads: int | None = None,
+        device: str = "cpu",
     ):
         import transformers
 
@@ -76,6 +78,9 @@ class Embedder:
         self.name = model_dir.name
         self.batch_size = batch_size
         self.backend = backend
+        if device != "cpu" and backend != "torch":
+            raise ConfigError(f"the embedder runs on {device} only with embedder.backend = 'torch'")
+        self.device = device
         if backend == "openvino":
             self._init_openvino(model_dir, precision, threads)
         else:
@@ -85,9 +90,9 @@ class Embedder:
         import torch
         from sentence_transformers import SentenceTransformer
 
-        self.model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+        self.model = SentenceTransformer(str(model_dir), device=self.device, local_files_only=True)
         self.model.eval()
-        if precision == "bf16" and not bf16_supported():
+        if precision == "bf16" and self.device == "cpu" and not bf16_supported():
             log.info("bf16 is not native on this CPU; embedding in fp32")
             precision = "fp32"
         if precision == "bf16":
@@ -197,15 +202,27 @@ def _max_seq_length(model_dir: Path, tokenizer) -> int:
     return int(min(tokenizer.model_max_length, 512))
 
 
+def embedder_plan(settings: Settings) -> EncoderPlan:
+    """Where and how the embedder runs: embedder.device resolved against what torch sees."""
+    e = settings.embedder
+    return plan_encoder(
+        e, section_name="embedder", prefix="", device_field="device", batch=e.batch_size,
+        chosen=chosen_fields(settings, "embedder"), gpu_batch=GPU_EMBED_BATCH,
+    )  # fmt: skip
+
+
 def vector_settings(settings: Settings) -> dict[str, str]:
     """The settings an embedding vector depends on, besides its text (caches of vectors key on these)."""
-    e = settings.embedder
-    return {"embedder": e.model, "backend": e.backend, "precision": e.precision}
+    plan = embedder_plan(settings)
+    return {"embedder": settings.embedder.model, "backend": plan.backend, "precision": plan.precision}
 
 
 def load_embedder(settings: Settings) -> Embedder:
     from localrag.models import resolve_model_path
 
     path = resolve_model_path(settings, "embedder", settings.embedder.model)
-    e = settings.embedder
-    return Embedder(path, precision=e.precision, batch_size=e.batch_size, backend=e.backend, threads=e.threads)
+    plan = embedder_plan(settings)
+    return Embedder(
+        path, precision=plan.precision, batch_size=plan.batch_size, backend=plan.backend,
+        threads=settings.embedder.threads, device=plan.device,
+    )  # fmt: skip

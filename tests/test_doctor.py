@@ -146,3 +146,46 @@ def test_index_health_reads_as_words_not_a_dict(tmp_path, models_dir, notes, emb
     assert doctor.health_line({"catalog": "ok", "dense": "rebuilt", "fresh": False}) == (
         "catalogue ok, vector index rebuilt, vector and keyword indexes behind the catalogue (rebuilt when next opened)"
     )
+
+
+def test_doctor_json_reports_the_gpu_side_on_this_cpu_build(tmp_path, smollm2_path, capsys, monkeypatch):
+    """`localrag doctor --json` through the CLI, with the real llama.cpp child process and torch."""
+    import json
+
+    from localrag import cli, hardware
+
+    info = doctor.llama_system_info()
+    if not info.get("ok") or info["gpu_offload"] or hardware.torch_devices():
+        pytest.skip("needs this machine's CPU-only llama.cpp and torch")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LOCALRAG_MODELS", str(smollm2_path.parent))
+    monkeypatch.setenv("LOCALRAG_INDEX", str(tmp_path / "index"))
+    monkeypatch.setenv("LOCALRAG_LLM__MODEL", "smollm2-135m-instruct")
+    cli.main(["doctor", "--json"])
+    gpu = json.loads(capsys.readouterr().out)["gpu"]
+    assert gpu["llama_cpp_backend"] is None and gpu["llama_cpp_gpu_offload"] is False
+    assert gpu["torch_devices"] == [] and gpu["gpu_seen"] is None
+    assert gpu["llm"]["layers"] == 0 and gpu["llm"]["device"] == "CPU" and gpu["llm"]["setting"] == "auto"
+    assert "no GPU backend" in gpu["llm"]["reason"]
+    assert gpu["embedder"]["device"] == "cpu" and gpu["embedder"]["backend"] == "openvino"
+    assert gpu["reranker"]["device"] == "cpu"
+    assert gpu["install"] == {kind: hardware.pip_install_line(kind) for kind in ("CUDA", "Metal", "Vulkan")}
+    assert gpu["recommended_model"]["size"] in {"1.5B", "3B", "7B", "14B", "32B"} and gpu["recommended_model"]["reason"]
+    assert gpu["ram_gb"]["total"] > 0
+
+    cli.main(["doctor"])
+    text = capsys.readouterr().out
+    assert "gpu: llama.cpp: no GPU backend" in text
+    assert 'CMAKE_ARGS="-DGGML_CUDA=on"' in text and 'CMAKE_ARGS="-DGGML_METAL=on"' in text
+    assert "llm device: CPU, 0 layers offloaded" in text and "embedder device: cpu" in text
+
+
+def test_doctor_names_a_device_torch_does_not_see(tmp_path):
+    from localrag import hardware
+
+    if hardware.torch_devices():
+        pytest.skip("torch sees a GPU here")
+    report = doctor.run_doctor(_settings(tmp_path, tmp_path / "no-models", **{"embedder.device": "cuda"}), llama_info=False)
+    [bad] = [p for p in report["problems"] if "embedder.device" in p["problem"]]
+    assert "'cuda' is not available here" in bad["problem"] and "embedder.device = 'auto' or 'cpu'" in bad["fix"]
+    assert report["gpu"]["llm"] == {"setting": "auto", "layers": None, "reason": "llama.cpp not checked"}

@@ -73,7 +73,7 @@ def load_llm(settings: Settings) -> LLM:
             n_ctx=cfg.n_ctx,
             temperature=cfg.temperature,
         )
-    from localrag.generate.llama import load_llama
+    from localrag.generate.llama import gpu_request, load_llama
     from localrag.models import resolve_model_path
 
     path = resolve_model_path(settings, "llm", cfg.model)
@@ -83,4 +83,5 @@ def load_llm(settings: Settings) -> LLM:
         n_threads=cfg.n_threads or physical_cores(),
         temperature=cfg.temperature,
         probe=cfg.probe,
+        gpu=gpu_request(cfg),
     )

@@ -9,6 +9,10 @@ Three things here are not what llama-cpp-python does by default, on purpose:
 * Before a model is loaded in-process it is loaded and run for a few tokens in a subprocess
   (`localrag.generate.probe`), because a crash in native code would take the whole app down.
   The verdict is cached per model file, llama-cpp-python version and CPU flags.
+* GPU offload (`llm.n_gpu_layers`, `llm.main_gpu`, `llm.flash_attn`; decided in
+  `localrag.hardware`) goes through the same probe: when offloading every layer fails, half the
+  layers, then the CPU are tried, and the fallback is said once, as a warning. A GPU that fails
+  mid-answer ends that answer with a clear error and the model is reloaded on the CPU.
 * An abort callback is installed on the context, so cancelling stops prompt processing too,
   not only between generated tokens (a long prompt on a small CPU takes many seconds).
 
@@ -21,22 +25,71 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from localrag import hardware
 from localrag.errors import LLMError
 
+log = logging.getLogger("localrag")
+
 PROBE_TIMEOUT_S = 180
-# Parameter sets tried in order until one survives the subprocess probe.
+# CPU parameter sets tried in order until one survives the subprocess probe.
 PROBE_VARIANTS: list[dict[str, Any]] = [
     {"use_extra_bufts": False},
     {"use_extra_bufts": False, "use_mmap": False, "single_thread": True},
 ]
+# The probe's exit status when layers were to be offloaded but the llama.cpp build has no GPU
+# backend: trying fewer layers cannot help, so the CPU variants come next.
+NO_GPU_BACKEND_EXIT = 5
+
+
+@dataclass(frozen=True)
+class GpuRequest:
+    """What to ask llama.cpp for: `layers` to offload (hardware.ALL_LAYERS = every one), on `main_gpu`,
+    with flash attention `flash_attn` (the llm.flash_attn setting). `reason`: why this many layers."""
+
+    layers: int = 0
+    main_gpu: int = 0
+    flash_attn: str = "auto"
+    reason: str = ""
+
+
+def gpu_offload_supported() -> bool:
+    """Whether the installed llama.cpp was built with a GPU backend."""
+    return bool(_llama_module().llama_supports_gpu_offload())
+
+
+def gpu_request(llm_settings: Any) -> GpuRequest:
+    """The GpuRequest for the llm settings section ("auto" layers resolved against this build)."""
+    layers, reason = hardware.resolve_gpu_layers(llm_settings.n_gpu_layers, gpu_offload_supported())
+    return GpuRequest(layers, llm_settings.main_gpu, llm_settings.flash_attn, reason)
+
+
+def probe_variants(gpu: GpuRequest, n_layers: int | None) -> list[dict[str, Any]]:
+    """Parameter sets to try in order: the layers asked for, fewer, then the CPU variants."""
+    offloaded = [
+        {"use_extra_bufts": False, "n_gpu_layers": layers}
+        for layers in hardware.fallback_layers(gpu.layers, n_layers)
+        if layers != 0
+    ]
+    return offloaded + [{**v, "n_gpu_layers": 0} for v in PROBE_VARIANTS]
+
+
+def _flash_attn_type(setting: str, layers: int) -> int:
+    llama_cpp = _llama_module()
+    return {
+        "auto": llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO,
+        "on": llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED,
+        "off": llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED,
+    }[hardware.flash_attention(setting, layers)]
 
 
 def _llama_module() -> Any:
@@ -63,14 +116,19 @@ def make_llama(
     use_extra_bufts: bool = False,
     use_mmap: bool = True,
     abort: Any = None,
+    n_gpu_layers: int = 0,
+    main_gpu: int = 0,
+    flash_attn: str = "auto",
     **kwargs: Any,
 ) -> Any:
     """A `llama_cpp.Llama` with the model and context parameters it does not expose set.
 
-    `abort` is a ctypes `ggml_abort_callback` (kept alive by the caller) or None.
+    `abort` is a ctypes `ggml_abort_callback` (kept alive by the caller) or None; `flash_attn` is
+    the llm.flash_attn setting (see hardware.flash_attention).
     """
     llama_cpp = _llama_module()
     switch = supports_extra_bufts_switch()
+    flash = _flash_attn_type(flash_attn, n_gpu_layers)
 
     class _Llama(llama_cpp.Llama):  # type: ignore[misc, name-defined]
         @property
@@ -91,6 +149,7 @@ def make_llama(
         def context_params(self, params: Any) -> None:
             if abort is not None:
                 params.abort_callback = abort
+            params.flash_attn_type = flash
             self._localrag_context_params = params
 
     try:
@@ -100,6 +159,8 @@ def make_llama(
             n_threads=n_threads,
             n_threads_batch=n_threads,
             use_mmap=use_mmap,
+            n_gpu_layers=n_gpu_layers,
+            main_gpu=main_gpu,
             verbose=False,
             **kwargs,
         )
@@ -120,11 +181,15 @@ def _cpu_flags() -> str:
     return "unknown"
 
 
-def probe_key(path: Path) -> str:
-    """Identity of (model file, llama-cpp-python build, CPU) for caching the probe verdict."""
+def probe_key(path: Path, gpu: GpuRequest = GpuRequest()) -> str:
+    """Identity of (model file, llama-cpp-python build, CPU, GPU request) for caching the probe verdict."""
     st = path.stat()
     llama_cpp = _llama_module()
     raw = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{llama_cpp.__version__}|{_cpu_flags()}"
+    if gpu.layers != 0:  # CPU-only keys stay as they were, so existing verdicts still count
+        # the build's backends too: a rebuild with CMAKE_ARGS keeps the version but not the verdict
+        build = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+        raw += f"|gpu {gpu.layers} {gpu.main_gpu} {gpu.flash_attn}|{build}"
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
@@ -155,40 +220,82 @@ def _write_cache(key: str, verdict: dict[str, Any]) -> None:
         pass  # a cache we cannot write only costs a re-probe next time
 
 
-def run_probe(path: Path, variant: dict[str, Any], n_threads: int, timeout: float = PROBE_TIMEOUT_S) -> str | None:
-    """Load + decode a few tokens in a subprocess. None when it worked, else why not."""
+@dataclass(frozen=True)
+class ProbeResult:
+    ok: bool
+    why: str = ""  # when not ok
+    no_gpu_backend: bool = False  # offload asked of a build without a GPU backend
+
+
+def run_probe(
+    path: Path, variant: dict[str, Any], n_threads: int, timeout: float = PROBE_TIMEOUT_S, gpu: GpuRequest = GpuRequest()
+) -> ProbeResult:
+    """Load + decode a few tokens in a subprocess, with `variant`'s parameters and `gpu`'s device choices."""
     cmd = [
         sys.executable, "-m", "localrag.generate.probe", str(path),
         "--threads", "1" if variant.get("single_thread") else str(n_threads),
         "--extra-bufts", "1" if variant.get("use_extra_bufts") else "0",
         "--mmap", "1" if variant.get("use_mmap", True) else "0",
+        "--gpu-layers", str(variant.get("n_gpu_layers", 0)),
+        "--main-gpu", str(gpu.main_gpu),
+        "--flash-attn", gpu.flash_attn,
     ]  # fmt: skip
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return f"timed out after {timeout:.0f}s"
+        return ProbeResult(False, f"timed out after {timeout:.0f}s")
     if proc.returncode == 0:
-        return None
+        return ProbeResult(True)
     if proc.returncode < 0:
-        return f"crashed with signal {-proc.returncode}"
+        return ProbeResult(False, f"crashed with signal {-proc.returncode}")
     tail = (proc.stderr.strip().splitlines() or ["exit status %d" % proc.returncode])[-1]
-    return tail[:300]
+    return ProbeResult(False, tail[:300], no_gpu_backend=proc.returncode == NO_GPU_BACKEND_EXIT)
 
 
-def choose_variant(path: Path, n_threads: int, use_cache: bool = True) -> dict[str, Any]:
-    """The first parameter set that survives the probe (cached), or LLMError naming the failures."""
-    key = probe_key(path)
+def _model_layers(path: Path) -> int | None:
+    from localrag.models import read_gguf_metadata
+
+    try:
+        meta = read_gguf_metadata(path)
+    except (OSError, ValueError, LLMError):
+        return None
+    layers = meta.get(f"{meta.get('general.architecture')}.block_count")
+    return layers if isinstance(layers, int) else None
+
+
+def fallback_note(gpu: GpuRequest, layers: int, why: str) -> str:
+    """The one plain sentence said when fewer layers than asked run on the GPU."""
+    where = "every layer runs on the CPU" if layers == 0 else f"{hardware.describe_layers(layers)} run on the GPU"
+    return f"could not offload {hardware.describe_layers(gpu.layers)} to the GPU: {why}; {where} instead"
+
+
+def choose_variant(path: Path, n_threads: int, use_cache: bool = True, gpu: GpuRequest = GpuRequest()) -> dict[str, Any]:
+    """The first parameter set that survives the probe (cached), or LLMError naming the failures.
+
+    The variant's "n_gpu_layers" is what runs on the GPU; "fallback" (when present) says why fewer
+    layers than `gpu` asked for do.
+    """
+    key = probe_key(path, gpu)
     if use_cache:
         cached = _read_cache().get(key)
         if isinstance(cached, dict) and cached.get("ok"):
             return dict(cached["variant"])
-    failures = []
-    for variant in PROBE_VARIANTS:
-        why = run_probe(path, variant, n_threads)
-        if why is None:
-            _write_cache(key, {"ok": True, "variant": variant, "model": path.name})
-            return dict(variant)
-        failures.append(why)
+    failures: list[str] = []
+    gpu_failure, no_backend = "", False
+    for variant in probe_variants(gpu, _model_layers(path) if gpu.layers else None):
+        layers = variant["n_gpu_layers"]
+        if layers and no_backend:
+            continue  # fewer layers cannot help a build without a GPU backend
+        result = run_probe(path, variant, n_threads, gpu=gpu)
+        if result.ok:
+            chosen = dict(variant)
+            if layers != gpu.layers:
+                chosen["fallback"] = fallback_note(gpu, layers, gpu_failure)
+            _write_cache(key, {"ok": True, "variant": chosen, "model": path.name})
+            return chosen
+        failures.append(result.why)
+        if layers:
+            gpu_failure, no_backend = result.why, result.no_gpu_backend
     raise LLMError(
         f"the model {path.name} does not run on this machine with llama.cpp ("
         + "; ".join(failures)
@@ -211,6 +318,7 @@ class LlamaCppLLM:
         temperature: float = 0.1,
         variant: dict[str, Any] | None = None,
         seed: int = 0,
+        gpu: GpuRequest = GpuRequest(),
     ) -> None:
         llama_cpp = _llama_module()
         variant = variant or PROBE_VARIANTS[0]
@@ -218,25 +326,50 @@ class LlamaCppLLM:
         self.name = path.stem
         self.temperature = temperature
         self.seed = seed
+        self.gpu = gpu
+        # layers on the GPU (hardware.ALL_LAYERS: every one); 0 once a GPU failure moved the model to the CPU
+        self.gpu_layers = int(variant.get("n_gpu_layers", 0))
+        self.offload_note: str | None = variant.get("fallback")  # why fewer layers than asked are offloaded
         self._lock = threading.Lock()
         self._cancel: threading.Event | None = None
         # Kept on self: llama.cpp holds only the raw function pointer.
         self._abort_cb = llama_cpp.ggml_abort_callback(self._should_abort)
-        threads = 1 if variant.get("single_thread") else n_threads
-        self._llama = make_llama(
-            path,
-            n_ctx=n_ctx,
-            n_threads=threads,
-            use_extra_bufts=bool(variant.get("use_extra_bufts", False)),
-            use_mmap=bool(variant.get("use_mmap", True)),
-            abort=self._abort_cb,
-            seed=seed,
-        )
+        self._load_args: dict[str, Any] = {
+            "n_ctx": n_ctx,
+            "n_threads": 1 if variant.get("single_thread") else n_threads,
+            "use_extra_bufts": bool(variant.get("use_extra_bufts", False)),
+            "use_mmap": bool(variant.get("use_mmap", True)),
+            "abort": self._abort_cb,
+            "seed": seed,
+            "main_gpu": gpu.main_gpu,
+            "flash_attn": gpu.flash_attn,
+        }
+        self._llama = make_llama(path, n_gpu_layers=self.gpu_layers, **self._load_args)
         self.n_ctx = self._llama.n_ctx()
         self._formatter = self._template_formatter()
+        self._use_template()
+
+    def _use_template(self) -> None:
         if self._formatter is not None:
             # generate with exactly the template the tokens are counted with
             self._llama.chat_format = "chat_template.default"
+
+    @property
+    def device(self) -> str:
+        """"GPU" when layers are offloaded, else "CPU" (for status lines)."""
+        return "GPU" if self.gpu_layers != 0 else "CPU"
+
+    def _failed(self, what: str, error: Exception) -> LLMError:
+        """The error for a failed decode; a GPU failure moves the model to the CPU for the next question."""
+        if self.gpu_layers == 0:
+            return LLMError(f"{self.name}: {what} failed: {error}")
+        self._llama = None  # free the GPU copy before loading the CPU one
+        self._llama = make_llama(self.path, n_gpu_layers=0, **self._load_args)
+        self._use_template()
+        self.gpu_layers = 0
+        return LLMError(
+            f"{self.name}: {what} failed on the GPU ({error}); this answer stopped, the next question runs on the CPU"
+        )
 
     def _should_abort(self, _data: Any) -> bool:
         cancel = self._cancel
@@ -311,7 +444,7 @@ class LlamaCppLLM:
             except RuntimeError as e:
                 if cancel is not None and cancel.is_set():
                     return None
-                raise LLMError(f"{self.name}: prompt evaluation failed: {e}") from None
+                raise self._failed("prompt evaluation", e) from None
             finally:
                 self._cancel = None
         probs = np.exp(logits - logits.max())
@@ -345,14 +478,14 @@ class LlamaCppLLM:
             except RuntimeError as e:
                 if cancel is not None and cancel.is_set():
                     return  # llama_decode aborted by our callback
-                raise LLMError(f"{self.name}: generation failed: {e}") from None
+                raise self._failed("generation", e) from None
             finally:
                 if chunks is not None:
                     chunks.close()
                 self._cancel = None
 
 
-_LOADED: dict[tuple[str, int, int, float], LlamaCppLLM] = {}
+_LOADED: dict[tuple[str, int, int, float, GpuRequest], LlamaCppLLM] = {}
 _LOADED_LOCK = threading.Lock()
 
 
@@ -373,14 +506,24 @@ def load_llama(
     n_threads: int,
     temperature: float = 0.1,
     probe: bool = True,
+    gpu: GpuRequest = GpuRequest(),
 ) -> LlamaCppLLM:
-    """Load (once per process and parameter set) a GGUF model, probing it first."""
+    """Load (once per process and parameter set) a GGUF model, probing it first.
+
+    When fewer layers than `gpu` asks for could be offloaded, that is said once, as a warning."""
     path = find_gguf(path)
-    key = (str(path.resolve()), n_ctx, n_threads, temperature)
+    key = (str(path.resolve()), n_ctx, n_threads, temperature, gpu)
     with _LOADED_LOCK:
         llm = _LOADED.get(key)
         if llm is None:
-            variant = choose_variant(path, n_threads) if probe else PROBE_VARIANTS[0]
-            llm = LlamaCppLLM(path, n_ctx=n_ctx, n_threads=n_threads, temperature=temperature, variant=variant)
+            if probe:
+                variant = choose_variant(path, n_threads, gpu=gpu)
+            else:  # unprobed: a build without a GPU backend offloads nothing, whatever is asked
+                variant = {**PROBE_VARIANTS[0], "n_gpu_layers": gpu.layers if gpu_offload_supported() else 0}
+            if variant.get("fallback"):
+                log.warning("%s: %s", path.stem, variant["fallback"])
+            llm = LlamaCppLLM(
+                path, n_ctx=n_ctx, n_threads=n_threads, temperature=temperature, variant=variant, gpu=gpu
+            )
             _LOADED[key] = llm
         return llm

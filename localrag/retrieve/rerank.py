@@ -10,8 +10,10 @@ import numpy as np
 
 from localrag.config import Settings
 from localrag.errors import ConfigError, ModelMissingError
+from localrag.hardware import GPU_RERANK_BATCH, EncoderPlan, chosen_fields, plan_encoder
 
 log = logging.getLogger("localrag")
+CPU_RERANK_BATCH = 32
 
 RERANK_OFF_NOTICE = (
     "reranking is off: no cross-encoder in the models folder "
@@ -26,21 +28,26 @@ class Reranker:
     natively (top-20 pairs of ~200 tokens, MiniLM-L6 shape, 2 cores: 3.6 s fp32 -> 2.4 s bf16 under load).
     backend "openvino": the same weights converted to OpenVINO (fp32 / bf16 hint / NNCF int8; see
     localrag/openvino_encoder.py). Scores go through the activation CrossEncoder.predict would apply
-    (`_uses_sigmoid`), so they are on the same scale under both backends.
+    (`_uses_sigmoid`), so they are on the same scale under both backends. `device` (torch only):
+    cpu, cuda or mps (see reranker_plan).
     """
 
     def __init__(
         self,
         model_dir: Path,
-        batch_size: int = 32,
+        batch_size: int = CPU_RERANK_BATCH,
         max_length: int = 256,
         precision: str = "int8",
         backend: str = "openvino",
         threads: int | None = None,
+        device: str = "cpu",
     ):
         import transformers
 
         transformers.utils.logging.disable_progress_bar()
+        if device != "cpu" and backend != "torch":
+            raise ConfigError(f"the cross-encoder runs on {device} only with retrieval.rerank_backend = 'torch'")
+        self.device = device
         self.name = Path(model_dir).name
         self.batch_size = batch_size
         self.max_length = max_length
@@ -58,8 +65,8 @@ class Reranker:
 
         from localrag.embed import bf16_supported
 
-        self.model = CrossEncoder(str(model_dir), device="cpu", max_length=self.max_length, local_files_only=True)
-        if precision == "bf16" and bf16_supported():
+        self.model = CrossEncoder(str(model_dir), device=self.device, max_length=self.max_length, local_files_only=True)
+        if precision == "bf16" and (self.device != "cpu" or bf16_supported()):
             self.model.model.to(torch.bfloat16)
         self.precision = precision
         self._score = self._score_torch
@@ -124,11 +131,21 @@ def load_reranker(settings: Settings) -> Reranker | None:
         path = resolve_model_path(settings, "reranker", settings.retrieval.reranker)
     except ModelMissingError:
         return None
-    r = settings.retrieval
+    plan = reranker_plan(settings)
     return Reranker(
         path,
-        max_length=r.rerank_max_length,
-        precision=r.rerank_precision,
-        backend=r.rerank_backend,
+        batch_size=plan.batch_size,
+        max_length=settings.retrieval.rerank_max_length,
+        precision=plan.precision,
+        backend=plan.backend,
         threads=settings.embedder.threads,
+        device=plan.device,
     )
+
+
+def reranker_plan(settings: Settings) -> EncoderPlan:
+    """Where and how the cross-encoder runs: retrieval.reranker_device resolved against what torch sees."""
+    return plan_encoder(
+        settings.retrieval, section_name="retrieval", prefix="rerank_", device_field="reranker_device",
+        batch=CPU_RERANK_BATCH, chosen=chosen_fields(settings, "retrieval"), gpu_batch=GPU_RERANK_BATCH,
+    )  # fmt: skip

@@ -156,6 +156,7 @@ class LocalragApp(App[None]):
                 rerank = self.settings.retrieval.rerank and self.index.searcher.reranker is not None
                 name = getattr(self.session.llm, "name", "") or self.model_label()
             self._ui(self.models_loaded, rerank, name if self.settings.llm.backend != "none" else self.model_label())
+            self._ui(setattr, self.status_bar, "device", self.llm_device())
         except LocalragError as e:
             self._ui(self.report_error, str(e))
 
@@ -164,6 +165,11 @@ class LocalragApp(App[None]):
             self.status_bar.busy = ""
         self.show_rerank(rerank)
         self.status_bar.model = name
+
+    def llm_device(self) -> str:
+        """CPU or GPU: where the in-process LLM runs now ("" for the extractive and server backends)."""
+        llm = self.session.llm if self.session is not None else None
+        return str(getattr(llm, "device", ""))
 
     def show_rerank(self, loaded: bool | None = None) -> None:
         """Reranking as it will happen: on, off, or on but no cross-encoder installed. `loaded`:
@@ -255,6 +261,7 @@ class LocalragApp(App[None]):
         view.fail(message)
         self.generating = None
         self.status_bar.busy = ""
+        self.status_bar.device = self.llm_device()  # a GPU failure moves the model to the CPU
 
     def action_stop(self) -> None:
         if self.generating is not None and self.session is not None:

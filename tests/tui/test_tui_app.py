@@ -270,3 +270,24 @@ async def test_status_bar_says_rerank_on_with_a_cross_encoder(app_factory, tiny_
         assert app.status_bar.rerank == "on"
         await ask(pilot, QUESTION)
         assert app.status_bar.rerank == "on" and "rerank on" in str(app.status_bar.render())
+
+
+async def test_status_bar_says_whether_the_llm_runs_on_the_cpu_or_the_gpu(app_factory):
+    path = smollm2_path()
+    if path is None:
+        pytest.skip("no SmolLM2 GGUF")
+    from localrag.generate.llama import gpu_offload_supported
+
+    app = app_factory(**{"llm.backend": "llama-cpp", "llm.model": str(path), "llm.n_ctx": 1024})
+    async with app.run_test(size=(160, 36)) as pilot:
+        await wait_for(pilot, lambda: app.status_bar.device != "", 120, "the LLM to load")
+        where = "GPU" if gpu_offload_supported() else "CPU"
+        assert app.status_bar.device == where
+        assert f"{path.stem} on {where}" in str(app.status_bar.render())
+
+
+async def test_status_bar_names_no_device_for_extractive_answers(app_factory):
+    app = app_factory()
+    async with app.run_test(size=(160, 36)) as pilot:
+        await wait_for(pilot, lambda: app.session is not None and app.status_bar.busy == "", 120, "the models")
+        assert app.status_bar.device == "" and " on CPU" not in str(app.status_bar.render())

@@ -1,4 +1,5 @@
-"""One line of facts: the index, the model, the context used and how long the last answer took."""
+"""One line of facts: the index, the model and where it runs (CPU or GPU), the context used and how
+long the last answer took."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class StatusBar(Static):
     skipped: reactive[int] = reactive(0)
     model: reactive[str] = reactive("")
     rerank: reactive[str] = reactive("off")  # on | off | missing (wanted, but no cross-encoder installed)
+    device: reactive[str] = reactive("")  # CPU | GPU for an in-process LLM; "" when none runs here
     tokens_used: reactive[int] = reactive(0)
     context_window: reactive[int] = reactive(0)
     retrieve_ms: reactive[float | None] = reactive(None)
@@ -58,7 +60,10 @@ class StatusBar(Static):
         if self.skipped:
             parts.append((f" · {self.skipped} skipped", "$warning"))
         rerank = {"on": " · rerank on", "missing": " · rerank off (no cross-encoder installed)"}.get(self.rerank, " · rerank off")
-        parts += [sep, (self.model, "bold"), (rerank, "$text-muted")]
+        parts += [sep, (self.model, "bold")]
+        if self.device:
+            parts.append((f" on {self.device}", "$warning" if self.device == "CPU" else "$success"))
+        parts.append((rerank, "$text-muted"))
         if self.context_window:
             parts += [sep, f"ctx {self.tokens_used:,}/{_count(self.context_window)}"]
         if self.retrieve_ms is not None:
