@@ -72,6 +72,7 @@ def test_the_builder_copies_the_folders_from_the_repo(tmp_path, questions):
             if q.answerable:
                 assert (tmp_path / name / q.expected_path).is_file(), q.id
     assert not (tmp_path / "manual" / "benchmarks.md").exists()  # its figures change
+    assert not (tmp_path / "manual" / "serving.md").exists()  # the manual as the questions were written
     with pytest.raises(SystemExit):
         builder.main(["--out", str(tmp_path), "--only", "nonsense"])
 
