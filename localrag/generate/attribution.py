@@ -21,7 +21,8 @@ word with the sentence, so a number counts only where it stands near what the se
 about it; names anywhere in the passage. A sentence is *supported* by the best passage in which all its numbers and names
 occur and whose coverage reaches its threshold (or whose similarity does, with at least half
 that coverage); it is then cited to that passage. A sentence that only repeats the question's
-words ("Yes, statins lower LDL.") is checked with all its words and needs RESTATED_COVERAGE of
+words ("Yes, statins lower LDL."), or adds one word of its own to them ("There is no evidence
+that starch harms kidneys."), is checked with all its words and needs RESTATED_COVERAGE of
 them; one with no content word ("Yes.") is *neutral*. Any other sentence is *unsupported*: it
 is marked so in the text and never shown as verified. The model's own [n], where it wrote one,
 is kept only when that passage supports the sentence.
@@ -243,6 +244,20 @@ class Measured:
     restated: set[int] = field(default_factory=set)  # sentences in the question's words only
 
 
+# A sentence that adds at most this many terms of its own to the question's words restates it.
+THIN_TERMS = 1
+
+
+def _thin(facts: tuple[set[str], set[str], set[str]], sentence: str, question_terms: set[str]) -> bool:
+    """A sentence that only wraps the question's words around one word of its own ("There is no
+    evidence that starch harms kidneys.") says no more than the question: it is checked as a
+    restatement, with all its words."""
+    numbers_, names_, terms = facts
+    if numbers_ or names_ or len(terms) > THIN_TERMS:
+        return False
+    return len(key_terms(sentence, set()) & question_terms) >= 3
+
+
 def measure(
     answer: str,
     question: str,
@@ -275,7 +290,7 @@ def measure(
         # Hydrogen" is not backed by a passage that names Hydrogen for Node.js 18)
         # (numbers in digits: "which two defences" asks for two things, it names no version)
         echoed = (sentence_numbers & question_digits, (sentence_names & question_names) - facts[1])
-        if not any(facts):
+        if not any(facts) or _thin(facts, plain, question_terms):
             # Only the question's own words ("Yes, statins lower LDL."): a verdict on it, backed by
             # a passage that says nearly all of them, or by none (a restated unanswerable question).
             facts = (sentence_numbers, sentence_names, key_terms(plain, set()))

@@ -165,3 +165,12 @@ def test_what_a_sentence_repeats_from_the_question_must_hold_where_its_facts_do(
     diary = "Against codling moth: grease bands and pheromone traps."
     (s,) = attribute("It lists two: grease bands and pheromone traps.", "Which two defences does it list?", [diary])
     assert s.status == "supported"
+
+
+def test_a_sentence_that_adds_one_word_to_the_question_is_checked_as_a_restatement():
+    albumin = "Albumin and saline gave similar outcomes in the ICU. There is no evidence of harm from albumin."
+    question = "Does hydroxyethyl starch increase kidney injury compared with saline?"
+    (s,) = attribute("There is no evidence that hydroxyethyl starch increases kidney injury compared with saline.", question, [albumin])
+    assert s.status == "unsupported"  # its one own word, "evidence", is in the passage; the claim is not
+    (s,) = attribute("Starch increases kidney injury: it doubled dialysis in the trial.", question, ["Starch doubled dialysis in the trial, a kidney injury."])
+    assert s.status == "supported"  # two words of its own: an answer, checked as one
