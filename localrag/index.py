@@ -2,7 +2,7 @@
 
     from localrag import Index
     idx = Index.open("indexes/notes")            # or Index.create(path)
-    idx.add("~/notes")                           # incremental; returns a summary dict
+    idx.add("~/notes")                           # incremental; returns an IndexReport
     hits = idx.search("tomato fertiliser", k=5)
     answer = idx.ask("what fertiliser do the tomatoes get?")   # .text, .citations, .sources
     for event in idx.ask_stream("..."): ...
@@ -10,11 +10,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 
 from localrag.config import Settings, load_settings
+from localrag.index_events import Progress
+from localrag.reports import IndexReport, IndexStatus
 from localrag.types import Answer, Hit
 
 
@@ -84,8 +86,11 @@ class Index:
             self.__dict__.pop(name, None)
         self.__dict__.pop("searcher", None)  # it holds the embedder and the reranker
 
-    def add(self, folder: str | Path | Sequence[str | Path], progress: Callable | None = None, rebuild: bool = False) -> dict:
-        """Index `folder` incrementally (only new or changed files are embedded).
+    def add(
+        self, folder: str | Path | Sequence[str | Path], progress: Progress | None = None, rebuild: bool = False
+    ) -> IndexReport:
+        """Index `folder` incrementally (only new or changed files are embedded); `progress` gets the
+        run's typed events (localrag/index_events.py).
 
         `folder` may also be one file, or several files and folders: the index then holds that
         selection of the folder containing them, and later calls add to it."""
@@ -124,7 +129,7 @@ class Index:
     def ask_stream(self, question: str, **filters) -> Iterator:
         return self.chat(persist=False).ask_stream(question, **filters)
 
-    def status(self) -> dict:
+    def status(self) -> IndexStatus:
         return self.store.status()
 
     def close(self) -> None:

@@ -22,12 +22,8 @@ def watch_folder(index, folder: Path, console: Console, stop: threading.Event | 
 
     def run_once() -> None:
         summary = index.add(folder)
-        changed = summary["added"] + summary["updated"] + summary["removed"] + summary.get("renamed", 0)
-        if changed or summary["skipped"]:
-            console.print(
-                f"indexed: {summary['added']} added, {summary['updated']} updated, "
-                f"{summary.get('renamed', 0)} renamed, {summary['removed']} removed, {len(summary['skipped'])} skipped"
-            )
+        if summary.changed or summary.skipped:
+            console.print(f"indexed: {summary.describe()}")
         if on_update is not None:
             on_update(summary)
 

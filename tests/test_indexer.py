@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from localrag import index_events as ev
 from localrag.config import Settings
 from localrag.errors import ConfigError, IndexLockedError
 from localrag.indexer import embedding_text, index_folder
@@ -91,7 +92,7 @@ def _assert_consistent(store: Store) -> None:
 def test_first_run_indexes_every_file_and_is_searchable(folder, settings, emb):
     events = []
     store = _open(settings)
-    summary = index_folder(store, folder, emb, settings, progress=lambda kind, **f: events.append((kind, f)))
+    summary = index_folder(store, folder, emb, settings, progress=events.append)
     n_files = sum(1 for p in folder.rglob("*") if p.is_file())
     assert summary["added"] == n_files and summary["updated"] == summary["removed"] == 0
     assert summary["chunks"] == len(emb.texts) == summary["embedded"] > 0
@@ -99,10 +100,11 @@ def test_first_run_indexes_every_file_and_is_searchable(folder, settings, emb):
     _assert_consistent(store)
     hits = store.keyword.search("tomato", 3)
     assert hits and "garden/tomatoes.md" in {h.path for h in store.get_hits([c for c, _ in hits]).values()}
-    kinds = [k for k, _ in events]
-    assert kinds[0] == "scan" and kinds[-1] == "done" and "embed" in kinds and "commit" in kinds
-    total = events[0][1]["files"]
-    dones = [f["done"] for k, f in events if k == "file"]
+    kinds = [type(e) for e in events]
+    assert kinds[0] is ev.Scan and kinds[-1] is ev.Done and ev.Embed in kinds and ev.Commit in kinds
+    assert events[-1].report is summary
+    total = events[0].files
+    dones = [e.done for e in events if isinstance(e, ev.File)]
     assert dones == list(range(1, total + 1))  # a bar fed with scan's total ends exactly full
     assert store.catalog.get_meta("root") == str(folder.resolve())
     # the derived indexes on disk are what a fresh reader loads, without rebuilding
@@ -249,8 +251,8 @@ def test_note_of_a_file_staged_by_a_killed_run_is_published_by_the_next(folder, 
     class Boom(Exception):
         pass
 
-    def kill_once_the_csv_is_staged(kind, **fields):
-        if kind == "stage" and any("plant 3 |" in t for t in emb.texts):
+    def kill_once_the_csv_is_staged(event):
+        if isinstance(event, ev.Stage) and any("plant 3 |" in t for t in emb.texts):
             raise Boom
 
     settings.chunking.max_data_chars = 1000
@@ -373,8 +375,8 @@ def test_readers_see_the_old_generation_until_the_run_publishes(folder, settings
     (folder / "home" / "wifi.txt").unlink()
     seen = []
 
-    def progress(kind, **fields):
-        if kind == "stage" and not seen:  # after the first staged batch, a reader opens the index
+    def progress(event):
+        if isinstance(event, ev.Stage) and not seen:  # after the first staged batch, a reader opens the index
             with Store.open(settings.index, settings) as reader:
                 hits = reader.keyword.search("kayaks", 3)
                 seen.append({

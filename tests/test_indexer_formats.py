@@ -13,6 +13,7 @@ import pytest
 from rich.console import Console
 from test_indexer import CountingEmbedder
 
+from localrag import index_events as ev
 from localrag.config import IngestSettings, Settings
 from localrag.generate.citations import resolve
 from localrag.generate.prompt import format_source
@@ -48,11 +49,11 @@ def test_locators_reach_hits_citations_prompt_and_sources(folder, tmp_path):
     settings = Settings(index=tmp_path / "index")
     events = []
     store = Store.open(settings.index, settings, create=True)
-    summary = index_folder(store, folder, CountingEmbedder(), settings, progress=lambda k, **f: events.append((k, f)))
+    summary = index_folder(store, folder, CountingEmbedder(), settings, progress=events.append)
     assert summary["skipped"] == []
     assert summary["ocr_pages"] == 1
-    [ocr_event] = [f for k, f in events if k == "ocr"]
-    assert ocr_event["path"] == "scan.pdf" and ocr_event["done"] == 1 and ocr_event["seconds"] > 0
+    [ocr_event] = [e for e in events if isinstance(e, ev.Ocr)]
+    assert ocr_event.path == "scan.pdf" and ocr_event.done == 1 and ocr_event.seconds > 0
 
     places = {}
     for query, path in [
@@ -118,6 +119,6 @@ def test_the_cli_progress_shows_ocr_pages_per_second():
 
     out = io.StringIO()
     with IndexProgress(console=Console(file=out, width=160, force_terminal=True)) as progress:
-        progress("scan", files=1, skipped=0)
-        progress("ocr", path="scan.pdf", done=3, seconds=6.0)
+        progress(ev.Scan(files=1, skipped=0))
+        progress(ev.Ocr(path="scan.pdf", done=3, seconds=6.0))
     assert "pages read by OCR" in out.getvalue() and "0.50 pages/s" in out.getvalue()

@@ -30,6 +30,7 @@ import numpy as np
 
 from localrag.config import Settings
 from localrag.errors import ConfigError, IndexCorruptError, IndexNotFoundError
+from localrag.reports import IndexStatus
 from localrag.store.catalog import Catalog
 from localrag.store.dense import FAISS_FILE, DenseIndex
 from localrag.store.dense import SIDECAR as DENSE_SIDECAR
@@ -281,27 +282,27 @@ class Store:
         wanted = [d.id for d in docs if path_matches(d.path, path_glob, types)]
         return self.catalog.chunk_ids_for_docs(wanted)
 
-    def status(self) -> dict:
+    def status(self) -> IndexStatus:
         counts = self.catalog.counts()
         meta = self.catalog.meta()
         disk = sum(p.stat().st_size for p in self.index_dir.rglob("*") if p.is_file())
-        return {
-            "index": str(self.index_dir),
-            "root": meta.get("root"),
-            **({"paths": json.loads(meta["paths"])} if meta.get("paths") else {}),  # a selection, not the whole folder
-            "documents": counts["documents"],
-            "chunks": counts["chunks"],
-            "skipped": self.catalog.skipped(),
-            "notes": self.catalog.notes(),
-            "generation": self.catalog.generation,
-            "embedder": {"name": meta.get("embedder"), "dim": self._dim()},
-            "vector_dtype": meta.get("vector_dtype"),
-            "dense": self.dense.info(),
-            "keyword": {"engine": self.keyword.engine, "count": len(self.keyword)},
-            "indexed_at": float(meta["indexed_at"]) if "indexed_at" in meta else None,
-            "disk_bytes": disk,
-            "health": {**self.health, "fresh": self.generation == self.catalog.generation},
-        }
+        return IndexStatus(
+            index=str(self.index_dir),
+            root=meta.get("root"),
+            paths=json.loads(meta["paths"]) if meta.get("paths") else None,  # a selection, not the whole folder
+            documents=counts["documents"],
+            chunks=counts["chunks"],
+            skipped=self.catalog.skipped(),
+            notes=self.catalog.notes(),
+            generation=self.catalog.generation,
+            embedder={"name": meta.get("embedder"), "dim": self._dim()},
+            vector_dtype=meta.get("vector_dtype"),
+            dense=self.dense.info(),
+            keyword={"engine": self.keyword.engine, "count": len(self.keyword)},
+            indexed_at=float(meta["indexed_at"]) if "indexed_at" in meta else None,
+            disk_bytes=disk,
+            health={**self.health, "fresh": self.generation == self.catalog.generation},
+        )
 
 
 def path_matches(path: str, path_glob: str | None, types: Iterable[str] | None) -> bool:

@@ -23,6 +23,8 @@ from localrag.chat import Done, Sources, Token
 from localrag.config import Settings
 from localrag.errors import LocalragError
 from localrag.index import Index
+from localrag.index_events import IndexEvent
+from localrag.reports import IndexReport, IndexStatus
 from localrag.tui.messages import OpenSource, PreviewSource
 from localrag.tui.opener import OPENER_HINT, OpenError, open_command, source_file
 from localrag.tui.past_chats import answers_from_messages
@@ -100,7 +102,7 @@ class LocalragApp(App[None]):
         self.show_rerank()
         info = self.refresh_status()
         self.query_one(QuestionInput).focus()
-        if info["documents"] == 0:
+        if info.documents == 0:
             message = (
                 f"This index is empty. Index {self.folder} now?" if self.folder else "This index is empty. Which folder should it index?"
             )
@@ -117,11 +119,11 @@ class LocalragApp(App[None]):
         return Path(llm.model).stem if llm.model.endswith(".gguf") else llm.model
 
     def index_root(self) -> str | None:
-        return self.index.status().get("root") or (str(self.folder) if self.folder else None)
+        return self.index.status().root or (str(self.folder) if self.folder else None)
 
-    def refresh_status(self) -> dict:
+    def refresh_status(self) -> IndexStatus:
         info = self.index.status()
-        self.status_bar.set_index(info, info.get("root") or self.folder)
+        self.status_bar.set_index(info, info.root or self.folder)
         return info
 
     def _ui(self, callback: Callable, *args) -> bool:
@@ -407,8 +409,8 @@ class LocalragApp(App[None]):
     def run_indexer(self, folder: Path | list[Path]) -> None:
         progress = self.query_one(IndexProgress)
 
-        def report(event: str, **fields) -> None:
-            self._ui(progress.apply_event, event, fields)
+        def report(event: IndexEvent) -> None:
+            self._ui(progress.apply_event, event)
 
         try:
             with self._models_lock:
@@ -418,7 +420,7 @@ class LocalragApp(App[None]):
             return
         self._ui(self.indexing_done, summary, None)
 
-    def indexing_done(self, summary: dict | None, error: str | None) -> None:
+    def indexing_done(self, summary: IndexReport | None, error: str | None) -> None:
         self.indexing = False
         self.query_one(IndexProgress).stop()
         self.status_bar.busy = ""
@@ -427,16 +429,12 @@ class LocalragApp(App[None]):
             self.notify(error, title="indexing failed", severity="error", timeout=10)
             return
         assert summary is not None
-        skipped = len(summary.get("skipped", []))
-        self.notify(
-            f"{summary.get('added', 0)} added, {summary.get('updated', 0)} updated, {summary.get('removed', 0)} removed, "
-            f"{summary.get('unchanged', 0)} unchanged; {skipped} skipped" + (" (ctrl+p: show skipped files)" if skipped else ""),
-            title="indexed",
-        )
+        hint = " (ctrl+p: show skipped files)" if summary.skipped else ""
+        self.notify(summary.describe() + hint, title="indexed")
         self.load_models()
 
     def action_skipped(self) -> None:
-        self.push_screen(SkippedScreen(self.index.status().get("skipped", [])))
+        self.push_screen(SkippedScreen(self.index.status().skipped))
 
     # ---------------------------------------------------------------- settings
     def action_toggle_rerank(self) -> None:
