@@ -68,6 +68,16 @@ class _Op:
     sha256: str | None = None
     reason: str | None = None
 
+    @property
+    def file(self) -> FileEntry:
+        assert self.entry is not None, f"{self.kind} {self.path}: the op has no file"
+        return self.entry
+
+    @property
+    def row(self) -> DocumentRow:
+        assert self.doc is not None, f"{self.kind} {self.path}: the op has no document"
+        return self.doc
+
 
 @dataclass(slots=True)
 class _ToStage:
@@ -162,7 +172,9 @@ def selected_paths(store: Store) -> list[str] | None:
 
 def _was_selected(store: Store, path: Path) -> bool:
     recorded, only = store.catalog.get_meta("root"), selected_paths(store)
-    return bool(recorded) and only is not None and path.is_relative_to(recorded) and path.relative_to(recorded).as_posix() in only
+    if not recorded or only is None:
+        return False
+    return path.is_relative_to(recorded) and path.relative_to(recorded).as_posix() in only
 
 
 def _inside_selection(store: Store, folder: Path) -> bool:
@@ -268,9 +280,9 @@ class _Run:
                 self.gone_by_sha.setdefault(d.sha256, []).append(d)
         # Unchanged by stat: safe sources for copies whatever order the walk visits them in.
         self.unchanged_by_sha = {
-            d.sha256: d
+            row.sha256: row
             for f in files
-            if (d := existing.get(f.rel)) is not None and d.status == "ok" and _same_stat(d, f)
+            if (row := existing.get(f.rel)) is not None and row.status == "ok" and _same_stat(row, f)
         }
         self.progress(ev.Scan(files=len(items), skipped=len(items) - len(files)))
 
@@ -412,10 +424,10 @@ def _same_stat(doc: DocumentRow, entry: FileEntry) -> bool:
 
 
 def _apply(tx: Transaction, op: _Op) -> None:
-    e = op.entry
     if op.kind == "put":
-        tx.put_staged_document(op.path, size=e.size, mtime_ns=e.mtime_ns)
+        tx.put_staged_document(op.path, size=op.file.size, mtime_ns=op.file.mtime_ns)
     elif op.kind == "skip":
+        e = op.entry
         tx.put_document(
             op.path,
             sha256=op.sha256,
@@ -425,12 +437,12 @@ def _apply(tx: Transaction, op: _Op) -> None:
             error=op.reason,
         )
     elif op.kind == "touch":
-        tx.touch_document(op.doc.id, size=e.size, mtime_ns=e.mtime_ns)
+        tx.touch_document(op.row.id, size=op.file.size, mtime_ns=op.file.mtime_ns)
     elif op.kind == "move":
-        tx.move_document(op.doc.id, op.path, size=e.size, mtime_ns=e.mtime_ns)
+        tx.move_document(op.row.id, op.path, size=op.file.size, mtime_ns=op.file.mtime_ns)
     elif op.kind == "copy":
-        tx.copy_document(op.doc.id, op.path, size=e.size, mtime_ns=e.mtime_ns)
+        tx.copy_document(op.row.id, op.path, size=op.file.size, mtime_ns=op.file.mtime_ns)
     elif op.kind == "remove":
-        tx.remove_document(op.doc.id)
+        tx.remove_document(op.row.id)
     else:  # pragma: no cover - programming error
         raise ValueError(op.kind)

@@ -53,8 +53,8 @@ class IndexProgress:
         elif isinstance(event, ev.Embed):
             self.chunks_embedded = event.done
             task = self._progress.tasks[self._chunks]
-            rate = self.chunks_embedded / task.elapsed if task.elapsed else 0.0
-            self._progress.update(self._chunks, completed=self.chunks_embedded, rate=f"{rate:.0f}/s")
+            per_second = self.chunks_embedded / task.elapsed if task.elapsed else 0.0
+            self._progress.update(self._chunks, completed=self.chunks_embedded, rate=f"{per_second:.0f}/s")
         elif isinstance(event, ev.Stage):
             self.staged_files += event.files
             self.staged_chunks += event.chunks
@@ -101,7 +101,7 @@ class FetchProgress:
             TimeElapsedColumn(),
             console=console,
         )
-        self._tasks: dict[str, int] = {}
+        self._tasks: dict[str, TaskID] = {}
 
     def __enter__(self) -> "FetchProgress":
         self._progress.__enter__()

@@ -143,9 +143,10 @@ def answer_response(answer: Answer) -> AnswerJSON:
     return answer.to_json()  # type: ignore[return-value]
 
 
-def status_response(index: Any) -> StatusJSON:
-    """`localrag status --json` of an open Index (or Store): documents, chunks, health..."""
-    return index.status().to_json()  # type: ignore[return-value]
+def status_response(index: Any) -> dict[str, Any]:
+    """`localrag status --json` of an open Index (or Store): documents, chunks, health... (its
+    keys are spelled out in StatusJSON)."""
+    return index.status().to_json()
 
 
 def sources_response(hits: list[Hit], query: str, notices: list[str]) -> SourcesJSON:

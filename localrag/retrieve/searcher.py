@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
-import numpy as np
 
 from localrag.config import Settings
 from localrag.retrieve.fusion import rrf
@@ -21,7 +21,7 @@ class SearchResult:
     notices: list[str] = field(default_factory=list)
 
     def to_json(self, explain: bool = False) -> dict:
-        out = {"query": self.query, "hits": [h.to_json(explain=explain) for h in self.hits]}
+        out: dict[str, Any] = {"query": self.query, "hits": [h.to_json(explain=explain) for h in self.hits]}
         if explain:
             out["timings_ms"] = {k: round(v, 2) for k, v in self.timings.items()}
             out["notices"] = self.notices
@@ -111,13 +111,14 @@ class Searcher:
             hits.append(hit)
 
         if reranked:
+            assert self.reranker is not None  # `reranked` says there is one
             t = time.perf_counter()
             head, tail = hits[: cfg.rerank_top], hits[cfg.rerank_top :]
             scores = self.reranker.score(query, [_rerank_text(h) for h in head])
-            for h, s in zip(head, scores):
-                h.scores.rerank = s
-                h.score = s
-            head.sort(key=lambda h: -h.scores.rerank)
+            for h, rerank_score in zip(head, scores):
+                h.scores.rerank = rerank_score
+                h.score = rerank_score
+            head.sort(key=lambda h: -h.score)  # the rerank score, set just above
             for rank, h in enumerate(head, 1):
                 h.scores.rerank_rank = rank
             hits = head + tail

@@ -211,9 +211,11 @@ class Store:
         # Save only under the write lock: ours if we are the writer, else taken if free.
         # While another process writes, build in memory only; that writer saves its own.
         own = self._writer
-        lock = own if own is not None else WriteLock(self.index_dir)
-        if own is None and not lock.try_acquire():
-            lock = None
+        lock: WriteLock | None = own
+        if own is None:
+            lock = WriteLock(self.index_dir)
+            if not lock.try_acquire():
+                lock = None
         try:
             engine = self.settings.retrieval.bm25_engine
             t0 = time.perf_counter()

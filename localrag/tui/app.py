@@ -10,6 +10,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Literal
 
 from textual import on, work
 from textual.worker import get_current_worker
@@ -19,7 +20,7 @@ from textual.containers import Container, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from localrag.chat import Done, Sources, Token
+from localrag.chat import ChatSession, Done, Sources, Token
 from localrag.config import Settings
 from localrag.errors import LocalragError
 from localrag.index import Index
@@ -41,6 +42,7 @@ from localrag.tui.widgets.transcript import AnswerView, Transcript
 from localrag.types import Answer
 
 K_CHOICES = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20)
+ModelChoice = tuple[Literal["llama-cpp", "none"], str | None]  # (llm.backend, llm.model)
 
 
 class LocalragApp(App[None]):
@@ -65,7 +67,7 @@ class LocalragApp(App[None]):
         self.settings = settings
         self.folder = folder
         self.index = index or Index.open(None, settings, create=True)
-        self.session = None
+        self.session: ChatSession | None = None
         self.generating: AnswerView | None = None
         self.selected_view: AnswerView | None = None
         self.indexing = False
@@ -207,6 +209,7 @@ class LocalragApp(App[None]):
         if self.indexing:
             self.notify("Indexing is running: ask again when it is done.", severity="warning")
             return
+        assert isinstance(event.input, QuestionInput)  # the handler is for #question
         event.input.history.add(question)
         event.input.value = ""
         await self.transcript.add_question(question)
@@ -300,7 +303,10 @@ class LocalragApp(App[None]):
     def on_preview_source(self, message: PreviewSource) -> None:
         text = self.selected_view.text if self.selected_view else ""
         # closing it hands the keyboard back to the question box: what is typed next is not lost
-        self.push_screen(PreviewScreen(message.hit, message.n, text), lambda _: self.query_one(QuestionInput).focus())
+        def refocus(_: None) -> None:
+            self.query_one(QuestionInput).focus()
+
+        self.push_screen(PreviewScreen(message.hit, message.n, text), refocus)
 
     def on_open_source(self, message: OpenSource) -> None:
         try:
@@ -328,11 +334,11 @@ class LocalragApp(App[None]):
             self.notify(f"could not open {path}: {e}", severity="error")
 
     def action_copy_answer(self) -> None:
-        done = [v for v in self.transcript.answers if v.answer is not None]
+        done = [v.answer for v in self.transcript.answers if v.answer is not None]
         if not done:
             self.notify("No answer to copy yet.", severity="warning")
             return
-        answer = done[-1].answer
+        answer = done[-1]
         lines = [answer.text, "", "Sources:"]
         lines += [f"[{n}] {h.path}" + (f", {h.place()}" if h.place() else "") for n, h in enumerate(answer.sources, 1)]
         self.copy_to_clipboard("\n".join(lines))
@@ -458,7 +464,7 @@ class LocalragApp(App[None]):
     def action_switch_model(self) -> None:
         from localrag.models import list_models
 
-        choices: list[tuple[str, object]] = [("extractive: quote the sources, no LLM", ("none", None))]
+        choices: list[tuple[str, ModelChoice]] = [("extractive: quote the sources, no LLM", ("none", None))]
         for row in list_models(self.settings):
             if row["role"] == "llm" and row["present"]:
                 choices.append((f"{row['name']}  ({row['size'] / 1e6:.0f} MB)", ("llama-cpp", row["name"])))
@@ -466,7 +472,7 @@ class LocalragApp(App[None]):
         current = ("none", None) if llm.backend == "none" else (llm.backend, llm.model)
         self.push_screen(ChoiceScreen("Switch model", choices, "No models installed.", current), self.switch_model)
 
-    def switch_model(self, choice: tuple[str, str | None] | None) -> None:
+    def switch_model(self, choice: ModelChoice | None) -> None:
         if choice is None or self.generating is not None:
             return
         backend, name = choice
