@@ -42,6 +42,7 @@ from localrag.embed import vector_settings
 from localrag.errors import ConfigError
 from localrag.index_events import IndexEvent, Progress
 from localrag.ingest import FileEntry, SkipFile, SkippedEntry, chunk_sections, load_document, read_file, walk
+from localrag.protocols import Embedder
 from localrag.reports import IndexReport
 from localrag.store import Store
 from localrag.store.catalog import DocumentRow, Transaction
@@ -109,7 +110,7 @@ def _noop(event: IndexEvent) -> None:
 def index_folder(
     store: Store,
     root: Path | Sequence[Path],
-    embedder,
+    embedder: Embedder,
     settings: Settings,
     progress: Progress | None = None,
     *,
@@ -247,7 +248,7 @@ def embedding_text(chunk: Chunk, count_tokens: Callable[[str], int], max_tokens:
 
 
 class _Run:
-    def __init__(self, store: Store, embedder, settings: Settings, progress: Progress, batch_chunks: int):
+    def __init__(self, store: Store, embedder: Embedder, settings: Settings, progress: Progress, batch_chunks: int):
         self.store = store
         self.catalog = store.catalog
         self.embedder = embedder

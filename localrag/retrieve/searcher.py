@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 
 from localrag.config import Settings
+from localrag.protocols import Embedder
 from localrag.retrieve.fusion import rrf
 from localrag.retrieve.rerank import RERANK_OFF_NOTICE, Reranker
 from localrag.types import Hit, StageScores
+
+if TYPE_CHECKING:
+    from localrag.store import Store
 
 
 @dataclass
@@ -37,7 +41,7 @@ def _normalise_types(types: list[str] | str | None) -> list[str] | None:
 
 
 class Searcher:
-    def __init__(self, store, embedder, settings: Settings, reranker: Reranker | None = None):
+    def __init__(self, store: Store, embedder: Embedder | None, settings: Settings, reranker: Reranker | None = None):
         self.store = store
         self.embedder = embedder
         self.settings = settings
@@ -68,6 +72,7 @@ class Searcher:
 
         dense: list[tuple[int, float]] = []
         if cfg.dense_weight > 0:
+            assert self.embedder is not None, "dense search (retrieval.dense_weight > 0) needs an embedder"
             t = time.perf_counter()
             qvec = self.embedder.encode_query(query)
             dense = self.store.dense.search(qvec, n, allowed_ids=allowed)

@@ -158,7 +158,7 @@ class LocalragApp(App[None]):
                 elif self.session is None:
                     self.session = self.index.chat()
                 rerank = self.settings.retrieval.rerank and self.index.searcher.reranker is not None
-                name = getattr(self.session.llm, "name", "") or self.model_label()
+                name = self.session.llm.name or self.model_label()
             self._ui(self.models_loaded, rerank, name if self.settings.llm.backend != "none" else self.model_label())
         except LocalragError as e:
             self._ui(self.report_error, str(e))
