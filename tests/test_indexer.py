@@ -6,13 +6,11 @@ else (ingest, SQLite, FAISS, bm25s) is real. tests/test_indexer_minilm.py runs t
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from localrag import index_events as ev
@@ -21,39 +19,9 @@ from localrag.errors import ConfigError, IndexLockedError
 from localrag.indexer import embedding_text, index_folder
 from localrag.store import Store
 from localrag.types import Chunk
+from tests.helpers import CountingEmbedder
 
 NOTES = Path(__file__).parent / "data" / "notes"
-
-
-class CountingEmbedder:
-    """Hashes words into buckets: similar texts get similar vectors. Records every text it embeds."""
-
-    name = "counting"
-    dim = 32
-    max_seq_length = 128
-
-    def __init__(self) -> None:
-        self.texts: list[str] = []
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def encode(self, texts, progress=None) -> np.ndarray:
-        self.texts.extend(texts)
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in text.lower().split():
-                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
-        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        if progress is not None:
-            progress(len(texts))
-        return out
-
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
-
-    def reset(self) -> None:
-        self.texts = []
 
 
 @pytest.fixture

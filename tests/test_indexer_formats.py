@@ -4,14 +4,12 @@ the progress events; scans skipped while OCR was off are read once it is on."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import sqlite3
 from pathlib import Path
 
 import pytest
 from rich.console import Console
-from test_indexer import CountingEmbedder
 
 from localrag import index_events as ev
 from localrag.config import IngestSettings, Settings
@@ -20,13 +18,8 @@ from localrag.generate.prompt import format_source
 from localrag.indexer import index_folder
 from localrag.render import print_sources
 from localrag.store import Store
-
-_spec = importlib.util.spec_from_file_location(
-    "localrag_format_files", Path(__file__).parent / "fixtures" / "format_files.py"
-)
-ff = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ff)
-
+from tests.fixtures import format_files as ff
+from tests.helpers import CountingEmbedder
 
 @pytest.fixture
 def folder(tmp_path) -> Path:
