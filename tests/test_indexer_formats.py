@@ -43,8 +43,8 @@ def test_locators_reach_hits_citations_prompt_and_sources(folder, tmp_path):
     events = []
     store = Store.open(settings.index, settings, create=True)
     summary = index_folder(store, folder, CountingEmbedder(), settings, progress=events.append)
-    assert summary["skipped"] == []
-    assert summary["ocr_pages"] == 1
+    assert summary.skipped == []
+    assert summary.ocr_pages == 1
     [ocr_event] = [e for e in events if isinstance(e, ev.Ocr)]
     assert ocr_event.path == "scan.pdf" and ocr_event.done == 1 and ocr_event.seconds > 0
 
@@ -82,11 +82,11 @@ def test_scans_skipped_with_ocr_off_are_read_when_it_is_on(folder, tmp_path):
     settings = Settings(index=tmp_path / "index", ingest=IngestSettings(ocr="off"))
     store = Store.open(settings.index, settings, create=True)
     summary = index_folder(store, folder, CountingEmbedder(), settings)
-    assert summary["skipped"] == [{"path": "scan.pdf", "reason": "no text layer; OCR is off ([ingest] ocr)"}]
-    assert summary["ocr_pages"] == 0
+    assert summary.skipped == [{"path": "scan.pdf", "reason": "no text layer; OCR is off ([ingest] ocr)"}]
+    assert summary.ocr_pages == 0
     settings.ingest.ocr = "auto"
     summary = index_folder(store, folder, CountingEmbedder(), settings)
-    assert summary["skipped"] == [] and summary["added"] == 1 and summary["ocr_pages"] == 1
+    assert summary.skipped == [] and summary.added == 1 and summary.ocr_pages == 1
     store.close()
 
 
