@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export CMAKE_BUILD_PARALLEL_LEVEL := $(NPROC)
 
-.PHONY: demo test test-fast bench install models test-models clean
+.PHONY: demo test test-fast lint bench install models test-models clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,12 @@ demo: models
 	$(BIN)/localrag index docs --index $(DEMO_INDEX)
 	$(BIN)/localrag chat --index $(DEMO_INDEX) --folder docs
 
-test: test-models
+# ruff (lint; `ruff format` is configured in pyproject.toml but not enforced yet) and mypy (localrag/)
+lint: install
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m mypy
+
+test: lint test-models
 	$(BIN)/python -m pytest -q
 
 test-fast: test-models

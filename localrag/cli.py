@@ -96,16 +96,12 @@ def index(
         err.print(interrupted_message(progress))
         raise typer.Exit(130) from None
     if as_json:
-        emit_json(summary)
+        emit_json(summary.to_json())
         return
-    out.print(
-        f"[bold]{escape(', '.join(map(str, paths)))}[/] → {settings.index}: {summary['added']} added, {summary['updated']} updated, "
-        f"{summary.get('renamed', 0)} renamed, {summary['removed']} removed, {summary['unchanged']} unchanged; "
-        f"{summary['chunks']} chunks in {summary['seconds']:.1f} s"
-    )
-    for item in summary["skipped"]:
+    out.print(f"[bold]{escape(', '.join(map(str, paths)))}[/] → {settings.index}: {escape(summary.describe())}")
+    for item in summary.skipped:
         out.print(f"  [yellow]skipped[/] {item['path']}: {item['reason']}")
-    for item in summary.get("notes", []):
+    for item in summary.notes:
         out.print(f"  [cyan]partly indexed[/] {escape(item['path'])}: {escape(item['note'])}")
 
 

@@ -176,7 +176,7 @@ class Embedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
         block = self.batch_size * 2
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        out: np.ndarray = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), block):
             idx = order[start : start + block]
             vecs = self._forward([texts[i] for i in idx])

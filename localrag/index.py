@@ -2,7 +2,7 @@
 
     from localrag import Index
     idx = Index.open("indexes/notes")            # or Index.create(path)
-    idx.add("~/notes")                           # incremental; returns a summary dict
+    idx.add("~/notes")                           # incremental; returns an IndexReport
     hits = idx.search("tomato fertiliser", k=5)
     answer = idx.ask("what fertiliser do the tomatoes get?")   # .text, .citations, .sources
     for event in idx.ask_stream("..."): ...
@@ -10,12 +10,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from localrag.config import Settings, load_settings
+from localrag.index_events import Progress
+from localrag.protocols import Embedder
+from localrag.reports import IndexReport, IndexStatus
 from localrag.types import Answer, Hit
+
+if TYPE_CHECKING:  # each is imported where it is first used: `status` loads no model code
+    from localrag.chat import ChatSession, Event
+    from localrag.generate.base import LLM
+    from localrag.retrieve.rerank import Reranker
+    from localrag.retrieve.searcher import SearchResult, Searcher
+    from localrag.store import Store
 
 
 class Index:
@@ -25,7 +36,7 @@ class Index:
     `localrag index --rebuild`; the next `add` re-indexes everything.
     """
 
-    def __init__(self, store, settings: Settings, embedder=None):
+    def __init__(self, store: Store, settings: Settings, embedder: Embedder | None = None):
         self.store = store
         self.settings = settings
         if embedder is not None:  # share one loaded embedder between indexes (tests, eval)
@@ -37,9 +48,9 @@ class Index:
         path: str | Path | None = None,
         settings: Settings | None = None,
         create: bool = False,
-        embedder=None,
+        embedder: Embedder | None = None,
         rebuild: bool = False,
-    ) -> "Index":
+    ) -> Index:
         from localrag.store import open_store
 
         settings = settings or load_settings()
@@ -49,30 +60,32 @@ class Index:
         return cls(store, settings, embedder=embedder)
 
     @classmethod
-    def create(cls, path: str | Path | None = None, settings: Settings | None = None, embedder=None) -> "Index":
+    def create(
+        cls, path: str | Path | None = None, settings: Settings | None = None, embedder: Embedder | None = None
+    ) -> Index:
         return cls.open(path, settings, create=True, embedder=embedder)
 
     # models, loaded lazily: `search` needs no LLM, `status` needs nothing
     @cached_property
-    def embedder(self):
+    def embedder(self) -> Embedder:
         from localrag.embed import load_embedder
 
         return load_embedder(self.settings)
 
     @cached_property
-    def reranker(self):
+    def reranker(self) -> Reranker | None:
         from localrag.retrieve.rerank import load_reranker
 
         return load_reranker(self.settings)
 
     @cached_property
-    def searcher(self):
+    def searcher(self) -> Searcher:
         from localrag.retrieve.searcher import Searcher
 
         return Searcher(self.store, self.embedder, self.settings, self.reranker)
 
     @cached_property
-    def llm(self):
+    def llm(self) -> LLM:
         from localrag.generate.base import load_llm
 
         return load_llm(self.settings)
@@ -84,8 +97,11 @@ class Index:
             self.__dict__.pop(name, None)
         self.__dict__.pop("searcher", None)  # it holds the embedder and the reranker
 
-    def add(self, folder: str | Path | Sequence[str | Path], progress: Callable | None = None, rebuild: bool = False) -> dict:
-        """Index `folder` incrementally (only new or changed files are embedded).
+    def add(
+        self, folder: str | Path | Sequence[str | Path], progress: Progress | None = None, rebuild: bool = False
+    ) -> IndexReport:
+        """Index `folder` incrementally (only new or changed files are embedded); `progress` gets the
+        run's typed events (localrag/index_events.py).
 
         `folder` may also be one file, or several files and folders: the index then holds that
         selection of the folder containing them, and later calls add to it."""
@@ -104,33 +120,33 @@ class Index:
         only = selected_paths(self.store)
         return [Path(root)] if only is None else [Path(root) / p for p in only]
 
-    def search_result(self, query: str, k: int | None = None, **filters):
+    def search_result(self, query: str, k: int | None = None, **filters: Any) -> SearchResult:
         return self.searcher.search(query, k=k, **filters)
 
-    def search(self, query: str, k: int | None = None, **filters) -> list[Hit]:
+    def search(self, query: str, k: int | None = None, **filters: Any) -> list[Hit]:
         return self.search_result(query, k=k, **filters).hits
 
-    def chat(self, chat_id: int | None = None, persist: bool = True):
+    def chat(self, chat_id: int | None = None, persist: bool = True) -> ChatSession:
         """A conversation; `persist` stores it in the index so it can be reopened (chat_id)."""
         from localrag.chat import ChatSession
 
         catalog = self.store.catalog if persist else None
         return ChatSession(self.searcher, self.llm, self.settings, catalog=catalog, chat_id=chat_id)
 
-    def ask(self, question: str, **filters) -> Answer:
+    def ask(self, question: str, **filters: Any) -> Answer:
         """One-off question (not stored as a chat); filters: path_glob, types."""
         return self.chat(persist=False).ask(question, **filters)
 
-    def ask_stream(self, question: str, **filters) -> Iterator:
+    def ask_stream(self, question: str, **filters: Any) -> Iterator[Event]:
         return self.chat(persist=False).ask_stream(question, **filters)
 
-    def status(self) -> dict:
+    def status(self) -> IndexStatus:
         return self.store.status()
 
     def close(self) -> None:
         self.store.close()
 
-    def __enter__(self) -> "Index":
+    def __enter__(self) -> Index:
         return self
 
     def __exit__(self, *exc) -> None:

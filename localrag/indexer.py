@@ -19,20 +19,9 @@ already staged (with the same embedder and chunking settings) is not chunked or 
 Afterwards the derived FAISS and BM25 indexes are rebuilt from the catalogue and replaced
 atomically.
 
-Progress: pass `progress(kind, **fields)` to follow a run (the CLI draws a bar with it):
-    ("scan",   files=N, skipped=M)                   the walk found N paths (M of them left out by it)
-    ("file",   path=rel, action=A, done=i, total=N)  i counts up to N; A in
-                                                     added|updated|unchanged|renamed|copied|skipped
-    ("ocr",    path=rel, done=P, seconds=S)          P pages read by OCR so far this run (scanned PDF
-                                                     pages, images) in S seconds; one event per page
-    ("embed",  done=D, batch=B)                      D chunks embedded so far this run; B in this batch
-    ("stage",  files=F, chunks=C)                    a batch of F files (C chunks) is staged: durable,
-                                                     not yet visible to readers
-    ("commit", generation=G, files=F)                the run's changes to F files are published (once,
-                                                     only when something changed)
-    ("remove", path=rel)                             a file gone from the folder was removed
-    ("build",  chunks=C)                             rebuilding the derived indexes over C chunks
-    ("done",   summary=S)                            S is the returned summary
+Progress: pass `progress(event)` to follow a run (the CLI draws a bar with it); the events
+(`Scan`, `File`, `Ocr`, `Embed`, `Stage`, `Commit`, `Remove`, `Build`, `Done`) are typed records,
+described in localrag/index_events.py. The run returns an `IndexReport` (localrag/reports.py).
 """
 
 from __future__ import annotations
@@ -48,9 +37,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from localrag.config import Settings
+from localrag import index_events as ev
 from localrag.embed import vector_settings
 from localrag.errors import ConfigError
+from localrag.index_events import IndexEvent, Progress
 from localrag.ingest import FileEntry, SkipFile, SkippedEntry, chunk_sections, load_document, read_file, walk
+from localrag.protocols import Embedder
+from localrag.reports import IndexReport
 from localrag.store import Store
 from localrag.store.catalog import DocumentRow, Transaction
 from localrag.store.crashpoints import crash_point
@@ -58,8 +51,6 @@ from localrag.store.passage import HEADING_SEPARATOR, passage_text
 from localrag.types import Chunk
 
 log = logging.getLogger("localrag")
-
-Progress = Callable[..., None]
 
 # Skips whose cause may go away without the file changing (chmod, a file that reappears).
 _TRANSIENT_REASONS = ("unreadable", "vanished")
@@ -77,6 +68,16 @@ class _Op:
     doc: DocumentRow | None = None  # the existing row it acts on (touch/move/copy/remove)
     sha256: str | None = None
     reason: str | None = None
+
+    @property
+    def file(self) -> FileEntry:
+        assert self.entry is not None, f"{self.kind} {self.path}: the op has no file"
+        return self.entry
+
+    @property
+    def row(self) -> DocumentRow:
+        assert self.doc is not None, f"{self.kind} {self.path}: the op has no document"
+        return self.doc
 
 
 @dataclass(slots=True)
@@ -102,30 +103,26 @@ class _Counts:
     skipped: list[dict[str, str]] = field(default_factory=list)
 
 
-def _noop(kind: str, **fields: object) -> None:
+def _noop(event: IndexEvent) -> None:
     pass
 
 
 def index_folder(
     store: Store,
     root: Path | Sequence[Path],
-    embedder,
+    embedder: Embedder,
     settings: Settings,
     progress: Progress | None = None,
     *,
     rebuild: bool = False,
     lock_timeout: float = 10.0,
     batch_chunks: int = 512,
-) -> dict:
-    """Bring the index up to date with `root`; returns the summary (see module docstring).
+) -> IndexReport:
+    """Bring the index up to date with `root`; returns what the run did (see `IndexReport`).
 
     `root` may also be files and folders (a list, or one file): they are indexed as a selection of
     the folder that holds them (see `_selection`); later runs add to that selection.
 
-    Summary: {"added","updated","removed","unchanged","renamed","skipped":[{"path","reason"}],
-    "notes":[{"path","note"}] (every file in the index now that is indexed only in part, and why),
-    "chunks" (in the index now), "embedded" (this run; chunks reused from the staging of a killed
-    run are not counted), "generation", "seconds"}.
     `rebuild=True` forgets every document and all staged work first and re-indexes everything.
     `batch_chunks`: chunks embedded and staged per batch (bounds memory, and the work a kill loses).
     """
@@ -147,25 +144,25 @@ def index_folder(
         run = _Run(store, embedder, settings, progress, batch_chunks)
         counts = run.index(folder, only)
         if store.generation != store.catalog.generation:
-            progress("build", chunks=store.catalog.counts()["chunks"])
+            progress(ev.Build(chunks=store.catalog.counts()["chunks"]))
             store.rebuild_derived()
         store.record_run(folder, only)
-    summary = {
-        "added": counts.added,
-        "updated": counts.updated,
-        "removed": counts.removed,
-        "unchanged": counts.unchanged,
-        "renamed": counts.renamed,
-        "skipped": counts.skipped,
-        "notes": store.catalog.notes(),
-        "chunks": store.catalog.counts()["chunks"],
-        "embedded": counts.embedded,
-        "ocr_pages": counts.ocr_pages,
-        "generation": store.catalog.generation,
-        "seconds": round(time.perf_counter() - t0, 3),
-    }
-    progress("done", summary=summary)
-    return summary
+    report = IndexReport(
+        added=counts.added,
+        updated=counts.updated,
+        removed=counts.removed,
+        unchanged=counts.unchanged,
+        renamed=counts.renamed,
+        skipped=counts.skipped,
+        notes=store.catalog.notes(),
+        chunks=store.catalog.counts()["chunks"],
+        embedded=counts.embedded,
+        ocr_pages=counts.ocr_pages,
+        generation=store.catalog.generation,
+        seconds=round(time.perf_counter() - t0, 3),
+    )
+    progress(ev.Done(report))
+    return report
 
 
 def selected_paths(store: Store) -> list[str] | None:
@@ -176,7 +173,9 @@ def selected_paths(store: Store) -> list[str] | None:
 
 def _was_selected(store: Store, path: Path) -> bool:
     recorded, only = store.catalog.get_meta("root"), selected_paths(store)
-    return bool(recorded) and only is not None and path.is_relative_to(recorded) and path.relative_to(recorded).as_posix() in only
+    if not recorded or only is None:
+        return False
+    return path.is_relative_to(recorded) and path.relative_to(recorded).as_posix() in only
 
 
 def _inside_selection(store: Store, folder: Path) -> bool:
@@ -249,7 +248,7 @@ def embedding_text(chunk: Chunk, count_tokens: Callable[[str], int], max_tokens:
 
 
 class _Run:
-    def __init__(self, store: Store, embedder, settings: Settings, progress: Progress, batch_chunks: int):
+    def __init__(self, store: Store, embedder: Embedder, settings: Settings, progress: Progress, batch_chunks: int):
         self.store = store
         self.catalog = store.catalog
         self.embedder = embedder
@@ -282,16 +281,16 @@ class _Run:
                 self.gone_by_sha.setdefault(d.sha256, []).append(d)
         # Unchanged by stat: safe sources for copies whatever order the walk visits them in.
         self.unchanged_by_sha = {
-            d.sha256: d
+            row.sha256: row
             for f in files
-            if (d := existing.get(f.rel)) is not None and d.status == "ok" and _same_stat(d, f)
+            if (row := existing.get(f.rel)) is not None and row.status == "ok" and _same_stat(row, f)
         }
-        self.progress("scan", files=len(items), skipped=len(items) - len(files))
+        self.progress(ev.Scan(files=len(items), skipped=len(items) - len(files)))
 
         for n, item in enumerate(items, 1):
             old = existing.get(item.rel)
             action = self._plan_skipped(item, old) if isinstance(item, SkippedEntry) else self._plan_file(item, old)
-            self.progress("file", path=item.rel, action=action, done=n, total=len(items))
+            self.progress(ev.File(path=item.rel, action=action, done=n, total=len(items)))
             crash_point("plan")
             if self.to_stage_chunks >= self.batch_chunks:
                 self._stage()
@@ -374,7 +373,7 @@ class _Run:
     def _ocr_page(self, rel: str, seconds: float) -> None:
         self.counts.ocr_pages += 1
         self.counts.ocr_seconds += seconds
-        self.progress("ocr", path=rel, done=self.counts.ocr_pages, seconds=self.counts.ocr_seconds)
+        self.progress(ev.Ocr(path=rel, done=self.counts.ocr_pages, seconds=self.counts.ocr_seconds))
 
     def _skip(self, entry: FileEntry, sha: str | None, reason: str) -> str:
         self.counts.skipped.append({"path": entry.rel, "reason": reason})
@@ -391,7 +390,7 @@ class _Run:
         ]
         done_before = self.counts.embedded
         vectors = self.embedder.encode(
-            texts, progress=lambda d: self.progress("embed", done=done_before + d, batch=len(texts))
+            texts, progress=lambda d: self.progress(ev.Embed(done=done_before + d, batch=len(texts)))
         )
         self.counts.embedded += len(texts)
         crash_point("embedded")
@@ -402,7 +401,7 @@ class _Run:
                 tx.stage_document(f.path, sha256=f.sha256, config=self.config, chunks=f.chunks,
                                   vectors=vectors[start : start + n], note=f.note)  # fmt: skip
                 start += n
-        self.progress("stage", files=len(self.to_stage), chunks=len(texts))
+        self.progress(ev.Stage(files=len(self.to_stage), chunks=len(texts)))
         self.to_stage = []
         self.to_stage_chunks = 0
 
@@ -415,10 +414,10 @@ class _Run:
                 _apply(tx, op)
                 crash_point("sqlite-write")
             tx.clear_staging()  # also what a killed run staged for files since changed or gone
-        self.progress("commit", generation=self.catalog.generation, files=len(self.ops))
+        self.progress(ev.Commit(generation=self.catalog.generation, files=len(self.ops)))
         for op in self.ops:
             if op.kind == "remove":
-                self.progress("remove", path=op.path)
+                self.progress(ev.Remove(path=op.path))
 
 
 def _same_stat(doc: DocumentRow, entry: FileEntry) -> bool:
@@ -426,10 +425,10 @@ def _same_stat(doc: DocumentRow, entry: FileEntry) -> bool:
 
 
 def _apply(tx: Transaction, op: _Op) -> None:
-    e = op.entry
     if op.kind == "put":
-        tx.put_staged_document(op.path, size=e.size, mtime_ns=e.mtime_ns)
+        tx.put_staged_document(op.path, size=op.file.size, mtime_ns=op.file.mtime_ns)
     elif op.kind == "skip":
+        e = op.entry
         tx.put_document(
             op.path,
             sha256=op.sha256,
@@ -439,12 +438,12 @@ def _apply(tx: Transaction, op: _Op) -> None:
             error=op.reason,
         )
     elif op.kind == "touch":
-        tx.touch_document(op.doc.id, size=e.size, mtime_ns=e.mtime_ns)
+        tx.touch_document(op.row.id, size=op.file.size, mtime_ns=op.file.mtime_ns)
     elif op.kind == "move":
-        tx.move_document(op.doc.id, op.path, size=e.size, mtime_ns=e.mtime_ns)
+        tx.move_document(op.row.id, op.path, size=op.file.size, mtime_ns=op.file.mtime_ns)
     elif op.kind == "copy":
-        tx.copy_document(op.doc.id, op.path, size=e.size, mtime_ns=e.mtime_ns)
+        tx.copy_document(op.row.id, op.path, size=op.file.size, mtime_ns=op.file.mtime_ns)
     elif op.kind == "remove":
-        tx.remove_document(op.doc.id)
+        tx.remove_document(op.row.id)
     else:  # pragma: no cover - programming error
         raise ValueError(op.kind)

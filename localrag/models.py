@@ -288,8 +288,8 @@ def resolve_model_path(settings: Settings, role: str, name: str | None = None) -
     spec = specs.get(name)
     if spec is None:
         # an unregistered model the user dropped into a models folder under that name (GGUFs with or without ".gguf")
-        for mdir in dirs:
-            for p in (mdir / name, mdir / f"{name}.gguf") if role == "llm" else (mdir / name,):
+        for folder in dirs:
+            for p in (folder / name, folder / f"{name}.gguf") if role == "llm" else (folder / name,):
                 if p.exists():
                     if role == "llm":
                         check_gguf(p)
@@ -857,6 +857,7 @@ def add(settings: Settings, role: str, path: Path | str, name: str | None = None
 
 def _record_local(mdir: Path, specs: dict[str, ModelSpec], base: ModelSpec, target: Path) -> ModelSpec:
     """Hash what is at `target` (a file or a model folder) and record it in mdir's local.toml as `base`."""
+    files: tuple[ModelFile, ...]
     if target.is_file():
         files = (ModelFile("", target.stat().st_size, sha256_file(target)),)
     else:

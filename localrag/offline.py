@@ -47,4 +47,4 @@ def block_native_telemetry() -> None:
     unless a consent file under ~/intel says no or CI=true is set. Marking the module absent
     keeps the user's home and environment untouched.
     """
-    sys.modules.setdefault("openvino_telemetry", None)
+    sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]  # None: "not installed"

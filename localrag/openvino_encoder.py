@@ -343,5 +343,5 @@ def pooling_mode(model_dir: Path) -> str:
 def pool(states: np.ndarray, attention_mask: np.ndarray, mode: str) -> np.ndarray:
     if mode == "cls":
         return states[:, 0].astype(np.float32)
-    mask = attention_mask[..., None].astype(np.float32)
+    mask: np.ndarray = attention_mask[..., None].astype(np.float32)
     return (states * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)

@@ -1,14 +1,17 @@
 """A rich progress display for indexing, fed by the indexer's progress events.
 
-The indexer calls `progress(event, **fields)` (see localrag.indexer for the full list); this
-display uses "scan" (files), "file" (path, done), "ocr" (done, seconds: pages read by OCR so
-far), "embed" (done: chunks embedded so far) and "build". Unknown events are ignored, so the indexer can say more without breaking the display.
+The indexer calls `progress(event)` with the typed events of localrag/index_events.py; this
+display uses `Scan`, `File`, `Ocr` (pages read by OCR so far), `Embed` (chunks embedded so far),
+`Stage` and `Commit` (what an interrupted run keeps), `Build` and `Done`. Other events are ignored,
+so the indexer can say more without breaking the display.
 """
 
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from localrag import index_events as ev
 
 
 class IndexProgress:
@@ -25,9 +28,9 @@ class IndexProgress:
             transient=False,
             disable=not enabled,
         )
-        self._files = None
-        self._chunks = None
-        self._ocr = None  # shown from the first page read by OCR
+        self._files = TaskID(0)  # the tasks are added on __enter__
+        self._chunks = TaskID(0)
+        self._ocr: TaskID | None = None  # shown from the first page read by OCR
         self.chunks_embedded = 0
         self.staged_files = 0  # durable work a later run reuses (see localrag.indexer)
         self.staged_chunks = 0
@@ -42,30 +45,29 @@ class IndexProgress:
     def __exit__(self, *exc) -> None:
         self._progress.__exit__(*exc)
 
-    def __call__(self, event: str, **fields) -> None:
-        if event == "scan":
-            self._progress.update(self._files, total=fields.get("files"))
-        elif event == "file":
-            self._progress.update(self._files, completed=fields.get("done", 0), description=_short(fields.get("path")))
-        elif event == "embed":
-            self.chunks_embedded = int(fields.get("done", 0))
+    def __call__(self, event: ev.IndexEvent) -> None:
+        if isinstance(event, ev.Scan):
+            self._progress.update(self._files, total=event.files)
+        elif isinstance(event, ev.File):
+            self._progress.update(self._files, completed=event.done, description=_short(event.path))
+        elif isinstance(event, ev.Embed):
+            self.chunks_embedded = event.done
             task = self._progress.tasks[self._chunks]
-            rate = self.chunks_embedded / task.elapsed if task.elapsed else 0.0
-            self._progress.update(self._chunks, completed=self.chunks_embedded, rate=f"{rate:.0f}/s")
-        elif event == "stage":
-            self.staged_files += int(fields.get("files", 0))
-            self.staged_chunks += int(fields.get("chunks", 0))
-        elif event == "commit":
+            per_second = self.chunks_embedded / task.elapsed if task.elapsed else 0.0
+            self._progress.update(self._chunks, completed=self.chunks_embedded, rate=f"{per_second:.0f}/s")
+        elif isinstance(event, ev.Stage):
+            self.staged_files += event.files
+            self.staged_chunks += event.chunks
+        elif isinstance(event, ev.Commit):
             self.committed = True
-        elif event == "ocr":
+        elif isinstance(event, ev.Ocr):
             if self._ocr is None:
                 self._ocr = self._progress.add_task("pages read by OCR", total=None, rate="")
-            done, seconds = int(fields.get("done", 0)), float(fields.get("seconds") or 0.0)
-            rate = f"{done / seconds:.2f} pages/s" if seconds else ""
-            self._progress.update(self._ocr, completed=done, rate=rate)
-        elif event == "build":
+            rate = f"{event.done / event.seconds:.2f} pages/s" if event.seconds else ""
+            self._progress.update(self._ocr, completed=event.done, rate=rate)
+        elif isinstance(event, ev.Build):
             self._progress.update(self._files, description="building indexes")
-        elif event == "done":
+        elif isinstance(event, ev.Done):
             self._progress.update(self._files, description="files")
 
 
@@ -99,7 +101,7 @@ class FetchProgress:
             TimeElapsedColumn(),
             console=console,
         )
-        self._tasks: dict[str, int] = {}
+        self._tasks: dict[str, TaskID] = {}
 
     def __enter__(self) -> "FetchProgress":
         self._progress.__enter__()

@@ -100,6 +100,39 @@ class CitationsJSON(TypedDict):
     query: str  # what was searched: a follow-up is rewritten into a standalone question
 
 
+class EmbedderJSON(TypedDict):
+    name: str | None
+    dim: int | None
+
+
+class KeywordJSON(TypedDict):
+    engine: str
+    count: int
+
+
+class _StatusJSONRequired(TypedDict):
+    index: str
+    root: str | None
+    documents: int
+    chunks: int
+    skipped: list[dict[str, str]]
+    notes: list[dict[str, str]]
+    generation: int
+    embedder: EmbedderJSON
+    vector_dtype: str | None
+    dense: dict[str, Any]
+    keyword: KeywordJSON
+    indexed_at: float | None
+    disk_bytes: int
+    health: dict[str, Any]
+
+
+class StatusJSON(_StatusJSONRequired, total=False):
+    """What localrag.reports.IndexStatus.to_json() writes; `dense` and `health` are the engine's own."""
+
+    paths: list[str]  # only for an index of selected files and folders (its JSON puts it after "root")
+
+
 def search_response(result: Any, explain: bool = False) -> SearchJSON:
     """`localrag search --json`: {"query", "hits": [...]} (`result` is a SearchResult)."""
     return result.to_json(explain=explain)
@@ -110,9 +143,10 @@ def answer_response(answer: Answer) -> AnswerJSON:
     return answer.to_json()  # type: ignore[return-value]
 
 
-def status_response(index: Any) -> dict:
-    """`localrag status --json` of an open Index (or Store): documents, chunks, health..."""
-    return index.status()
+def status_response(index: Any) -> dict[str, Any]:
+    """`localrag status --json` of an open Index (or Store): documents, chunks, health... (its
+    keys are spelled out in StatusJSON)."""
+    return index.status().to_json()
 
 
 def sources_response(hits: list[Hit], query: str, notices: list[str]) -> SourcesJSON:

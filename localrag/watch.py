@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
+
+from localrag.reports import IndexReport
+
+if TYPE_CHECKING:
+    from localrag.index import Index
 
 log = logging.getLogger("localrag")
 
@@ -14,7 +21,13 @@ DEBOUNCE_MS = 1500
 CATCH_UP_MS = 1000
 
 
-def watch_folder(index, folder: Path, console: Console, stop: threading.Event | None = None, on_update=None) -> None:
+def watch_folder(
+    index: Index,
+    folder: Path,
+    console: Console,
+    stop: threading.Event | None = None,
+    on_update: Callable[[IndexReport], None] | None = None,
+) -> None:
     """Index `folder` now, then re-index incrementally after each burst of changes until `stop` is set
     (or Ctrl+C). A file written while it is being read is simply picked up again by the next burst:
     the indexer records the size and mtime it read, so a later write always looks changed."""
@@ -22,12 +35,8 @@ def watch_folder(index, folder: Path, console: Console, stop: threading.Event | 
 
     def run_once() -> None:
         summary = index.add(folder)
-        changed = summary["added"] + summary["updated"] + summary["removed"] + summary.get("renamed", 0)
-        if changed or summary["skipped"]:
-            console.print(
-                f"indexed: {summary['added']} added, {summary['updated']} updated, "
-                f"{summary.get('renamed', 0)} renamed, {summary['removed']} removed, {len(summary['skipped'])} skipped"
-            )
+        if summary.changed or summary.skipped:
+            console.print(f"indexed: {summary.describe()}")
         if on_update is not None:
             on_update(summary)
 

@@ -26,7 +26,6 @@ import argparse
 import hashlib
 import importlib.metadata as md
 import json
-import os
 import platform
 import re
 import shutil

@@ -225,11 +225,11 @@ def cmd_scale(args) -> dict:
             lat = {"dense": [], "bm25": [], "hybrid": []}
             for q, qv in zip(queries, qvecs):
                 t = time.perf_counter()
-                d = store.dense.search(qv, 50)
+                store.dense.search(qv, 50)
                 lat["dense"].append((time.perf_counter() - t) * 1000)
                 if bm25:
                     t = time.perf_counter()
-                    k = store.keyword.search(q, 50)
+                    store.keyword.search(q, 50)
                     lat["bm25"].append((time.perf_counter() - t) * 1000)
                     t = time.perf_counter()
                     fused = rrf([[c for c, _ in store.dense.search(qv, 50)], [c for c, _ in store.keyword.search(q, 50)]])

@@ -160,15 +160,15 @@ def main() -> None:
         for dpi in (150, 300):
             for kind in kinds:
                 page = degrade(render_page(font_file, dpi), kind)
-                run(f"{font_name}/{kind}", "image", dpi, TEXT, lambda: ocr.read_image(page))
+                run(f"{font_name}/{kind}", "image", dpi, TEXT, lambda: ocr.read_image(page))  # noqa: B023 - run calls it
                 if kind == "clean":
                     data = image_only_pdf(page, dpi)
                     run(f"{font_name}/{kind}", "pdf", dpi, TEXT,
-                        lambda: load_document("scan.pdf", data, settings, ingest).text)
+                        lambda: load_document("scan.pdf", data, settings, ingest).text)  # noqa: B023
     two = render_page(FONTS["serif"], 300, columns=2)
     run("serif/two-column", "image", 300, TEXT, lambda: ocr.read_image(two))
     data = image_only_pdf(two, 300)
-    run("serif/two-column", "pdf", 300, TEXT, lambda: load_document("scan.pdf", data, settings, ingest).text)
+    run("serif/two-column", "pdf", 300, TEXT, lambda: load_document("scan.pdf", data, settings, ingest).text)  # noqa: B023
 
     clean300 = [r["cer"] for r in rows if r["dpi"] == 300 and r["condition"].endswith("/clean")]
     print(json.dumps({

@@ -7,16 +7,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from model_paths import find_models
+from tests.helpers import NOTES, REPO
+from tests.helpers import make_settings as build_settings
+from tests.model_paths import find_models
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-MODELS = find_models()
-NOTES = Path(__file__).parent / "data" / "notes"
+MODELS = find_models()  # LOCALRAG_MODELS of the test run is honoured here (tests.helpers.MODELS ignores it)
 SHARED = REPO.parent / "shared"
 SMOLLM2 = "smollm2-135m-instruct"
 
@@ -40,13 +38,12 @@ def smollm2_path(models_dir) -> Path:
 
 @pytest.fixture
 def make_settings(tmp_path, models_dir):
-    """Settings for an index under tmp_path, using the repo's models; overrides are dotted keys."""
-    from localrag.config import load_settings
+    """Settings for an index under tmp_path, using the repo's models; overrides are dotted keys
+    (`retrieval__rerank=False`); `index` and `models_dir` overrides replace those."""
 
     def make(**overrides):
-        base = {"index": str(tmp_path / "index"), "models_dir": str(models_dir)}
-        base.update({k.replace("__", "."): v for k, v in overrides.items()})
-        return load_settings(overrides=base, environ={})
+        index = overrides.pop("index", tmp_path / "index")
+        return build_settings(index, overrides.pop("models_dir", models_dir), **overrides)
 
     return make
 

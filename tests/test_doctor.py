@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from localrag import doctor
-from localrag.config import load_settings
+from tests.helpers import make_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,14 +39,8 @@ def test_parse_llama_system_info():
     assert doctor.parse_llama_system_info(text) == {"SSE3": True, "AVX2": True, "AVX512_BF16": False, "AMX_INT8": True, "LLAMAFILE": True}
 
 
-def _settings(tmp_path: Path, models: Path, **overrides):
-    base = {"models_dir": str(models), "index": str(tmp_path / "index")}
-    base.update(overrides)
-    return load_settings(overrides=base, environ={})
-
-
 def test_report_keys_and_missing_models_with_fixes(tmp_path):
-    report = doctor.run_doctor(_settings(tmp_path, tmp_path / "no-models"), llama_info=False)
+    report = doctor.run_doctor(make_settings(tmp_path / "index", tmp_path / "no-models"), llama_info=False)
     assert set(report) >= {"python", "packages", "models", "cpu", "threads", "llm", "disk", "index", "notices", "problems"}
     assert report["packages"]["numpy"]  # a version string from importlib.metadata
     assert report["threads"]["llm_threads"] >= 1
@@ -67,7 +61,7 @@ def test_report_keys_and_missing_models_with_fixes(tmp_path):
 
 
 def test_llm_backend_none_needs_no_gguf(tmp_path):
-    report = doctor.run_doctor(_settings(tmp_path, tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False)
+    report = doctor.run_doctor(make_settings(tmp_path / "index", tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False)
     assert not any("qwen" in p["problem"] for p in report["problems"])
 
 
@@ -80,7 +74,7 @@ def test_damaged_model_is_a_problem_with_refetch_fix(tmp_path):
         f'[[model.files]]\npath = ""\nsize = {len(data)}\nsha256 = "{hashlib.sha256(data).hexdigest()}"\n'
     )
     (mdir / "tiny.gguf").write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
-    report = doctor.run_doctor(_settings(tmp_path, mdir, **{"llm.model": "tiny"}), llama_info=False)
+    report = doctor.run_doctor(make_settings(tmp_path / "index", mdir, **{"llm.model": "tiny"}), llama_info=False)
     [bad] = [p for p in report["problems"] if "'tiny'" in p["problem"]]
     assert "sha256" in bad["problem"] and "localrag models fetch tiny" in bad["fix"]
     assert "tiny (llm, selected): CHECKSUM MISMATCH" in dict(doctor.summarize(report))["models"]
@@ -93,7 +87,7 @@ def test_corrupt_index_is_reported_not_raised(tmp_path):
     index = tmp_path / "index"
     index.mkdir()
     (index / "catalog.sqlite3").write_bytes(b"this is not a database" * 100)
-    report = doctor.run_doctor(_settings(tmp_path, tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False)
+    report = doctor.run_doctor(make_settings(tmp_path / "index", tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False)
     assert report["index"]["exists"] and report["index"]["ok"] is False
     assert "ImportError" not in report["index"]["error"]  # the store ran and rejected the file
     assert "Fix:" not in report["index"]["error"]  # the fix is split out of the message
@@ -115,7 +109,7 @@ def test_repo_models_pass_doctor(tmp_path, models_dir):
     mdir = models_dir
     if not (mdir / "all-MiniLM-L6-v2" / "model.safetensors").is_file() or not (mdir / "SmolLM2-135M-Instruct.Q4_1.gguf").is_file():
         pytest.skip("models not fetched: python scripts/fetch_models.py --test")
-    report = doctor.run_doctor(_settings(tmp_path, mdir, **{"llm.model": "smollm2-135m-instruct"}), llama_info=False)
+    report = doctor.run_doctor(make_settings(tmp_path / "index", mdir, **{"llm.model": "smollm2-135m-instruct"}), llama_info=False)
     assert not [p for p in report["problems"] if "model" in p["problem"]]
     rows = {r["name"]: r for r in report["models"]}
     assert rows["all-MiniLM-L6-v2"]["verified"] is True and rows["smollm2-135m-instruct"]["verified"] is True
@@ -125,7 +119,7 @@ def test_repo_models_pass_doctor(tmp_path, models_dir):
 
 
 def test_n_ctx_beyond_trained_context_is_a_notice(tmp_path, smollm2_path):
-    s = _settings(tmp_path, smollm2_path.parent, **{"llm.model": "smollm2-135m-instruct", "llm.n_ctx": 16384})
+    s = make_settings(tmp_path / "index", smollm2_path.parent, **{"llm.model": "smollm2-135m-instruct", "llm.n_ctx": 16384})
     report = doctor.run_doctor(s, llama_info=False)
     assert any("exceeds the 8192 tokens" in n for n in report["notices"])
 
@@ -134,7 +128,7 @@ def test_index_health_reads_as_words_not_a_dict(tmp_path, models_dir, notes, emb
     from localrag.indexer import index_folder
     from localrag.store import Store
 
-    settings = _settings(tmp_path, models_dir, **{"llm.backend": "none", "embedder.backend": "torch"})
+    settings = make_settings(tmp_path / "index", models_dir, **{"llm.backend": "none", "embedder.backend": "torch"})
     store = Store.open(settings.index, settings, create=True)
     index_folder(store, notes, embedder, settings)
     store.close()
@@ -185,7 +179,7 @@ def test_doctor_names_a_device_torch_does_not_see(tmp_path):
 
     if hardware.torch_devices():
         pytest.skip("torch sees a GPU here")
-    report = doctor.run_doctor(_settings(tmp_path, tmp_path / "no-models", **{"embedder.device": "cuda"}), llama_info=False)
+    report = doctor.run_doctor(make_settings(tmp_path / "index", tmp_path / "no-models", **{"embedder.device": "cuda"}), llama_info=False)
     [bad] = [p for p in report["problems"] if "embedder.device" in p["problem"]]
     assert "'cuda' is not available here" in bad["problem"] and "embedder.device = 'auto' or 'cpu'" in bad["fix"]
     assert report["gpu"]["llm"] == {"setting": "auto", "layers": None, "reason": "llama.cpp not checked"}

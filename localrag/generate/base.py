@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
@@ -37,19 +38,58 @@ APPROX_TOKENS_PER_MESSAGE = 8
 APPROX_TOKENS_REPLY_PRIMER = 8
 
 
+def approximate_prompt_tokens(llm: LLM, messages: list[Message]) -> int:
+    """The content tokens of `messages` plus a per-message allowance for the template."""
+    return APPROX_TOKENS_REPLY_PRIMER + sum(llm.count_tokens(m["content"]) + APPROX_TOKENS_PER_MESSAGE for m in messages)
+
+
+class BaseLLM(ABC):
+    """An LLM backend with the defaults of what a backend may leave out; backends derive from it.
+
+    `generative`: False for backends that cannot follow free-form instructions (the extractive
+    one); `count_messages`: tokens of the rendered chat prompt (approximate here, exact where the
+    backend renders its template); `opening_probability`: the probability that the reply opens
+    with `opening` (None: the backend cannot tell).
+    """
+
+    name: str = ""
+    n_ctx: int = 0
+    generative: bool = True
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int: ...
+
+    @abstractmethod
+    def stream(
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        stop: list[str] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[str]: ...
+
+    def count_messages(self, messages: list[Message]) -> int:
+        return approximate_prompt_tokens(self, messages)
+
+    def opening_probability(
+        self, messages: list[Message], opening: str, cancel: threading.Event | None = None
+    ) -> float | None:
+        return None
+
+
 def count_prompt_tokens(llm: LLM, messages: list[Message]) -> int:
     """Tokens the rendered chat prompt takes: exact when the backend can render its template
-    (it then has `count_messages`), otherwise the content tokens plus a per-message allowance."""
+    (it then has `count_messages`), otherwise the content tokens plus a per-message allowance.
+    (The probe serves backends that do not derive from BaseLLM: test doubles, recorded replies.)"""
     exact = getattr(llm, "count_messages", None)
     if exact is not None:
         return int(exact(messages))
-    return APPROX_TOKENS_REPLY_PRIMER + sum(
-        llm.count_tokens(m["content"]) + APPROX_TOKENS_PER_MESSAGE for m in messages
-    )
+    return approximate_prompt_tokens(llm, messages)
 
 
 def is_generative(llm: LLM) -> bool:
-    """False for backends that cannot follow free-form instructions (the extractive one)."""
+    """False for backends that cannot follow free-form instructions (the extractive one).
+    (The probe serves backends that do not derive from BaseLLM: LlamaCppLLM, test doubles.)"""
     return bool(getattr(llm, "generative", True))
 
 

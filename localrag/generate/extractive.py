@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 
 from localrag.generate.attribution import mark
+from localrag.generate.base import BaseLLM
 from localrag.generate.prompt import NOT_FOUND, parse_prompt
 from localrag.generate.sentences import query_terms, score, split_sentences
 
@@ -44,7 +45,7 @@ def _cite(sentence: str, n: int) -> str:
     return mark(sentence.rstrip(), f"[{n}]")
 
 
-class ExtractiveLLM:
+class ExtractiveLLM(BaseLLM):
     """Quotes instead of generating. `generative = False` tells the chat session not to ask it to
     rewrite follow-up questions."""
 

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from localrag.errors import LLMError
+from localrag.generate.base import BaseLLM
 
 APPROX_BYTES_PER_TOKEN = 3.0
 TOP_LOGPROBS = 20  # the most the OpenAI API (and vLLM) allow
@@ -28,7 +29,7 @@ CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 120.0
 
 
-class OpenAICompatLLM:
+class OpenAICompatLLM(BaseLLM):
     def __init__(
         self,
         base_url: str,

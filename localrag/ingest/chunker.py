@@ -109,7 +109,7 @@ class _Cutter:
                 total += word_tokens(j)
             n = self.tokens(ws, ends[j])
             if n > limit:
-                j = largest_fitting(i, j, lambda k: self.fits(ws, ends[k], limit))
+                j = largest_fitting(i, j, lambda k: self.fits(ws, ends[k], limit))  # noqa: B023 - called here
                 n = self.tokens(ws, ends[j])
             out.append(_Unit(ws, ends[j], n))
             i = j + 1
@@ -120,7 +120,7 @@ class _Cutter:
         pos = start
         while pos < end:
             hi = min(end, pos + limit * MAX_CHARS_PER_TOKEN)
-            cut = largest_fitting(pos + 1, hi, lambda e: self.tokens(pos, e) <= limit)
+            cut = largest_fitting(pos + 1, hi, lambda e: self.tokens(pos, e) <= limit)  # noqa: B023 - called here
             out.append(_Unit(pos, cut, self.tokens(pos, cut)))
             pos = cut
         return out
@@ -176,7 +176,7 @@ def _overlap_start(cutter: _Cutter, start: int, end: int, overlap: int, code: bo
         if not candidates or cutter.tokens(candidates[-1], end) > overlap:
             continue
         # candidates ascend, tails shrink: find the first that fits.
-        k = largest_fitting(0, len(candidates) - 1, lambda k: cutter.tokens(candidates[-1 - k], end) <= overlap)
+        k = largest_fitting(0, len(candidates) - 1, lambda k: cutter.tokens(candidates[-1 - k], end) <= overlap)  # noqa: B023
         return candidates[-1 - k], cutter.tokens(candidates[-1 - k], end)
     return None
 

@@ -69,7 +69,7 @@ def _loader(module: str, name: str) -> Callable[..., Document]:
     return getattr(importlib.import_module(f"localrag.ingest.loaders.{module}"), name)
 
 
-def _unpacked_cap(options: LoadOptions) -> int:
+def _unpacked_cap(options: LoadOptions) -> float:
     return options.ingest.max_unpacked_mb
 
 

@@ -95,9 +95,9 @@ class _Walker:
         if rules.ignores(rel, is_dir):
             return
         if entry.is_symlink():
-            reason = self.symlink_problem(entry.path, is_dir, seen)
-            if reason is not None:
-                yield SkippedEntry(rel, reason)
+            problem = self.symlink_problem(entry.path, is_dir, seen)
+            if problem is not None:
+                yield SkippedEntry(rel, problem)
                 return
         if is_dir:
             key = (st.st_dev, st.st_ino)

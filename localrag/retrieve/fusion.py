@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from typing import TypeVar
+
+Id = TypeVar("Id", bound=Hashable)
 
 
 def rrf(
-    ranked_lists: Sequence[Sequence[Hashable]],
+    ranked_lists: Sequence[Sequence[Id]],
     k: int = 60,
     weights: Sequence[float] | None = None,
-) -> list[tuple[Hashable, float]]:
+) -> list[tuple[Id, float]]:
     """Fuse ranked id lists: score(d) = sum_i w_i / (k + rank_i(d)), ranks 1-based.
 
     Returns (id, score) sorted by score descending; ties keep first-seen order, so the
@@ -19,7 +22,7 @@ def rrf(
         weights = [1.0] * len(ranked_lists)
     if len(weights) != len(ranked_lists):
         raise ValueError("one weight per ranked list")
-    scores: dict[Hashable, float] = {}
+    scores: dict[Id, float] = {}
     for ranked, weight in zip(ranked_lists, weights):
         if weight == 0:
             continue

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 
 from localrag.config import Settings
+from localrag.protocols import Embedder
 from localrag.retrieve.fusion import rrf
 from localrag.retrieve.rerank import RERANK_OFF_NOTICE, Reranker
 from localrag.types import Hit, StageScores
+
+if TYPE_CHECKING:
+    from localrag.store import Store
 
 
 @dataclass
@@ -21,7 +25,7 @@ class SearchResult:
     notices: list[str] = field(default_factory=list)
 
     def to_json(self, explain: bool = False) -> dict:
-        out = {"query": self.query, "hits": [h.to_json(explain=explain) for h in self.hits]}
+        out: dict[str, Any] = {"query": self.query, "hits": [h.to_json(explain=explain) for h in self.hits]}
         if explain:
             out["timings_ms"] = {k: round(v, 2) for k, v in self.timings.items()}
             out["notices"] = self.notices
@@ -37,7 +41,7 @@ def _normalise_types(types: list[str] | str | None) -> list[str] | None:
 
 
 class Searcher:
-    def __init__(self, store, embedder, settings: Settings, reranker: Reranker | None = None):
+    def __init__(self, store: Store, embedder: Embedder | None, settings: Settings, reranker: Reranker | None = None):
         self.store = store
         self.embedder = embedder
         self.settings = settings
@@ -68,6 +72,7 @@ class Searcher:
 
         dense: list[tuple[int, float]] = []
         if cfg.dense_weight > 0:
+            assert self.embedder is not None, "dense search (retrieval.dense_weight > 0) needs an embedder"
             t = time.perf_counter()
             qvec = self.embedder.encode_query(query)
             dense = self.store.dense.search(qvec, n, allowed_ids=allowed)
@@ -111,13 +116,14 @@ class Searcher:
             hits.append(hit)
 
         if reranked:
+            assert self.reranker is not None  # `reranked` says there is one
             t = time.perf_counter()
             head, tail = hits[: cfg.rerank_top], hits[cfg.rerank_top :]
             scores = self.reranker.score(query, [_rerank_text(h) for h in head])
-            for h, s in zip(head, scores):
-                h.scores.rerank = s
-                h.score = s
-            head.sort(key=lambda h: -h.scores.rerank)
+            for h, rerank_score in zip(head, scores):
+                h.scores.rerank = rerank_score
+                h.score = rerank_score
+            head.sort(key=lambda h: -h.score)  # the rerank score, set just above
             for rank, h in enumerate(head, 1):
                 h.scores.rerank_rank = rank
             hits = head + tail

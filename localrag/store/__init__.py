@@ -30,6 +30,7 @@ import numpy as np
 
 from localrag.config import Settings
 from localrag.errors import ConfigError, IndexCorruptError, IndexNotFoundError
+from localrag.reports import IndexStatus
 from localrag.store.atomic import read_json
 from localrag.store.catalog import Catalog, ChunkRow
 from localrag.store.dense import FAISS_FILE, DenseIndex
@@ -211,9 +212,11 @@ class Store:
         # Save only under the write lock: ours if we are the writer, else taken if free.
         # While another process writes, build in memory only; that writer saves its own.
         own = self._writer
-        lock = own if own is not None else WriteLock(self.index_dir)
-        if own is None and not lock.try_acquire():
-            lock = None
+        lock: WriteLock | None = own
+        if own is None:
+            lock = WriteLock(self.index_dir)
+            if not lock.try_acquire():
+                lock = None
         try:
             engine = self.settings.retrieval.bm25_engine
             t0 = time.perf_counter()
@@ -316,27 +319,27 @@ class Store:
         wanted = [d.id for d in docs if path_matches(d.path, path_glob, types)]
         return self.catalog.chunk_ids_for_docs(wanted)
 
-    def status(self) -> dict:
+    def status(self) -> IndexStatus:
         counts = self.catalog.counts()
         meta = self.catalog.meta()
         disk = sum(p.stat().st_size for p in self.index_dir.rglob("*") if p.is_file())
-        return {
-            "index": str(self.index_dir),
-            "root": meta.get("root"),
-            **({"paths": json.loads(meta["paths"])} if meta.get("paths") else {}),  # a selection, not the whole folder
-            "documents": counts["documents"],
-            "chunks": counts["chunks"],
-            "skipped": self.catalog.skipped(),
-            "notes": self.catalog.notes(),
-            "generation": self.catalog.generation,
-            "embedder": {"name": meta.get("embedder"), "dim": self._dim()},
-            "vector_dtype": meta.get("vector_dtype"),
-            "dense": self.dense.info(),
-            "keyword": {"engine": self.keyword.engine, "count": len(self.keyword)},
-            "indexed_at": float(meta["indexed_at"]) if "indexed_at" in meta else None,
-            "disk_bytes": disk,
-            "health": {**self.health, "fresh": self.generation == self.catalog.generation},
-        }
+        return IndexStatus(
+            index=str(self.index_dir),
+            root=meta.get("root"),
+            paths=json.loads(meta["paths"]) if meta.get("paths") else None,  # a selection, not the whole folder
+            documents=counts["documents"],
+            chunks=counts["chunks"],
+            skipped=self.catalog.skipped(),
+            notes=self.catalog.notes(),
+            generation=self.catalog.generation,
+            embedder={"name": meta.get("embedder"), "dim": self._dim()},
+            vector_dtype=meta.get("vector_dtype"),
+            dense=self.dense.info(),
+            keyword={"engine": self.keyword.engine, "count": len(self.keyword)},
+            indexed_at=float(meta["indexed_at"]) if "indexed_at" in meta else None,
+            disk_bytes=disk,
+            health={**self.health, "fresh": self.generation == self.catalog.generation},
+        )
 
 
 def _row_hit(cid: int, row: ChunkRow) -> Hit:

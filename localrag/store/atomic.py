@@ -24,7 +24,7 @@ def sha256_file(path: Path, block: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     """Call `write(tmp_path)`, fsync the result, then rename it onto `path`."""
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -28,6 +28,16 @@ from localrag.errors import IndexCorruptError
 from localrag.store.crashpoints import crash_point
 from localrag.types import Chunk
 
+
+def _row_id(cursor: sqlite3.Cursor) -> int:
+    """The id an INSERT gave its row (sqlite3 types `lastrowid` as optional; after an INSERT it is set)."""
+    return _row_id_of(cursor.lastrowid)
+
+
+def _row_id_of(lastrowid: int | None) -> int:
+    assert lastrowid is not None, "no row was inserted"
+    return lastrowid
+
 SCHEMA_VERSION = 1
 DEFAULT_VECTOR_DTYPE = "float16"
 _VECTOR_DTYPES = {"float16": np.float16, "float32": np.float32}
@@ -418,7 +428,7 @@ class Catalog:
     # ---- chats ---------------------------------------------------------------------------
     def create_chat(self, title: str) -> int:
         with self.transaction() as tx:
-            return tx.execute("INSERT INTO chats (title, created) VALUES (?, ?)", (title, time.time())).lastrowid
+            return _row_id(tx.execute("INSERT INTO chats (title, created) VALUES (?, ?)", (title, time.time())))
 
     def rename_chat(self, chat_id: int, title: str) -> None:
         with self.transaction() as tx:
@@ -437,10 +447,10 @@ class Catalog:
 
     def add_message(self, chat_id: int, role: str, content: str, payload: dict | None = None) -> int:
         with self.transaction() as tx:
-            return tx.execute(
+            return _row_id(tx.execute(
                 "INSERT INTO messages (chat_id, role, content, payload, created) VALUES (?, ?, ?, ?, ?)",
                 (chat_id, role, content, None if payload is None else json.dumps(payload), time.time()),
-            ).lastrowid
+            ))
 
     def messages(self, chat_id: int) -> list[dict]:
         rows = self._query(
@@ -521,7 +531,7 @@ class Transaction:
                 ).lastrowid
                 self._conn.execute("INSERT INTO embeddings (chunk_id, vector) VALUES (?, ?)", (cid, vec.tobytes()))
             self.chunks_changed = True
-        return doc_id
+        return _row_id_of(doc_id)
 
     def stage_document(
         self, path: str, *, sha256: str, config: str, chunks: Sequence[Chunk], vectors: np.ndarray,
@@ -575,7 +585,7 @@ class Transaction:
             (path, doc_id),
         )
         self.chunks_changed = True
-        return doc_id
+        return _row_id_of(doc_id)
 
     def clear_staging(self) -> None:
         self._conn.execute("DELETE FROM staged_chunks")
@@ -603,7 +613,7 @@ class Transaction:
                 (cid, old_cid),
             )
             self.chunks_changed = True
-        return doc_id
+        return _row_id_of(doc_id)
 
     def move_document(self, doc_id: int, new_path: str, *, size: int, mtime_ns: int) -> None:
         """A rename: the chunks (and so every derived index) stay as they are."""

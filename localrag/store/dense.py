@@ -24,6 +24,7 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 import faiss
 import numpy as np
@@ -165,7 +166,8 @@ class DenseIndex:
             scores, ids = self.index.search(q, min(n, self.index.ntotal), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
-    def _search_params(self, allowed_ids) -> faiss.SearchParameters | None | bool:
+    def _search_params(self, allowed_ids) -> faiss.SearchParameters | None | Literal[False]:
+        assert self.index is not None  # search() returned early without one
         sel = None
         fraction = 1.0
         if allowed_ids is not None:
@@ -183,19 +185,20 @@ class DenseIndex:
             return params
         if sel is None:
             return None
-        params = faiss.SearchParameters(sel=sel)
-        params._selector_ref = sel
-        return params
+        flat = faiss.SearchParameters(sel=sel)
+        flat._selector_ref = sel
+        return flat
 
     # ---- persistence -----------------------------------------------------------------------
     def save(self, index_dir: Path) -> None:
         index_dir = Path(index_dir)
         path = index_dir / FAISS_FILE
         crash_point("dense-save")
-        if self.index is None:
+        index = self.index
+        if index is None:
             path.unlink(missing_ok=True)
         else:
-            write_atomic(path, lambda tmp: faiss.write_index(self.index, str(tmp)))
+            write_atomic(path, lambda tmp: faiss.write_index(index, str(tmp)))
         write_json_atomic(
             index_dir / SIDECAR,
             {

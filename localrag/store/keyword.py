@@ -189,7 +189,7 @@ class KeywordIndex:
         folder.mkdir(mode=0o700)
         try:
             np.save(folder / _IDS_FILE, self.ids, allow_pickle=False)
-            if self._scorer is not None:
+            if isinstance(self._scorer, _Bm25sScorer):  # the engine is bm25s
                 self._scorer.model.save(str(folder), allow_pickle=False, show_progress=False)
             files = {
                 p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)} for p in sorted(folder.iterdir())

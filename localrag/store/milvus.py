@@ -31,6 +31,7 @@ import numpy as np
 
 from localrag.config import Settings
 from localrag.errors import ConfigError, IndexNotFoundError, StoreUnavailableError
+from localrag.reports import IndexStatus
 from localrag.store import Store, path_matches
 from localrag.store.catalog import Catalog
 from localrag.store.crashpoints import crash_point
@@ -266,7 +267,7 @@ class MilvusStore(Store):
             ids.extend(int(r["id"]) for r in _query_all(self.client, self.name, expr, ["id"]))
         return np.asarray(sorted(ids), dtype=np.int64)
 
-    def status(self) -> dict:
+    def status(self) -> IndexStatus:
         docs = self.documents() if self.state else []
         s = self.state
         local = self.catalog.generation if self.catalog is not None else None
@@ -274,23 +275,23 @@ class MilvusStore(Store):
         if not self.cfg.is_server:
             lite = Path(self.cfg.uri).expanduser()
             disk = sum(p.stat().st_size for p in lite.rglob("*") if p.is_file()) if lite.exists() else 0
-        return {
-            "index": f"{self.cfg.uri} (Milvus collection {self.name})",
-            "root": s.get("root"),
-            "documents": sum(1 for d in docs if d[1] == "ok"),
-            "chunks": int(s.get("chunks", 0)),
-            "skipped": [{"path": d[0], "reason": d[4] or ""} for d in docs if d[1] == "skipped"],
-            "notes": [{"path": d[0], "note": d[3]} for d in docs if d[1] == "ok" and d[3]],
-            "generation": int(s.get("catalog_generation", 0)),
-            "embedder": {"name": s.get("embedder"), "dim": s.get("dim")},
-            "vector_dtype": s.get("vector_dtype"),
-            "dense": {"kind": "milvus", "count": int(s.get("chunks", 0)), "dim": s.get("dim"), "nprobe": None,
-                      "recall": None, "server": self.server, "version": self.version},  # fmt: skip
-            "keyword": {"engine": "milvus-bm25" if self.bm25 else "none", "count": len(self.keyword)},
-            "indexed_at": s.get("indexed_at"),
-            "disk_bytes": disk,
-            "health": {**self.health, "fresh": local is None or self.generation == local},
-        }
+        return IndexStatus(
+            index=f"{self.cfg.uri} (Milvus collection {self.name})",
+            root=s.get("root"),
+            documents=sum(1 for d in docs if d[1] == "ok"),
+            chunks=int(s.get("chunks", 0)),
+            skipped=[{"path": d[0], "reason": d[4] or ""} for d in docs if d[1] == "skipped"],
+            notes=[{"path": d[0], "note": d[3]} for d in docs if d[1] == "ok" and d[3]],
+            generation=int(s.get("catalog_generation", 0)),
+            embedder={"name": s.get("embedder"), "dim": s.get("dim")},
+            vector_dtype=s.get("vector_dtype"),
+            dense={"kind": "milvus", "count": int(s.get("chunks", 0)), "dim": s.get("dim"), "nprobe": None,
+                   "recall": None, "server": self.server, "version": self.version},  # fmt: skip
+            keyword={"engine": "milvus-bm25" if self.bm25 else "none", "count": len(self.keyword)},
+            indexed_at=s.get("indexed_at"),
+            disk_bytes=disk,
+            health={**self.health, "fresh": local is None or self.generation == local},
+        )
 
     # ---- publishing (the writer, under the write lock) -------------------------------------
     def rebuild_derived(self) -> None:

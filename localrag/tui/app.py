@@ -10,6 +10,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Literal
 
 from textual import on, work
 from textual.worker import get_current_worker
@@ -19,10 +20,12 @@ from textual.containers import Container, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from localrag.chat import Done, Sources, Token
+from localrag.chat import ChatSession, Done, Sources, Token
 from localrag.config import Settings
 from localrag.errors import LocalragError
 from localrag.index import Index
+from localrag.index_events import IndexEvent
+from localrag.reports import IndexReport, IndexStatus
 from localrag.tui.messages import OpenSource, PreviewSource
 from localrag.tui.opener import OPENER_HINT, OpenError, open_command, source_file
 from localrag.tui.past_chats import answers_from_messages
@@ -39,6 +42,7 @@ from localrag.tui.widgets.transcript import AnswerView, Transcript
 from localrag.types import Answer
 
 K_CHOICES = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20)
+ModelChoice = tuple[Literal["llama-cpp", "none"], str | None]  # (llm.backend, llm.model)
 
 
 class LocalragApp(App[None]):
@@ -63,7 +67,7 @@ class LocalragApp(App[None]):
         self.settings = settings
         self.folder = folder
         self.index = index or Index.open(None, settings, create=True)
-        self.session = None
+        self.session: ChatSession | None = None
         self.generating: AnswerView | None = None
         self.selected_view: AnswerView | None = None
         self.indexing = False
@@ -100,7 +104,7 @@ class LocalragApp(App[None]):
         self.show_rerank()
         info = self.refresh_status()
         self.query_one(QuestionInput).focus()
-        if info["documents"] == 0:
+        if info.documents == 0:
             message = (
                 f"This index is empty. Index {self.folder} now?" if self.folder else "This index is empty. Which folder should it index?"
             )
@@ -117,11 +121,11 @@ class LocalragApp(App[None]):
         return Path(llm.model).stem if llm.model.endswith(".gguf") else llm.model
 
     def index_root(self) -> str | None:
-        return self.index.status().get("root") or (str(self.folder) if self.folder else None)
+        return self.index.status().root or (str(self.folder) if self.folder else None)
 
-    def refresh_status(self) -> dict:
+    def refresh_status(self) -> IndexStatus:
         info = self.index.status()
-        self.status_bar.set_index(info, info.get("root") or self.folder)
+        self.status_bar.set_index(info, info.root or self.folder)
         return info
 
     def _ui(self, callback: Callable, *args) -> bool:
@@ -154,7 +158,7 @@ class LocalragApp(App[None]):
                 elif self.session is None:
                     self.session = self.index.chat()
                 rerank = self.settings.retrieval.rerank and self.index.searcher.reranker is not None
-                name = getattr(self.session.llm, "name", "") or self.model_label()
+                name = self.session.llm.name or self.model_label()
             self._ui(self.models_loaded, rerank, name if self.settings.llm.backend != "none" else self.model_label())
             self._ui(setattr, self.status_bar, "device", self.llm_device())
         except LocalragError as e:
@@ -211,6 +215,7 @@ class LocalragApp(App[None]):
         if self.indexing:
             self.notify("Indexing is running: ask again when it is done.", severity="warning")
             return
+        assert isinstance(event.input, QuestionInput)  # the handler is for #question
         event.input.history.add(question)
         event.input.value = ""
         await self.transcript.add_question(question)
@@ -305,7 +310,10 @@ class LocalragApp(App[None]):
     def on_preview_source(self, message: PreviewSource) -> None:
         text = self.selected_view.text if self.selected_view else ""
         # closing it hands the keyboard back to the question box: what is typed next is not lost
-        self.push_screen(PreviewScreen(message.hit, message.n, text), lambda _: self.query_one(QuestionInput).focus())
+        def refocus(_: None) -> None:
+            self.query_one(QuestionInput).focus()
+
+        self.push_screen(PreviewScreen(message.hit, message.n, text), refocus)
 
     def on_open_source(self, message: OpenSource) -> None:
         try:
@@ -333,11 +341,11 @@ class LocalragApp(App[None]):
             self.notify(f"could not open {path}: {e}", severity="error")
 
     def action_copy_answer(self) -> None:
-        done = [v for v in self.transcript.answers if v.answer is not None]
+        done = [v.answer for v in self.transcript.answers if v.answer is not None]
         if not done:
             self.notify("No answer to copy yet.", severity="warning")
             return
-        answer = done[-1].answer
+        answer = done[-1]
         lines = [answer.text, "", "Sources:"]
         lines += [f"[{n}] {h.path}" + (f", {h.place()}" if h.place() else "") for n, h in enumerate(answer.sources, 1)]
         self.copy_to_clipboard("\n".join(lines))
@@ -414,8 +422,8 @@ class LocalragApp(App[None]):
     def run_indexer(self, folder: Path | list[Path]) -> None:
         progress = self.query_one(IndexProgress)
 
-        def report(event: str, **fields) -> None:
-            self._ui(progress.apply_event, event, fields)
+        def report(event: IndexEvent) -> None:
+            self._ui(progress.apply_event, event)
 
         try:
             with self._models_lock:
@@ -425,7 +433,7 @@ class LocalragApp(App[None]):
             return
         self._ui(self.indexing_done, summary, None)
 
-    def indexing_done(self, summary: dict | None, error: str | None) -> None:
+    def indexing_done(self, summary: IndexReport | None, error: str | None) -> None:
         self.indexing = False
         self.query_one(IndexProgress).stop()
         self.status_bar.busy = ""
@@ -434,16 +442,12 @@ class LocalragApp(App[None]):
             self.notify(error, title="indexing failed", severity="error", timeout=10)
             return
         assert summary is not None
-        skipped = len(summary.get("skipped", []))
-        self.notify(
-            f"{summary.get('added', 0)} added, {summary.get('updated', 0)} updated, {summary.get('removed', 0)} removed, "
-            f"{summary.get('unchanged', 0)} unchanged; {skipped} skipped" + (" (ctrl+p: show skipped files)" if skipped else ""),
-            title="indexed",
-        )
+        hint = " (ctrl+p: show skipped files)" if summary.skipped else ""
+        self.notify(summary.describe() + hint, title="indexed")
         self.load_models()
 
     def action_skipped(self) -> None:
-        self.push_screen(SkippedScreen(self.index.status().get("skipped", [])))
+        self.push_screen(SkippedScreen(self.index.status().skipped))
 
     # ---------------------------------------------------------------- settings
     def action_toggle_rerank(self) -> None:
@@ -467,7 +471,7 @@ class LocalragApp(App[None]):
     def action_switch_model(self) -> None:
         from localrag.models import list_models
 
-        choices: list[tuple[str, object]] = [("extractive: quote the sources, no LLM", ("none", None))]
+        choices: list[tuple[str, ModelChoice]] = [("extractive: quote the sources, no LLM", ("none", None))]
         for row in list_models(self.settings):
             if row["role"] == "llm" and row["present"]:
                 choices.append((f"{row['name']}  ({row['size'] / 1e6:.0f} MB)", ("llama-cpp", row["name"])))
@@ -475,7 +479,7 @@ class LocalragApp(App[None]):
         current = ("none", None) if llm.backend == "none" else (llm.backend, llm.model)
         self.push_screen(ChoiceScreen("Switch model", choices, "No models installed.", current), self.switch_model)
 
-    def switch_model(self, choice: tuple[str, str | None] | None) -> None:
+    def switch_model(self, choice: ModelChoice | None) -> None:
         if choice is None or self.generating is not None:
             return
         backend, name = choice

@@ -64,6 +64,13 @@ _SENTENCE = re.compile(r"\S.*?(?:[.!?](?=\s|$)|(?=\n)|$)", re.S)
 _LEADING_MARKERS = re.compile(r"(?:\s*\[[^\]\n]*\])*\s*")
 
 
+def _leading_markers(text: str, pos: int = 0) -> re.Match[str]:
+    """The citation markers and spaces at `pos` (the pattern matches the empty string too)."""
+    found = _LEADING_MARKERS.match(text, pos)
+    assert found is not None
+    return found
+
+
 def _words(text: str) -> set[str]:
     return set(tokenize(text))
 
@@ -80,8 +87,8 @@ def cited_spans(chunk: str, answer: str, n: int) -> list[tuple[int, int]]:
     chunk_sentences = [(m.start(), m.end()) for m in _SENTENCE.finditer(chunk) if m.group(0).strip()]
     for m in _SENTENCE.finditer(answer):
         # markers after the full stop belong to this sentence ("… fence. [2]"), not the next
-        claim = m.group(0)[_LEADING_MARKERS.match(m.group(0)).end() :]
-        if n not in parse_citations(claim + _LEADING_MARKERS.match(answer, m.end()).group(0)):
+        claim = m.group(0)[_leading_markers(m.group(0)).end() :]
+        if n not in parse_citations(claim + _leading_markers(answer, m.end()).group(0)):
             continue
         bare = re.sub(r"\[[^\]]*\]", "", claim).strip().rstrip(".!?").strip()
         if len(bare) < 8:

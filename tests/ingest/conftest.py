@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from localrag.config import ChunkingSettings
+from tests.fixtures import bad_files
 
 REPO = Path(__file__).resolve().parents[2]
 _TOKENIZER_FILES = (
@@ -33,21 +34,6 @@ def minilm_count() -> Callable[[str], int]:
     tok.no_truncation()  # tokenizer.json ships with truncation at 128: counts would be capped
     tok.no_padding()
     return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
-
-
-def _import_fixture(name: str):
-    """tests/fixtures/NAME.py, imported by path (tests/ is not a package)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"localrag_{name}", REPO / "tests" / "fixtures" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bad_files = _import_fixture("bad_files")
-format_files = _import_fixture("format_files")
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import builtins
 
 import pytest
-from conftest import bad_files
-from ingest_checks import assert_chunks_exact, assert_sections_exact, count_words
+from tests.fixtures import bad_files
+from tests.ingest.ingest_checks import assert_chunks_exact, assert_sections_exact, count_words
 
 from localrag.config import ChunkingSettings
 from localrag.ingest import FileEntry, SkipFile, chunk_sections, load_document, read_file, walk

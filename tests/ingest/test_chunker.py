@@ -10,7 +10,7 @@ from localrag.ingest import chunk_sections, load_document
 from localrag.ingest.loaders.plain import load_plain
 from localrag.types import Section
 
-from ingest_checks import assert_chunks_exact, count_words
+from tests.ingest.ingest_checks import assert_chunks_exact, count_words
 
 PROSE = " ".join(f"Sentence number {i} talks about tomatoes and basil." for i in range(200))
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import format_files as ff
-from ingest_checks import assert_sections_exact
+from tests.fixtures import format_files as ff
+from tests.ingest.ingest_checks import assert_sections_exact
 
 from localrag.config import ChunkingSettings, IngestSettings
 from localrag.ingest import SkipFile, load_document

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import bad_files
-from ingest_checks import assert_sections_exact
+from tests.fixtures import bad_files
+from tests.ingest.ingest_checks import assert_sections_exact
 
 from localrag.config import ChunkingSettings
 from localrag.ingest import SUPPORTED_EXTENSIONS, SkipFile, format_of, load_document

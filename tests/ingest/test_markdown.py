@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingest_checks import assert_sections_exact
+from tests.ingest.ingest_checks import assert_sections_exact
 
 from localrag.ingest import load_document, load_sections
 

@@ -4,8 +4,8 @@ their locators, and the chunks they make."""
 from __future__ import annotations
 
 import pytest
-from conftest import format_files as ff
-from ingest_checks import assert_chunks_exact, assert_sections_exact, count_words
+from tests.fixtures import format_files as ff
+from tests.ingest.ingest_checks import assert_chunks_exact, assert_sections_exact, count_words
 
 from localrag.config import ChunkingSettings, IngestSettings
 from localrag.ingest import chunk_sections, load_document

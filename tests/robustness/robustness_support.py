@@ -21,12 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from model_paths import find_models
+from tests.helpers import make_settings
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-MODELS = find_models(environ={})
 
 # ---------------------------------------------------------------- the fixture folder
 # Generation 1 -> 2: a.md rewritten, b.md unchanged, c.md removed, d.md renamed to d2.md,
@@ -142,13 +139,6 @@ def child_cli(argv: list[str], env: dict[str, str], out: str | None = None, err:
     os._exit(code)
 
 
-def settings_for(index_dir: Path | str):
-    """Settings for an index in `index_dir` using the repo's models, ignoring the environment."""
-    from localrag.config import load_settings
-
-    return load_settings(overrides={"index": str(index_dir), "models_dir": str(MODELS)}, environ={})
-
-
 def child_index_folder(
     index_dir: str, folder: str, env: dict[str, str], batch_chunks: int, out: str | None = None, err: str | None = None
 ) -> None:
@@ -159,7 +149,7 @@ def child_index_folder(
     from localrag.indexer import index_folder
     from localrag.store import Store
 
-    settings = settings_for(index_dir)
+    settings = make_settings(index_dir)
     store = Store.open(Path(index_dir), settings, create=True)
     index_folder(store, Path(folder), load_embedder(settings), settings, batch_chunks=batch_chunks)
     os._exit(0)

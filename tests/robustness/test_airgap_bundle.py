@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from robustness_support import GEN1, REPO, write_folder
+from tests.robustness.robustness_support import GEN1, REPO, write_folder
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 

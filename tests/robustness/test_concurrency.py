@@ -11,14 +11,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-from pathlib import Path
 
 import pytest
-from robustness_support import (
-    settings_for,
+from tests.helpers import MODELS, make_settings
+from tests.robustness.robustness_support import (
     GEN1,
     GEN2,
-    MODELS,
     assert_derived_match_catalog,
     child_cli,
     copy_index,
@@ -44,7 +42,7 @@ def world(tmp_path_factory, embedder):
     base = tmp_path_factory.mktemp("concurrency")
     folder = base / "folder"
     write_folder(folder, GEN1)
-    settings = settings_for(base / "template")
+    settings = make_settings(base / "template")
     with Store.open(base / "template", settings, create=True) as store:
         index_folder(store, folder, embedder, settings)
         gen1_search = search_paths(store, embedder, settings)
@@ -81,7 +79,7 @@ def test_second_writer_refused_and_readers_keep_working(point, visible, world, e
         assert errors[0].startswith("error: another localrag index is writing") and f"pid {first.pid}" in errors[0]
 
         # readers: a fresh open, `status` and a search all see one complete generation
-        settings = settings_for(index_dir)
+        settings = make_settings(index_dir)
         with Store.open(index_dir, settings) as reader:
             want = state_of(GEN1 if visible == "gen1" else GEN2)
             assert documents(reader) == want

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from robustness_support import GEN1, MODELS, assert_derived_match_catalog, documents, search_paths, settings_for, write_folder
+from tests.helpers import MODELS, make_settings
+from tests.robustness.robustness_support import GEN1, assert_derived_match_catalog, documents, search_paths, write_folder
 
 from localrag.cli import main
 from localrag.indexer import index_folder
@@ -27,7 +28,7 @@ def built(tmp_path_factory, embedder):
     base = tmp_path_factory.mktemp("corrupt")
     folder = base / "folder"
     write_folder(folder, GEN1)
-    settings = settings_for(base / "index")
+    settings = make_settings(base / "index")
     with Store.open(base / "index", settings, create=True) as store:
         index_folder(store, folder, embedder, settings)
         expected = {"documents": documents(store), "search": search_paths(store, embedder, settings)}
@@ -74,7 +75,7 @@ def test_damaged_derived_index_is_rebuilt_with_a_warning(damage, index_copy, emb
     index_dir, _, expected = index_copy
     harm, which, why = DAMAGE[damage]
     harm(index_dir)
-    settings = settings_for(index_dir)
+    settings = make_settings(index_dir)
     with caplog.at_level(logging.WARNING, logger="localrag"):
         store = Store.open(index_dir, settings)
     try:
@@ -158,7 +159,7 @@ def test_rebuild_recovers_a_damaged_catalogue(index_copy, capfd, monkeypatch, em
     assert summary["added"] == len(expected["documents"])
     aside = list(index_dir.glob("catalog.sqlite3.corrupt-*"))
     assert len(aside) == 1, "the damaged catalogue is kept aside, not deleted"
-    settings = settings_for(index_dir)
+    settings = make_settings(index_dir)
     with Store.open(index_dir, settings) as store:
         assert documents(store) == expected["documents"]
         assert_derived_match_catalog(store)

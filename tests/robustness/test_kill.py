@@ -20,11 +20,10 @@ import json
 from pathlib import Path
 
 import pytest
-from robustness_support import (
-    settings_for,
+from tests.helpers import MODELS, make_settings
+from tests.robustness.robustness_support import (
     GEN1,
     GEN2,
-    MODELS,
     assert_derived_match_catalog,
     child_cli,
     child_index_folder,
@@ -97,7 +96,7 @@ def world(tmp_path_factory, embedder):
     write_folder(folder_up, GEN1)
 
     def build(folder: Path, index_dir: Path):
-        settings = settings_for(index_dir)
+        settings = make_settings(index_dir)
         store = Store.open(index_dir, settings, create=True)
         index_folder(store, folder, embedder, settings)
         return store, settings
@@ -140,7 +139,7 @@ def check_generation(index_dir: Path, expected, embedder, capsys) -> None:
     assert status["chunks"] == status["dense"]["count"] == status["keyword"]["count"]
     assert status["health"]["fresh"] is True
     assert integrity_ok(index_dir) == "ok"
-    settings = settings_for(index_dir)
+    settings = make_settings(index_dir)
     with Store.open(index_dir, settings) as store:
         assert documents(store) == want_docs
         assert chunk_texts(store) == ({} if expected is None else expected.chunks)
@@ -180,7 +179,7 @@ def test_sigkill_at_point(point, start, after, world, embedder, tmp_path, capsys
 
 
 def _staged_rows(index_dir: Path) -> int:
-    with Store.open(index_dir, settings_for(index_dir)) as store:
+    with Store.open(index_dir, make_settings(index_dir)) as store:
         return store.catalog.staging_counts()["documents"]
 
 
@@ -196,7 +195,7 @@ def test_sigkill_between_staging_batches_keeps_the_old_generation(world, embedde
 
     g1, g2 = world["ref"]["gen1"], world["ref"]["gen2"]
     check_generation(index_dir, g1, embedder, capsys)
-    settings = settings_for(index_dir)
+    settings = make_settings(index_dir)
     with Store.open(index_dir, settings) as store:
         assert store.catalog.generation == 1
         staged = store.catalog.staging_counts()

@@ -17,9 +17,9 @@ import pytest
 
 pytest.importorskip("milvus_lite", reason="Milvus Lite (milvus-lite) is not installed")
 
-from robustness_support import GEN1, GEN2, MODELS, child_cli, forkserver_context, run_child, search_paths, write_folder
+from tests.helpers import MODELS, make_settings
+from tests.robustness.robustness_support import GEN1, GEN2, child_cli, forkserver_context, run_child, search_paths, write_folder
 
-from localrag.config import load_settings
 from localrag.errors import IndexNotFoundError
 from localrag.indexer import index_folder
 from localrag.store import Store, open_store
@@ -39,9 +39,7 @@ CASES = [
 
 
 def _settings(index_dir: Path, db: Path, **extra):
-    overrides = {"index": str(index_dir), "models_dir": str(MODELS), "store.engine": "milvus",
-                 "store.milvus.uri": str(db), "retrieval.rerank": False, **extra}  # fmt: skip
-    return load_settings(overrides=overrides, environ={})
+    return make_settings(index_dir, **{"store.engine": "milvus", "store.milvus.uri": str(db), "retrieval.rerank": False, **extra})
 
 
 def _env(db: Path, crash: str | None) -> dict[str, str]:
@@ -70,8 +68,7 @@ def world(tmp_path_factory, embedder):
     for name, files in (("gen1", GEN1), ("gen2", GEN2)):
         folder = base / f"ref_{name}"
         write_folder(folder, files)
-        settings = load_settings(overrides={"index": str(base / f"local_{name}"), "models_dir": str(MODELS),
-                                            **dense_only}, environ={})  # fmt: skip
+        settings = make_settings(base / f"local_{name}", **dense_only)
         with Store.open(settings.index, settings, create=True) as store:
             index_folder(store, folder, embedder, settings)
             rows = store.catalog.chunk_rows(list(store.catalog.chunk_paths()))

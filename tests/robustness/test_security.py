@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from robustness_support import GEN1, MODELS, write_folder
+from tests.helpers import MODELS, make_settings
+from tests.robustness.robustness_support import GEN1, write_folder
 
 from localrag.cli import main
-from localrag.config import load_settings
 from localrag.indexer import index_folder
 from localrag.store import Store
 
@@ -96,15 +96,11 @@ def forbid_actions(monkeypatch):
     return calls
 
 
-def _settings(index_dir: Path, **more):
-    return load_settings(overrides={"index": str(index_dir), "models_dir": str(MODELS), **more}, environ={})
-
-
 # ---------------------------------------------------------------- nothing unpickled at runtime
 def test_index_reopen_and_search_unpickle_nothing(tmp_path, embedder, guard_unpickling):
     folder = tmp_path / "folder"
     write_folder(folder, GEN1)
-    settings = _settings(tmp_path / "index")
+    settings = make_settings(tmp_path / "index")
     with Store.open(tmp_path / "index", settings, create=True) as store:
         index_folder(store, folder, embedder, settings)
     from localrag.embed import load_embedder
@@ -125,7 +121,7 @@ def test_index_folder_is_created_owner_only(tmp_path, umask, embedder):
         index_dir = tmp_path / "deep" / "index"
         folder = tmp_path / "folder"
         write_folder(folder, GEN1)
-        settings = _settings(index_dir)
+        settings = make_settings(index_dir)
         with Store.open(index_dir, settings, create=True) as store:
             index_folder(store, folder, embedder, settings)
     finally:
@@ -155,7 +151,7 @@ def linked_folder(tmp_path) -> Path:
 
 
 def test_symlinks_out_of_the_folder_are_not_followed(linked_folder, tmp_path, embedder):
-    settings = _settings(tmp_path / "index")
+    settings = make_settings(tmp_path / "index")
     with Store.open(tmp_path / "index", settings, create=True) as store:
         summary = index_folder(store, linked_folder, embedder, settings)
         paths = {d.path for d in store.catalog.documents() if d.status == "ok"}
@@ -169,7 +165,7 @@ def test_symlinks_out_of_the_folder_are_not_followed(linked_folder, tmp_path, em
 
 
 def test_following_symlinks_is_opt_in(linked_folder, tmp_path, embedder):
-    settings = _settings(tmp_path / "index", **{"chunking.follow_symlinks": True})
+    settings = make_settings(tmp_path / "index", **{"chunking.follow_symlinks": True})
     with Store.open(tmp_path / "index", settings, create=True) as store:
         index_folder(store, linked_folder, embedder, settings)
         texts = " ".join(t for batch in store.catalog.iter_chunk_texts() for _, _, t in batch)
@@ -190,7 +186,7 @@ def injected_index(tmp_path, embedder) -> Path:
     folder = tmp_path / "folder"
     write_folder(folder, GEN1)
     (folder / "override.md").write_text(INJECTION)
-    settings = _settings(tmp_path / "index")
+    settings = make_settings(tmp_path / "index")
     with Store.open(tmp_path / "index", settings, create=True) as store:
         index_folder(store, folder, embedder, settings)
     return tmp_path / "index"
@@ -227,7 +223,7 @@ def test_injection_cannot_change_citations_smollm2(injected_index, smollm2_path,
     from localrag.generate.llama import load_llama
     from localrag.retrieve.searcher import Searcher
 
-    settings = _settings(injected_index)
+    settings = make_settings(injected_index)
     llm = load_llama(smollm2_path, n_ctx=2048, n_threads=2, temperature=0.0)
     with Store.open(injected_index, settings) as store:
         session = ChatSession(Searcher(store, embedder, settings, None), llm, settings)

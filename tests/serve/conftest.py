@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from serve_support import build_notes_index
+from tests.serve.serve_support import build_notes_index
 
 
 @pytest.fixture(scope="module")

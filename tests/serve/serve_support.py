@@ -18,20 +18,18 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[2]
-NOTES = REPO / "tests" / "data" / "notes"
+from tests.helpers import NOTES, REPO, make_settings
 START_TIMEOUT_S = 180
 
 
 def build_notes_index(root: Path, models_dir: Path, embedder) -> tuple[Path, Path]:
     """(notes folder, index folder) under `root`: the notes fixture copied and indexed."""
-    from localrag.config import load_settings
     from localrag.index import Index
 
     notes = root / "notes"
     shutil.copytree(NOTES, notes)
     index = root / "index"
-    settings = load_settings(overrides={"index": str(index), "models_dir": str(models_dir)}, environ={})
+    settings = make_settings(index, models_dir)
     with Index.create(index, settings, embedder=embedder) as idx:
         idx.add(notes)
     return notes, index

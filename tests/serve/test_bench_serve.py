@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from serve_support import REPO, child_env
+from tests.serve.serve_support import REPO, child_env
 
 
 @pytest.mark.slow

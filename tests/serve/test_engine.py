@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from localrag.config import load_settings
 from localrag.index import Index
 from localrag.serve.engine import Engine
+from tests.helpers import make_settings
 
 QUERIES = [
     "boiler pressure", "tomato fertiliser", "wifi password", "compost bin", "pasta recipe", "train to the coast",
@@ -19,13 +19,9 @@ QUERIES = [
 ]  # fmt: skip
 
 
-def engine_settings(index, models_dir):
-    return load_settings(overrides={"index": str(index), "models_dir": str(models_dir)}, environ={})
-
-
 @pytest.fixture(scope="module")
 def engine(notes_index, models_dir):
-    return Engine(engine_settings(notes_index[1], models_dir))
+    return Engine(make_settings(notes_index[1], models_dir))
 
 
 def test_concurrent_searches_equal_sequential_ones(engine):
@@ -36,14 +32,14 @@ def test_concurrent_searches_equal_sequential_ones(engine):
 
 
 def test_a_published_generation_is_reloaded_in_the_background(tmp_path, models_dir, embedder):
-    from serve_support import build_notes_index
+    from tests.serve.serve_support import build_notes_index
 
     notes, index = build_notes_index(tmp_path, models_dir, embedder)
-    engine = Engine(engine_settings(index, models_dir))
+    engine = Engine(make_settings(index, models_dir))
     before = engine.generation
     assert engine.search("zorblax peppers", k=1)["hits"][0]["path"] != "peppers.md"
     (notes / "peppers.md").write_text("# Peppers\n\nThe zorblax peppers need a warm greenhouse.\n")
-    with Index.open(index, engine_settings(index, models_dir), embedder=embedder) as writer:
+    with Index.open(index, make_settings(index, models_dir), embedder=embedder) as writer:
         writer.add(notes)
     deadline = time.monotonic() + 20
     while engine.generation == before and time.monotonic() < deadline:

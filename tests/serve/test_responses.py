@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from typing import get_type_hints
 
-from localrag.responses import AnswerJSON, CitationJSON, HitJSON, SentenceJSON, StageScoresJSON
+from localrag.reports import IndexStatus
+from localrag.responses import (
+    AnswerJSON,
+    CitationJSON,
+    EmbedderJSON,
+    HitJSON,
+    KeywordJSON,
+    SentenceJSON,
+    StageScoresJSON,
+    StatusJSON,
+)
 from localrag.types import Answer, Citation, Hit, SentenceSupport
 
 
@@ -25,3 +35,16 @@ def test_the_typed_shapes_match_to_json():
     assert _keys(StageScoresJSON) == set(data["sources"][0]["scores"])
     assert _keys(CitationJSON) == set(data["citations"][0])
     assert _keys(SentenceJSON) == set(data["sentences"][0])
+
+
+def test_the_status_shape_matches_to_json():
+    status = IndexStatus(
+        index="idx", root="/notes", paths=["a.md"], documents=1, chunks=2, skipped=[], notes=[], generation=1,
+        embedder={"name": "all-MiniLM-L6-v2", "dim": 384}, vector_dtype="float16", dense={}, keyword={"engine": "bm25s", "count": 2},
+        indexed_at=None, disk_bytes=0, health={"fresh": True},
+    )  # fmt: skip
+    data = status.to_json()
+    assert _keys(StatusJSON) == set(data)
+    assert StatusJSON.__optional_keys__ == {"paths"}
+    assert _keys(EmbedderJSON) == set(data["embedder"])
+    assert _keys(KeywordJSON) == set(data["keyword"])

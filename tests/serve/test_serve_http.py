@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import anyio
 import httpx
 import pytest
-from serve_support import child_env, localrag_command, sse_events, start_server
+from tests.serve.serve_support import child_env, localrag_command, sse_events, start_server
 
 from localrag.cli import main
 

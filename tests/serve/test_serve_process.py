@@ -11,7 +11,7 @@ import time
 import anyio
 import httpx
 import pytest
-from serve_support import child_env, free_port, localrag_command, sse_events, start_server
+from tests.serve.serve_support import child_env, free_port, localrag_command, sse_events, start_server
 
 from localrag.cli import main
 

@@ -7,16 +7,16 @@ from __future__ import annotations
 import os
 
 import pytest
-from serve_support import build_notes_index
+from tests.serve.serve_support import build_notes_index
 
-from localrag.config import load_settings
 from localrag.errors import SourceAccessError
 from localrag.serve.sources import read_source
 from localrag.store import Store
+from tests.helpers import make_settings
 
 
 def open_store(index, models_dir) -> Store:
-    return Store.open(index, load_settings(overrides={"models_dir": str(models_dir)}, environ={}))
+    return Store.open(index, make_settings(None, models_dir))
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("pymilvus", reason="the Milvus engine needs the [milvus] extra: pip install 'localrag[milvus]'")
 milvus = pytest.importorskip("milvus", reason="the Milvus 2.3.5 server package (`milvus`) is not installed")
 
-from localrag.index import Index
-from localrag.store.milvus import _query_all
+from localrag.index import Index  # noqa: E402
+from localrag.store.milvus import _query_all  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -6,7 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tui_support import NOTES, embedder_model, make_settings
+from tests.helpers import NOTES
+from tests.tui.tui_support import embedder_model, make_settings
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 

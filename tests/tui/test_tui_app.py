@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, ProgressBar
-from tui_support import answered, ask, link_cells, make_settings, smollm2_path, wait_for
+from tests.tui.tui_support import answered, ask, link_cells, make_settings, smollm2_path, wait_for
 
 from localrag.tui.app import LocalragApp
 from localrag.tui.screens.index_folder import IndexFolderScreen

@@ -7,7 +7,7 @@ Update after an intended change with `pytest tests/tui/test_tui_snapshots.py --s
 from __future__ import annotations
 
 import pytest
-from tui_support import ask, make_settings, wait_for
+from tests.tui.tui_support import ask, make_settings, wait_for
 
 from localrag.tui.app import LocalragApp
 

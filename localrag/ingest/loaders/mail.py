@@ -17,6 +17,7 @@ import re
 import tempfile
 from email.message import EmailMessage
 from email.utils import parseaddr, parsedate_to_datetime
+from typing import cast
 
 from localrag.ingest.document import Document, Part, TextBuilder, join_parts, normalize_newlines
 from localrag.ingest.errors import SkipFile
@@ -55,7 +56,7 @@ def _body(message: EmailMessage) -> str:
     try:
         text = part.get_content()
     except (LookupError, ValueError, AssertionError):  # unknown charset, broken encoding
-        payload = part.get_payload(decode=True) or b""
+        payload = cast(bytes, part.get_payload(decode=True) or b"")  # decode=True: a leaf part's bytes
         text = payload.decode("utf-8", errors="replace")
     if not isinstance(text, str):
         return ""
@@ -109,7 +110,7 @@ def message_parts(message: EmailMessage, where: str, options: LoadOptions) -> tu
 
 
 def _parse(data: bytes) -> EmailMessage:
-    return email.message_from_bytes(data, policy=email.policy.default)  # type: ignore[return-value]
+    return email.message_from_bytes(data, policy=email.policy.default)
 
 
 def load_eml(data: bytes, options: LoadOptions) -> Document:

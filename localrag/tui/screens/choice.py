@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from typing import Generic, TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,12 +13,15 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 
-class ChoiceScreen(ModalScreen[Hashable | None]):
+Value = TypeVar("Value", bound=Hashable)
+
+
+class ChoiceScreen(ModalScreen[Value | None], Generic[Value]):
     """Dismisses with the chosen value, or None on Escape."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, title: str, choices: Sequence[tuple[str, Hashable]], empty: str = "Nothing to choose from.",
+    def __init__(self, title: str, choices: Sequence[tuple[str, Value]], empty: str = "Nothing to choose from.",
                  current: Hashable | None = None) -> None:
         super().__init__()
         self.title_text = title
@@ -41,4 +45,5 @@ class ChoiceScreen(ModalScreen[Hashable | None]):
         options.focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        assert event.option.id is not None  # every option is given its index as id
         self.dismiss(self.choices[int(event.option.id)][1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Markdown
@@ -25,10 +25,10 @@ sources to use (k), switch the model, reopen a past chat, show skipped files.
 """
 
 
-def key_table(title: str, bindings: Iterable[Binding]) -> str:
+def key_table(title: str, bindings: Iterable[BindingType]) -> str:
     rows = [f"## {title}", "", "| key | does |", "|---|---|"]
     for b in bindings:
-        if b.description:
+        if isinstance(b, Binding) and b.description:  # localrag declares its bindings as Binding
             keys = b.key_display or ", ".join(b.key.split(","))
             rows.append(f"| `{keys}` | {b.description} |")
     return "\n".join(rows) + "\n"
@@ -37,7 +37,7 @@ def key_table(title: str, bindings: Iterable[Binding]) -> str:
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,f1,q", "dismiss", "Close")]
 
-    def __init__(self, sections: list[tuple[str, Iterable[Binding]]]) -> None:
+    def __init__(self, sections: list[tuple[str, Iterable[BindingType]]]) -> None:
         super().__init__()
         self.sections = sections
 

@@ -1,10 +1,12 @@
-"""Indexing progress, fed by the indexer's progress events (see localrag.progress)."""
+"""Indexing progress, fed by the indexer's progress events (localrag/index_events.py)."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
+
+from localrag import index_events as ev
 
 
 class IndexProgress(Horizontal):
@@ -24,22 +26,21 @@ class IndexProgress(Horizontal):
         self.query_one(ProgressBar).update(total=None, progress=0)
         self.display = True
 
-    def apply_event(self, event: str, fields: dict) -> None:
-        """One indexer progress event (see localrag.indexer); unknown ones are ignored."""
+    def apply_event(self, event: ev.IndexEvent) -> None:
+        """One indexer progress event (localrag/index_events.py); those it does not show are ignored."""
         bar = self.query_one(ProgressBar)
-        if event == "scan":
-            bar.update(total=fields.get("files") or None, progress=0)
-        elif event == "file":
-            bar.update(total=fields.get("total") or bar.total, progress=fields.get("done", 0))
-            self.query_one("#index-label", Label).update(_short(str(fields.get("path", ""))))
-        elif event == "embed":
-            self.chunks = int(fields.get("done", self.chunks))
+        if isinstance(event, ev.Scan):
+            bar.update(total=event.files or None, progress=0)
+        elif isinstance(event, ev.File):
+            bar.update(total=event.total or bar.total, progress=event.done)
+            self.query_one("#index-label", Label).update(_short(event.path))
+        elif isinstance(event, ev.Embed):
+            self.chunks = event.done
             self.query_one("#index-chunks", Label).update(f"{self.chunks} chunks embedded")
-        elif event == "ocr":
-            done, seconds = int(fields.get("done", 0)), float(fields.get("seconds") or 0.0)
-            rate = f", {done / seconds:.2f} pages/s" if seconds else ""
-            self.query_one("#index-chunks", Label).update(f"{done} pages read by OCR{rate}")
-        elif event == "build":
+        elif isinstance(event, ev.Ocr):
+            rate = f", {event.done / event.seconds:.2f} pages/s" if event.seconds else ""
+            self.query_one("#index-chunks", Label).update(f"{event.done} pages read by OCR{rate}")
+        elif isinstance(event, ev.Build):
             self.query_one("#index-label", Label).update("building search indexes")
 
     def stop(self) -> None:

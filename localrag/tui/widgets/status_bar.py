@@ -9,6 +9,8 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from localrag.reports import IndexStatus
+
 
 def _ms(value: float | None) -> str:
     if value is None:
@@ -39,12 +41,11 @@ class StatusBar(Static):
     first_token_ms: reactive[float | None] = reactive(None)
     busy: reactive[str] = reactive("")
 
-    def set_index(self, info: dict, folder: str | Path | None) -> None:
+    def set_index(self, info: IndexStatus, folder: str | Path | None) -> None:
         self.folder = Path(folder).name if folder else "no folder"
-        self.documents = int(info.get("documents", 0))
-        self.chunks = int(info.get("chunks", 0))
-        skipped = info.get("skipped", 0)
-        self.skipped = len(skipped) if isinstance(skipped, list) else int(skipped)
+        self.documents = info.documents
+        self.chunks = info.chunks
+        self.skipped = len(info.skipped)
 
     def set_answer(self, tokens_used: int, context_window: int, retrieve_ms: float | None, first_token_ms: float | None) -> None:
         self.tokens_used, self.context_window = tokens_used, context_window
