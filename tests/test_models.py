@@ -334,6 +334,28 @@ def test_cli_models_list_and_verify_json_show_the_ocr_entry(tmp_path):
     assert text.returncode == 0 and OCR in text.stdout and " ok " in text.stdout
 
 
+def test_airgap_bundle_leaves_the_ocr_models_to_the_rapidocr_wheel(tmp_path, capsys):
+    import importlib.util
+
+    loader = importlib.util.spec_from_file_location("airgap_bundle", REPO / "scripts" / "airgap_bundle.py")
+    bundle = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(bundle)
+    data = b"GGUF" + os.urandom(64)
+    fake_gguf_registry(tmp_path, data)
+    real = m.bundled_registry().read_text(encoding="utf-8")
+    entry = real[real.index(f'[[model]]\nname = "{OCR}"') :].split("\n[[model]]\n")[0]
+    with open(tmp_path / "registry.toml", "a", encoding="utf-8") as f:  # plus the real OCR entry
+        f.write("\n" + entry)
+    assert m.load_registry(tmp_path)[OCR].package == "rapidocr"
+    (tmp_path / "tiny.gguf").write_bytes(data)
+    assert [s.name for s in bundle.choose_models(tmp_path, None)] == ["tiny-llm"]  # OCR entry present (in the package), not copied
+    assert [s.name for s in bundle.choose_models(tmp_path, f"tiny-llm,{OCR}")] == ["tiny-llm"]
+    assert "ships inside an installed package" in capsys.readouterr().err
+    out = tmp_path / "bundle-models"
+    bundle.copy_models(bundle.choose_models(tmp_path, None), tmp_path, out)
+    assert sorted(p.name for p in out.iterdir()) == ["registry.toml", "tiny.gguf"]
+
+
 # --------------------------------------------------------------------------- add
 
 
