@@ -266,6 +266,9 @@ def models_report(settings: Settings) -> tuple[list[dict[str, Any]], list[Proble
         if row["present"] and row["verified"] is False:
             spec = specs[row["name"]]
             problems.append(_problem(f"model {row['name']!r} does not match its sha256 (damaged or wrong file)", _fix_command(fetch_hint(spec, models_dir(settings)))))
+        elif row["role"] == "ocr" and row["selected"] and not row["present"]:  # optional: files without text are skipped
+            spec = specs[row["name"]]
+            notices.append(f"no OCR models ({row['path']}): scanned PDF pages and images are skipped; {fetch_hint(spec, models_dir(settings))}")
 
     needed = [("embedder", settings.embedder.model)]
     if settings.llm.backend == "llama-cpp":

