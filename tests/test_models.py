@@ -251,7 +251,7 @@ def package_copy(tmp_path: Path, monkeypatch, tamper: str | None = None) -> Path
 
 
 def test_ocr_models_verified_inside_the_installed_package(tmp_path):
-    s = settings_for(tmp_path / "models")  # no models at all: the OCR entry is still present, in the package
+    s = make_settings(None, tmp_path / "models")  # no models at all: the OCR entry is still present, in the package
     [res] = m.verify(s, present_only=True)
     assert res["name"] == OCR and res["role"] == "ocr" and res["status"] == "ok" and res["files"] == 2
     assert res["path"] == str(m.package_dir(m.bundled_spec(OCR)) / "models")
@@ -259,7 +259,7 @@ def test_ocr_models_verified_inside_the_installed_package(tmp_path):
     assert row["present"] and row["verified"] is True and row["selected"] and row["package"] == "rapidocr"
     assert row["size"] == 9_929_594 + 21_234_383  # the registered files, not the whole folder (it holds an unused classifier)
     assert row["source"] == "package"
-    assert not next(r for r in m.list_models(settings_for(tmp_path / "models", **{"ingest.ocr": "off"})) if r["name"] == OCR)["selected"]
+    assert not next(r for r in m.list_models(make_settings(None, tmp_path / "models", **{"ingest.ocr": "off"})) if r["name"] == OCR)["selected"]
     # hashes are remembered in the models folder's cache (when it exists), never in the package's folder
     assert not (m.package_dir(m.bundled_spec(OCR)) / "models" / ".verified.json").exists()
     assert m.fetch(s, [OCR])[0]["status"] == "present"
@@ -271,7 +271,7 @@ def test_tampered_ocr_model_fails_verify_and_ocr(tmp_path, monkeypatch):
     copy = package_copy(tmp_path, monkeypatch, tamper="PP-OCRv6_rec_small.onnx")
     mdir = tmp_path / "models"
     mdir.mkdir()
-    s = settings_for(mdir)
+    s = make_settings(None, mdir)
     [res] = m.verify(s, OCR)
     assert res["status"] == "mismatch" and not res["ok"] and res["path"] == str(copy / "models")
     msg = res["message"]
@@ -290,7 +290,7 @@ def test_missing_ocr_package_says_how_to_install_it(tmp_path, monkeypatch):
     from localrag.ingest import ocr
 
     monkeypatch.setattr(m, "package_dir", lambda s: None)
-    s = settings_for(tmp_path / "models")
+    s = make_settings(None, tmp_path / "models")
     assert m.verify(s, present_only=True) == []
     [res] = m.verify(s, OCR)
     assert res["status"] == "missing" and res["path"] == "(rapidocr package not installed)"
@@ -306,7 +306,7 @@ def test_missing_ocr_package_says_how_to_install_it(tmp_path, monkeypatch):
 def test_ocr_model_file_missing_from_the_package(tmp_path, monkeypatch):
     copy = package_copy(tmp_path, monkeypatch)
     (copy / "models" / "PP-OCRv6_det_small.onnx").unlink()
-    [res] = m.verify(settings_for(tmp_path / "models"), OCR)
+    [res] = m.verify(make_settings(None, tmp_path / "models"), OCR)
     assert res["status"] == "missing" and "PP-OCRv6_det_small.onnx missing from the installed rapidocr package" in res["message"]
 
 
