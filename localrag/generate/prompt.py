@@ -40,10 +40,16 @@ _FORM = "Answer in one to three sentences using only the sources above."
 # unless told to take the verdict from the source. (Measured on the dev half: asking for the
 # finding alone and reading the verdict from the model's next-token distribution afterwards
 # gave "Yes" every time, and the finding-only prompt made it decline answerable claims.)
+# Both reminders end "Do not repeat the question.": a restated question is what the 1.5B model
+# wrote instead of the deciding fact or the reason (dev half, yes/no: 11 -> 12 of 24 correct,
+# false abstentions 8 -> 5; why: 3 -> 5 of 10 correct).
 _YES_NO = (
     "The question asks whether something is true: begin with Yes or No as the sources report it "
-    "(No when a source reports the opposite), then state what the source found."
+    "(No when a source reports the opposite), then give the fact from the source that decides it, "
+    "in the source's words. Do not repeat the question."
 )
+_WHY = "The question asks why: give the reason the source states, in the source's words. Do not repeat the question."
+_WHY_QUESTION = re.compile(r"\bwhy\b", re.IGNORECASE)
 _YES_NO_QUESTION = re.compile(
     r"^\W*(?:is|are|was|were|am|do|does|did|can|could|will|would|should|shall|has|have|had|may|might|must)\b",
     re.IGNORECASE,
@@ -58,6 +64,8 @@ def answer_reminder(question: str, cite_inline: bool = False) -> str:
     parts = [_FORM]
     if is_yes_no(question):
         parts.append(_YES_NO)
+    elif _WHY_QUESTION.search(question):
+        parts.append(_WHY)
     if cite_inline:
         parts.append(CITE_INLINE_RULE)
     return " ".join(parts)

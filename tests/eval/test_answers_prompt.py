@@ -53,3 +53,12 @@ def test_question_first_puts_the_question_before_the_sources_as_well():
     assert user.startswith(f"Question: {question}\n") and user.index("Tomatoes get seaweed.") < user.rindex(question)
     assert parse_prompt(user) == parse_prompt(render_messages(question, HITS)[1]["content"])
     assert not render_messages(question, HITS)[1]["content"].startswith("Question:")
+
+
+def test_why_questions_are_asked_for_the_reason_the_source_states():
+    for question in ("Why does it spin?", "In the chat app, why do digits not pick a source?"):
+        user = render_messages(question, HITS)[1]["content"]
+        assert "asks why" in user and "Do not repeat the question" in user
+        assert parse_prompt(user)[0] == question
+    assert "asks why" not in render_messages("How do I install it?", HITS)[1]["content"]
+    assert "asks why" not in render_messages("Does it know why?", HITS)[1]["content"]  # a yes/no question
