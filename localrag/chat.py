@@ -33,9 +33,9 @@ from typing import Any, Protocol
 from localrag.config import RetrievalSettings, Settings
 from localrag.generate.base import LLM, is_generative
 from localrag.generate.attribution import Measured, Thresholds, measure, render, support, unmentioned_names
-from localrag.generate.citations import parse_citations, resolve, without_markers
+from localrag.generate.citations import parse_citations, resolve
 from localrag.generate.prompt import NOT_FOUND, PromptPlan, build_messages
-from localrag.generate.sentences import split_sentences
+from localrag.generate.replies import declines, says_not_found
 from localrag.store.tokenize import STOPWORDS
 from localrag.types import Answer, Hit, TokenUsage, Timings
 
@@ -49,14 +49,6 @@ CONDENSE_SYSTEM = (
     "without the conversation. Keep names and technical terms. Reply with the question only."
 )
 
-# Replies that mean "not in the sources", in the words small models use for it.
-_NOT_FOUND_PATTERNS = re.compile(
-    r"couldn'?t find|could not find|can'?not find|can'?t find|unable to find|did not find|didn'?t find|"
-    r"no information|not (?:mentioned|contained|provided|found|stated|specified|covered)|"
-    r"(?:sources?|documents?|context) do(?:es)? not (?:contain|mention|say|provide|include|report|state|discuss|address)|"
-    r"don'?t (?:contain|mention|have|know)|do not (?:contain|mention|have|know)|no relevant",
-    re.IGNORECASE,
-)
 # A question that leans on the conversation: pronouns, ellipsis, "what about ...".
 _REFERS_BACK = re.compile(
     r"\b(?:it|its|it's|this|that|these|those|they|them|their|there|he|she|his|her|him|one|ones|"
@@ -152,53 +144,6 @@ def weak_evidence(hits: list[Hit], cfg: RetrievalSettings) -> bool:
         return True
     dense = best_dense(hits)
     return dense is not None and dense < cfg.min_dense
-
-
-_QUOTED = re.compile(r'"[^"\n]*"|“[^”\n]*”')
-
-
-# A reply that opens by declining ("I don't know", or the session's own not-found sentence).
-_STARTS_NOT_FOUND = re.compile(
-    r"^\W*(?:I (?:couldn'?t|could not|can'?t|cannot) find (?:this|that|it|the answer)\b[^.!?\n\[]*"
-    r"\bin (?:your|the) (?:documents|sources)|I (?:don'?t|do not) know\b)",
-    re.IGNORECASE,
-)
-
-
-def starts_not_found(text: str) -> bool:
-    """The reply opens with "I don't know" or the not-found sentence: the model decided the
-    sources lack the answer, whatever it appends."""
-    return bool(_STARTS_NOT_FOUND.match(text))
-
-
-def says_not_found(text: str) -> bool:
-    """The reply says the sources lack the answer (a quoted not-found sentence does not count:
-    the manual itself quotes one)."""
-    return bool(_NOT_FOUND_PATTERNS.search(_QUOTED.sub("", text)))
-
-
-_LEADING_NO = re.compile(r"^\W*no\b\W*", re.IGNORECASE)
-
-
-def denies_for_lack_of_evidence(text: str) -> bool:
-    """'No [2].' or 'No [1]. The sources do not mention Android.': asked whether something is
-    true, the model says no only because it found nothing, which is a not-found reply, not an
-    answer (Qwen2.5-Coder-1.5B replied so to 4 of 13 unanswerable docs questions)."""
-    body = without_markers(text).strip()
-    opening = _LEADING_NO.match(body)
-    if opening is None:
-        return False
-    rest = [s for s in split_sentences(body[opening.end() :]) if s.strip(" .!?")]
-    return all(says_not_found(s) for s in rest)
-
-
-def declines(reply: str) -> bool:
-    """The model's reply says it has no answer: it opens so, says only that, or says "No" only
-    for lack of evidence."""
-    if starts_not_found(reply) or denies_for_lack_of_evidence(reply):
-        return True
-    sentences = [x for x in split_sentences(without_markers(reply)) if x.strip(" .!?")]
-    return bool(sentences) and all(says_not_found(x) for x in sentences)
 
 
 def refers_back(question: str) -> bool:

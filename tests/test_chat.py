@@ -11,18 +11,16 @@ import pytest
 from localrag.chat import (
     ABSTAIN_REASONS,
     ChatSession,
-    declines,
-    denies_for_lack_of_evidence,
     Done,
     Sources,
     Token,
     fallback_query,
     refers_back,
-    starts_not_found,
 )
 from localrag.config import Settings
 from localrag.generate.extractive import ExtractiveLLM
 from localrag.generate.prompt import NOT_FOUND
+from localrag.generate.replies import declines, denies_for_lack_of_evidence, says_not_found, starts_not_found
 from localrag.types import Hit, StageScores
 
 HITS = [
@@ -225,14 +223,15 @@ def _with_dense(hits, *scores):
 
 
 def test_facts_from_a_passage_about_something_else_abstain_as_off_topic():
-    # "March" is in the roses passage, which is not about the question (dense 0.1)
+    # "March" is in the roses passage, which is not about the question (dense 0.1). (Had the reply
+    # wrapped the question's words around "March", it would be checked as a restatement.)
     hits = _with_dense(HITS, 0.5, 0.1)
-    llm = ScriptedLLM(["Prune the tomatoes with a laser robot in March."])
+    llm = ScriptedLLM(["Prune them in March."])
     settings = Settings.model_validate({"answer": {"min_subject": 0.3}})
     answer = ChatSession(FixedSearcher(hits), llm, settings).ask("How do I prune tomatoes with a laser robot?")
     assert answer.abstained and answer.abstain_reason == "off_topic"
     on_topic = Settings.model_validate({"answer": {"min_subject": 0.05}})
-    llm = ScriptedLLM(["Prune the tomatoes with a laser robot in March."])
+    llm = ScriptedLLM(["Prune them in March."])
     assert not ChatSession(FixedSearcher(hits), llm, on_topic).ask("How do I prune tomatoes with a laser robot?").abstained
 
 
@@ -367,7 +366,6 @@ def test_cancel_stops_a_streaming_answer_within_half_a_second(smol):
 
 
 def test_a_quoted_not_found_sentence_is_not_an_abstention():
-    from localrag.chat import says_not_found
 
     assert says_not_found("I couldn't find this in your documents.")
     assert not says_not_found('On weak evidence it says "I couldn\'t find this in your documents" [2].')
