@@ -9,7 +9,7 @@ import threading
 
 import httpx
 import pytest
-from serve_support import start_server
+from tests.serve.serve_support import start_server
 
 from localrag.errors import BusyError
 from localrag.serve.searches import SearchGate

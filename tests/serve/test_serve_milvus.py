@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("pymilvus", reason="the Milvus engine needs the [milvus] extra: pip install 'localrag[milvus]'")
 pytest.importorskip("milvus_lite", reason="Milvus Lite (milvus-lite) is not installed")
 
-from serve_support import NOTES, child_env, localrag_command, start_milvus_lite_server, start_server
+from tests.serve.serve_support import NOTES, child_env, localrag_command, start_milvus_lite_server, start_server
 
 from localrag.config import load_settings
 from localrag.index import Index
