@@ -15,7 +15,7 @@ Three jobs, three mechanisms:
   ``weak_retrieval`` — no hit's dense cosine reaches `retrieval.min_dense` (the model is not
   called); ``unmentioned`` — a name the question asks about ("Slack", "lzma.open") is in none
   of the passages (`answer.abstain_unmentioned`; the model is not called); ``model_declined`` —
-  the model said it does not know, or (when `llm.max_not_found` is below 1) it would most
+  the model said it does not know (`localrag.generate.replies`), or (when `llm.max_not_found` is below 1) it would most
   likely open with that; ``unsupported`` — no sentence of the reply is
   supported by a source; ``off_topic`` — the passages that support it are not about the question
   (dense cosine below `answer.min_subject`). The nearest sources are always listed.
