@@ -186,13 +186,13 @@ def test_doctor_names_a_device_torch_does_not_see(tmp_path):
 
 
 def test_ocr_models_are_reported(tmp_path, monkeypatch):
-    from localrag import models
+    from localrag.models import locations
 
     report = doctor.run_doctor(make_settings(tmp_path / "index", tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False)
     [row] = [r for r in report["models"] if r["role"] == "ocr"]
     assert row["name"] == "rapidocr-ppocr" and row["present"] and row["verified"] is True  # inside the installed rapidocr
     assert not any("OCR" in n for n in report["notices"])
-    monkeypatch.setattr(models, "package_dir", lambda spec: None)
+    monkeypatch.setattr(locations, "package_dir", lambda spec: None)  # where it is looked up
     report = doctor.run_doctor(make_settings(tmp_path / "index", tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False)
     [note] = [n for n in report["notices"] if "OCR" in n]  # optional: a notice, not a problem
     assert "scanned PDF pages and images are skipped" in note and "pip install 'rapidocr==3.10.0'" in note

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from localrag import models as m
+from localrag.models import locations
 from localrag.errors import ConfigError, ModelChecksumError, ModelMissingError
 from tests.helpers import make_settings
 
@@ -246,7 +247,7 @@ def package_copy(tmp_path: Path, monkeypatch, tamper: str | None = None) -> Path
         data = bytearray(p.read_bytes())
         data[len(data) // 2] ^= 0xFF
         p.write_bytes(bytes(data))
-    monkeypatch.setattr(m, "package_dir", lambda s: copy if s.package == "rapidocr" else None)
+    monkeypatch.setattr(locations, "package_dir", lambda s: copy if s.package == "rapidocr" else None)
     return copy
 
 
@@ -289,7 +290,7 @@ def test_tampered_ocr_model_fails_verify_and_ocr(tmp_path, monkeypatch):
 def test_missing_ocr_package_says_how_to_install_it(tmp_path, monkeypatch):
     from localrag.ingest import ocr
 
-    monkeypatch.setattr(m, "package_dir", lambda s: None)
+    monkeypatch.setattr(locations, "package_dir", lambda s: None)
     s = make_settings(None, tmp_path / "models")
     assert m.verify(s, present_only=True) == []
     [res] = m.verify(s, OCR)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from localrag import models as m
+from localrag.models import locations
 from localrag.config import load_settings
 from localrag.errors import ModelMissingError
 
@@ -23,7 +24,7 @@ REPO_ID = "someone/tiny-ce"
 def user_dir(tmp_path, monkeypatch) -> Path:
     """A private per-user data folder; no checkout models/ and an empty working directory."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setattr(m, "_CHECKOUT", tmp_path / "not-a-checkout")
+    monkeypatch.setattr(locations, "_CHECKOUT", tmp_path / "not-a-checkout")
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
@@ -48,7 +49,7 @@ def test_precedence_configured_then_cwd_then_checkout_then_user(user_dir, tmp_pa
     checkout = tmp_path / "checkout"
     (checkout / "models").mkdir(parents=True)
     (checkout / "pyproject.toml").write_text("")
-    monkeypatch.setattr(m, "_CHECKOUT", checkout)
+    monkeypatch.setattr(locations, "_CHECKOUT", checkout)
     Path("models").mkdir()
     s = default_settings()
     assert m.model_dirs(s) == [Path("models"), checkout / "models", user_dir]
