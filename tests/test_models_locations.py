@@ -125,7 +125,7 @@ def test_fetch_reranker_pinned_into_the_user_folder(user_dir, hub):
     for f in files:
         assert (user_dir / "tiny-ce" / f.relative_to(served)).read_bytes() == f.read_bytes()
     assert m.resolve_model_path(s, "reranker") == user_dir / "tiny-ce"
-    assert [r["status"] for r in m.verify(s, "tiny-ce")] == ["ok"]
+    assert [r.status for r in m.verify(s, "tiny-ce")] == ["ok"]
     assert m.fetch(s, ["tiny-ce"])[0]["status"] == "present"
     from sentence_transformers import CrossEncoder
 
@@ -157,9 +157,9 @@ def test_fetch_unpinned_records_what_it_downloaded(user_dir, hub):
     assert row["status"] == "fetched" and row["pinned"] is False
     local = (user_dir / "local.toml").read_text(encoding="utf-8")
     assert 'name = "tiny-ce"' in local and "sha256" in local
-    assert [r["status"] for r in m.verify(s, "tiny-ce")] == ["ok"]
+    assert [r.status for r in m.verify(s, "tiny-ce")] == ["ok"]
     (user_dir / "tiny-ce" / "config.json").write_text("{}")  # a later change is caught
-    assert [r["status"] for r in m.verify(s, "tiny-ce")] == ["mismatch"]
+    assert [r.status for r in m.verify(s, "tiny-ce")] == ["mismatch"]
 
 
 def test_offline_fetch_says_how_to_copy_the_model_in(user_dir):

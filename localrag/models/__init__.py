@@ -61,7 +61,7 @@ from localrag.models.registry import (
     load_registry,
     registry_path,
 )
-from localrag.models.verify import VERIFIED_CACHE, FileCheck, VerifyResult, list_models, sha256_file, verify
+from localrag.models.verify import VERIFIED_CACHE, FileCheck, ModelRow, VerifyResult, VerifyRow, list_models, sha256_file, verify
 
 __all__ = [
     "DEFAULT_MODELS_DIR",
@@ -75,10 +75,12 @@ __all__ = [
     "FileCheck",
     "ModelFetchError",
     "ModelFile",
+    "ModelRow",
     "ModelSpec",
     "Progress",
     "Role",
     "VerifyResult",
+    "VerifyRow",
     "add",
     "bundled_registry",
     "bundled_spec",

@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -94,18 +94,67 @@ class VerifyResult:
     def ok(self) -> bool:
         return self.status == "ok"
 
-    def to_dict(self) -> dict[str, Any]:
-        """Flat row for tables and --json; `message` names the first bad file and the fix."""
-        return {
-            "name": self.name,
-            "role": self.role,
-            "status": self.status,
-            "ok": self.ok,
-            "files": len(self.files),
-            "cached": bool(self.files) and all(f.cached for f in self.files),
-            "path": self.path,
-            "message": self.message,
-        }
+    def to_row(self) -> VerifyRow:
+        """The flat row for tables and --json; `message` names the first bad file and the fix."""
+        return VerifyRow(
+            name=self.name,
+            role=self.role,
+            status=self.status,
+            ok=self.ok,
+            files=len(self.files),
+            cached=bool(self.files) and all(f.cached for f in self.files),
+            path=self.path,
+            message=self.message,
+        )
+
+
+@dataclass(frozen=True)
+class VerifyRow:
+    """One `localrag models verify` row. `to_json()` is the --json row (keys in this order)."""
+
+    name: str
+    role: str
+    status: Literal["ok", "missing", "mismatch", "unrecorded"]
+    ok: bool
+    files: int  # how many files were checked
+    cached: bool  # every digest came from .verified.json
+    path: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One `localrag models list` row (also `doctor`'s "models"). `to_json()` is the --json row (keys in this order).
+
+    verified: None when not checked (absent, or no hashes recorded); size: bytes on disk, else the
+    registered size; source: how `fetch` gets it ("copy": it does not); package: the installed
+    Python package that holds the files, None for models in a models folder.
+    """
+
+    name: str
+    role: str
+    default: bool
+    selected: bool
+    present: bool
+    verified: bool | None
+    path: str
+    size: int
+    license: str
+    source: str
+    origin: str
+    package: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __getitem__(self, key: str) -> Any:
+        """Dict-style reads (`row["name"]`) for callers written against the old dict rows (tui/app.py)."""
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        return getattr(self, key)
 
 
 class _Caches(dict):
@@ -164,8 +213,8 @@ def _select(specs: dict[str, ModelSpec], names: Iterable[str] | None) -> list[Mo
     return out
 
 
-def verify(settings: Settings, name: str | Iterable[str] | None = None, *, present_only: bool = False) -> list[dict[str, Any]]:
-    """sha256-check models (all registered ones by default); one `VerifyResult.to_dict` row each.
+def verify(settings: Settings, name: str | Iterable[str] | None = None, *, present_only: bool = False) -> list[VerifyRow]:
+    """sha256-check models (all registered ones by default); one `VerifyRow` each.
 
     status: ok | missing | mismatch | unrecorded (present, but no hashes to check against).
     Hashes are cached by (path, size, mtime) in models/.verified.json.
@@ -174,26 +223,25 @@ def verify(settings: Settings, name: str | Iterable[str] | None = None, *, prese
     specs = load_registry(dirs)
     names = [name] if isinstance(name, str) else name
     caches = _Caches()
-    results = []
+    results: list[VerifyRow] = []
     try:
         for s in _select(specs, names):
             mdir = _locate(s, dirs)
             if mdir is None and present_only:
                 continue
             mdir = mdir or home
-            results.append(_verify_spec(s, mdir, caches[_cache_dir(s, mdir, home)], dirs).to_dict())
+            results.append(_verify_spec(s, mdir, caches[_cache_dir(s, mdir, home)], dirs).to_row())
     finally:
         caches.save()
     return results
 
 
-def list_models(settings: Settings) -> list[dict[str, Any]]:
-    """One row per known model: name, role, default, present, verified (None when not checked:
-    absent, or no hashes recorded), path, size (bytes on disk, else registered), licence, source."""
+def list_models(settings: Settings) -> list[ModelRow]:
+    """One `ModelRow` per known model: whether it is selected, present and verified, where, how big."""
     dirs, home = model_dirs(settings), models_dir(settings)
     specs = load_registry(dirs)
     caches = _Caches()
-    rows = []
+    rows: list[ModelRow] = []
     selected = {default_name(settings, r): r for r in ROLES}
     ocr_on = settings.ingest.ocr != "off"
     try:
@@ -210,20 +258,20 @@ def list_models(settings: Settings) -> list[dict[str, Any]]:
             else:
                 path, size = str(mdir / s.path), _disk_size(mdir / s.path) if present else s.size
             rows.append(
-                {
-                    "name": s.name,
-                    "role": s.role,
-                    "default": s.default,
-                    "selected": selected.get(s.name) == s.role or (s.role == "ocr" and s.default and ocr_on),
-                    "present": present,
-                    "verified": verified,
-                    "path": path,
-                    "size": size,
-                    "license": s.license,
-                    "source": s.source.get("type", "copy"),
-                    "origin": s.origin,
-                    "package": s.package or None,
-                }
+                ModelRow(
+                    name=s.name,
+                    role=s.role,
+                    default=s.default,
+                    selected=selected.get(s.name) == s.role or (s.role == "ocr" and s.default and ocr_on),
+                    present=present,
+                    verified=verified,
+                    path=path,
+                    size=size,
+                    license=s.license,
+                    source=s.source.get("type", "copy"),
+                    origin=s.origin,
+                    package=s.package or None,
+                )
             )
     finally:
         caches.save()
