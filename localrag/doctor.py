@@ -239,6 +239,7 @@ def gpu_report(settings: Settings, llama: dict[str, Any], cores: int) -> tuple[d
 
 def cpu_report(cpuinfo: str | None = None) -> dict[str, Any]:
     text = _read("/proc/cpuinfo") if cpuinfo is None else cpuinfo
+    affinity: int | None
     try:
         affinity = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
