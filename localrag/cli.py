@@ -255,10 +255,10 @@ def doctor(index_dir: IndexOpt = None, as_json: JsonOpt = False) -> None:
 
     report = run_doctor(settings_from(index=index_dir))
     if as_json:
-        emit_json(report)
+        emit_json(report.to_json())
     else:
         print_doctor(out, report)
-    if report.get("problems"):
+    if report.problems:
         raise typer.Exit(1)
 
 
@@ -271,9 +271,9 @@ def models_list(as_json: JsonOpt = False) -> None:
 
     rows = list_models(settings_from())
     if as_json:
-        emit_json(rows)
+        emit_json([r.to_json() for r in rows])
     else:
-        print_table(out, rows, ["name", "role", "default", "present", "size", "license", "path"])
+        print_table(out, [r.to_json() for r in rows], ["name", "role", "default", "present", "size", "license", "path"])
 
 
 @models_app.command("verify")
@@ -284,10 +284,10 @@ def models_verify(name: Annotated[Optional[str], typer.Argument()] = None, as_js
 
     rows = verify(settings_from(), name, present_only=name is None)
     if as_json:
-        emit_json(rows)
+        emit_json([r.to_json() for r in rows])
     else:
-        print_table(out, rows, ["name", "role", "status", "path", "message"])
-    if any(r.get("ok") is False for r in rows):
+        print_table(out, [r.to_json() for r in rows], ["name", "role", "status", "path", "message"])
+    if any(not r.ok for r in rows):
         raise typer.Exit(1)
 
 

@@ -14,13 +14,17 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localrag import hardware
 from localrag.config import Settings
 from localrag.cpu import count_physical_cores
 from localrag.errors import LocalragError
+
+if TYPE_CHECKING:
+    from localrag.models import ModelRow
 
 # What `localrag` needs at runtime (read from the installed metadata when localrag is installed).
 _FALLBACK_PACKAGES = (
@@ -32,11 +36,57 @@ CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512_vnni", "
 MIN_FREE_BYTES = 1 << 30  # below 1 GiB at the index location, indexing can fail half-way
 LLAMA_INFO_TIMEOUT_S = 60
 
-Problem = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that stops localrag from working here, and the one-line way to fix it."""
+
+    problem: str
+    fix: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"problem": self.problem, "fix": self.fix}
+
+
+@dataclass
+class DoctorReport:
+    """Everything `localrag doctor` prints. `problems` stop localrag from working (each with its fix);
+    `notices` are things that work but could be better (no reranker, no AVX2, ...). The sections
+    other than `models` are the probes' dicts as they are; `to_json()` is `doctor --json` (keys in this order)."""
+
+    python: dict[str, Any]
+    packages: dict[str, str | None]
+    models: list[ModelRow]
+    models_dirs: dict[str, Any]
+    cpu: dict[str, Any]
+    threads: dict[str, Any]
+    llm: dict[str, Any]
+    gpu: dict[str, Any]
+    disk: dict[str, Any]
+    index: dict[str, Any]
+    notices: list[str]
+    problems: list[Problem]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "python": self.python,
+            "packages": self.packages,
+            "models": [r.to_json() for r in self.models],
+            "models_dirs": self.models_dirs,
+            "cpu": self.cpu,
+            "threads": self.threads,
+            "llm": self.llm,
+            "gpu": self.gpu,
+            "disk": self.disk,
+            "index": self.index,
+            "notices": self.notices,
+            "problems": [p.to_json() for p in self.problems],
+        }
 
 
 def _problem(problem: str, fix: str) -> Problem:
-    return {"problem": problem, "fix": fix}
+    return Problem(problem, fix)
 
 
 # --------------------------------------------------------------------------- pure parsers
@@ -189,6 +239,7 @@ def gpu_report(settings: Settings, llama: dict[str, Any], cores: int) -> tuple[d
 
 def cpu_report(cpuinfo: str | None = None) -> dict[str, Any]:
     text = _read("/proc/cpuinfo") if cpuinfo is None else cpuinfo
+    affinity: int | None
     try:
         affinity = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -251,7 +302,7 @@ def index_report(settings: Settings) -> dict[str, Any]:
 # --------------------------------------------------------------------------- models
 
 
-def models_report(settings: Settings) -> tuple[list[dict[str, Any]], list[Problem], list[str]]:
+def models_report(settings: Settings) -> tuple[list[ModelRow], list[Problem], list[str]]:
     """Registry rows with sha256 verification of what is present, plus problems for the models in use."""
     from localrag.models import fetch_hint, list_models, load_registry, model_dirs, models_dir, resolve_model_path
 
@@ -263,12 +314,12 @@ def models_report(settings: Settings) -> tuple[list[dict[str, Any]], list[Proble
     except LocalragError as e:
         return [], [_problem(str(e), "fix or remove that file; the registry itself ships inside the package (reinstall localrag if it is damaged)")], []
     for row in rows:
-        if row["present"] and row["verified"] is False:
-            spec = specs[row["name"]]
-            problems.append(_problem(f"model {row['name']!r} does not match its sha256 (damaged or wrong file)", _fix_command(fetch_hint(spec, models_dir(settings)))))
-        elif row["role"] == "ocr" and row["selected"] and not row["present"]:  # optional: files without text are skipped
-            spec = specs[row["name"]]
-            notices.append(f"no OCR models ({row['path']}): scanned PDF pages and images are skipped; {fetch_hint(spec, models_dir(settings))}")
+        if row.present and row.verified is False:
+            spec = specs[row.name]
+            problems.append(_problem(f"model {row.name!r} does not match its sha256 (damaged or wrong file)", _fix_command(fetch_hint(spec, models_dir(settings)))))
+        elif row.role == "ocr" and row.selected and not row.present:  # optional: files without text are skipped
+            spec = specs[row.name]
+            notices.append(f"no OCR models ({row.path}): scanned PDF pages and images are skipped; {fetch_hint(spec, models_dir(settings))}")
 
     needed = [("embedder", settings.embedder.model)]
     if settings.llm.backend == "llama-cpp":
@@ -341,9 +392,8 @@ def _fix_command(msg: str) -> str:
 # --------------------------------------------------------------------------- the report
 
 
-def run_doctor(settings: Settings, *, llama_info: bool = True) -> dict[str, Any]:
-    """Everything `localrag doctor` prints. `problems` is a list of {problem, fix}; `notices` are
-    things that work but could be better (no reranker, no AVX2, ...)."""
+def run_doctor(settings: Settings, *, llama_info: bool = True) -> DoctorReport:
+    """Everything `localrag doctor` prints: the probes, the problems (each with its fix) and the notices."""
     problems: list[Problem] = []
     notices: list[str] = []
 
@@ -408,20 +458,20 @@ def run_doctor(settings: Settings, *, llama_info: bool = True) -> dict[str, Any]
         fix = index.get("fix") or f"localrag index FOLDER --index {index['path']} --rebuild"
         problems.append(_problem(f"index at {index['path']} cannot be opened: {index['error']}", fix))
 
-    return {
-        "python": python,
-        "packages": packages,
-        "models": models,
-        "models_dirs": folders,
-        "cpu": cpu,
-        "threads": threads,
-        "llm": llm,
-        "gpu": gpu,
-        "disk": disk,
-        "index": index,
-        "notices": notices,
-        "problems": problems,
-    }
+    return DoctorReport(
+        python=python,
+        packages=packages,
+        models=models,
+        models_dirs=folders,
+        cpu=cpu,
+        threads=threads,
+        llm=llm,
+        gpu=gpu,
+        disk=disk,
+        index=index,
+        notices=notices,
+        problems=problems,
+    )
 
 
 def _torch_threads() -> int | None:
@@ -433,30 +483,30 @@ def _torch_threads() -> int | None:
 # --------------------------------------------------------------------------- human summary
 
 
-def summarize(report: dict[str, Any]) -> list[tuple[str, str]]:
+def summarize(report: DoctorReport) -> list[tuple[str, str]]:
     """(label, one line) pairs for the human `localrag doctor` output; problems/notices excluded."""
-    py = report["python"]
-    pk = report["packages"]
+    py = report.python
+    pk = report.packages
     missing = [n for n, v in pk.items() if v is None]
     key = ("torch", "sentence-transformers", "openvino", "faiss-cpu", "bm25s", "llama-cpp-python", "textual")
     pkgs = ", ".join(f"{n} {pk[n]}" for n in key if pk.get(n)) + (f"; missing: {', '.join(missing)}" if missing else "")
 
-    def model_state(r: dict[str, Any]) -> str:
-        if not r["present"]:
+    def model_state(r: ModelRow) -> str:
+        if not r.present:
             return "absent"
-        return {True: "verified", False: "CHECKSUM MISMATCH", None: "present (no checksum)"}[r["verified"]]
+        return {True: "verified", False: "CHECKSUM MISMATCH", None: "present (no checksum)"}[r.verified]
 
-    models = "; ".join(f"{r['name']} ({r['role']}{', selected' if r.get('selected') else ''}): {model_state(r)}" for r in report["models"])
-    cpu = report["cpu"]
+    models = "; ".join(f"{r.name} ({r.role}{', selected' if r.selected else ''}): {model_state(r)}" for r in report.models)
+    cpu = report.cpu
     flags = " ".join(f for f, on in cpu["flags"].items() if on) or "no SIMD flags found"
     llama = cpu.get("llama_cpp") or {}
     if llama.get("ok"):
         llama_line = " ".join(f for f, on in llama["features"].items() if on)
     else:
         llama_line = llama.get("error") or "not checked"
-    th = report["threads"]
-    disk = report["disk"]
-    idx = report["index"]
+    th = report.threads
+    disk = report.disk
+    idx = report.index
     if not idx.get("exists"):
         index_line = f"{idx['path']}: not created yet"
     elif idx.get("ok"):
@@ -471,11 +521,11 @@ def summarize(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("python", f"{py['version']} ({py['executable']})"),
         ("packages", pkgs),
         ("models", models),
-        ("models folder", _folders_line(report.get("models_dirs") or {})),
+        ("models folder", _folders_line(report.models_dirs or {})),
         ("cpu", f"{cpu['model']}: {flags}"),
         ("llama.cpp", llama_line),
-        ("llm", _llm_line(report.get("llm") or {})),
-        *gpu_lines(report.get("gpu") or {}),
+        ("llm", _llm_line(report.llm or {})),
+        *gpu_lines(report.gpu or {}),
         ("threads", f"{th['usable']} usable CPUs, {th['physical_cores'] or '?'} physical cores; LLM uses {th['llm_threads']}"),
         ("disk", f"{disk['free_gb']} GB free at {disk['path']}"),
         ("index", index_line),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -13,6 +14,9 @@ from rich.text import Text
 
 from localrag.generate.attribution import UNSUPPORTED_MARK
 from localrag.types import Answer, Hit
+
+if TYPE_CHECKING:
+    from localrag.doctor import DoctorReport
 
 
 def _snippet(text: str, width: int = 240) -> str:
@@ -122,15 +126,14 @@ def print_status(console: Console, info: dict) -> None:
             console.print(f"  {escape(item['path'])}: {escape(item['note'])}")
 
 
-def print_doctor(console: Console, report: dict) -> None:
+def print_doctor(console: Console, report: DoctorReport) -> None:
     from localrag.doctor import summarize
 
     for label, line in summarize(report):
         console.print(f"[bold]{label}[/]: {escape(line)}")
-    for notice in report.get("notices") or []:
+    for notice in report.notices:
         console.print(f"[dim]note: {escape(notice)}[/]")
-    problems = report.get("problems") or []
-    if not problems:
+    if not report.problems:
         console.print("[green]no problems found[/]")
-    for p in problems:
-        console.print(f"[red]problem:[/] {escape(p['problem'])}\n   [green]fix:[/] {escape(p['fix'])}")
+    for p in report.problems:
+        console.print(f"[red]problem:[/] {escape(p.problem)}\n   [green]fix:[/] {escape(p.fix)}")

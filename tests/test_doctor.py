@@ -41,28 +41,30 @@ def test_parse_llama_system_info():
 
 def test_report_keys_and_missing_models_with_fixes(tmp_path):
     report = doctor.run_doctor(make_settings(tmp_path / "index", tmp_path / "no-models"), llama_info=False)
-    assert set(report) >= {"python", "packages", "models", "cpu", "threads", "llm", "disk", "index", "notices", "problems"}
-    assert report["packages"]["numpy"]  # a version string from importlib.metadata
-    assert report["threads"]["llm_threads"] >= 1
-    assert report["disk"]["free_bytes"] > 0 and Path(report["disk"]["path"]).exists()
-    assert report["index"] == {"path": str(tmp_path / "index"), "exists": False}
-    fixes = {p["fix"] for p in report["problems"]}
+    assert list(report.to_json()) == [
+        "python", "packages", "models", "models_dirs", "cpu", "threads", "llm", "gpu", "disk", "index", "notices", "problems",
+    ]  # `doctor --json`'s keys, in this order
+    assert report.packages["numpy"]  # a version string from importlib.metadata
+    assert report.threads["llm_threads"] >= 1
+    assert report.disk["free_bytes"] > 0 and Path(report.disk["path"]).exists()
+    assert report.index == {"path": str(tmp_path / "index"), "exists": False}
+    fixes = {p.fix for p in report.problems}
     assert any("localrag models fetch all-MiniLM-L6-v2" in f for f in fixes)
     assert any("localrag models fetch qwen2.5-coder-1.5b-instruct-q4_k_m" in f for f in fixes)
-    assert all(set(p) == {"problem", "fix"} and "\n" not in p["fix"] for p in report["problems"])
-    assert any("reranker" in n for n in report["notices"])  # optional model: a notice, not a problem
+    assert all(p.to_json() == {"problem": p.problem, "fix": p.fix} and "\n" not in p.fix for p in report.problems)
+    assert any("reranker" in n for n in report.notices)  # optional model: a notice, not a problem
     lines = dict(doctor.summarize(report))
     assert "all-MiniLM-L6-v2 (embedder, selected): absent" in lines["models"]
     assert lines["index"].endswith("not created yet") and "GB free" in lines["disk"]
     # which models folder: the configured one alone, where fetch installs too
-    assert report["models_dirs"] == {"search": [str(tmp_path / "no-models")], "install": str(tmp_path / "no-models"), "used": None}
+    assert report.models_dirs == {"search": [str(tmp_path / "no-models")], "install": str(tmp_path / "no-models"), "used": None}
     assert lines["models folder"].startswith("no models found yet") and f"installs into {tmp_path / 'no-models'}" in lines["models folder"]
     assert all("\n" not in v for v in lines.values())
 
 
 def test_llm_backend_none_needs_no_gguf(tmp_path):
     report = doctor.run_doctor(make_settings(tmp_path / "index", tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False)
-    assert not any("qwen" in p["problem"] for p in report["problems"])
+    assert not any("qwen" in p.problem for p in report.problems)
 
 
 def test_damaged_model_is_a_problem_with_refetch_fix(tmp_path):
@@ -75,10 +77,10 @@ def test_damaged_model_is_a_problem_with_refetch_fix(tmp_path):
     )
     (mdir / "tiny.gguf").write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
     report = doctor.run_doctor(make_settings(tmp_path / "index", mdir, **{"llm.model": "tiny"}), llama_info=False)
-    [bad] = [p for p in report["problems"] if "'tiny'" in p["problem"]]
-    assert "sha256" in bad["problem"] and "localrag models fetch tiny" in bad["fix"]
+    [bad] = [p for p in report.problems if "'tiny'" in p.problem]
+    assert "sha256" in bad.problem and "localrag models fetch tiny" in bad.fix
     assert "tiny (llm, selected): CHECKSUM MISMATCH" in dict(doctor.summarize(report))["models"]
-    assert "GGUF header" in report["llm"]["error"]  # random bytes after the magic: reported, not raised
+    assert "GGUF header" in report.llm["error"]  # random bytes after the magic: reported, not raised
 
 
 def test_corrupt_index_is_reported_not_raised(tmp_path):
@@ -88,10 +90,10 @@ def test_corrupt_index_is_reported_not_raised(tmp_path):
     index.mkdir()
     (index / "catalog.sqlite3").write_bytes(b"this is not a database" * 100)
     report = doctor.run_doctor(make_settings(tmp_path / "index", tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False)
-    assert report["index"]["exists"] and report["index"]["ok"] is False
-    assert "ImportError" not in report["index"]["error"]  # the store ran and rejected the file
-    assert "Fix:" not in report["index"]["error"]  # the fix is split out of the message
-    assert any("--rebuild" in p["fix"] for p in report["problems"] if "index" in p["problem"])
+    assert report.index["exists"] and report.index["ok"] is False
+    assert "ImportError" not in report.index["error"]  # the store ran and rejected the file
+    assert "Fix:" not in report.index["error"]  # the fix is split out of the message
+    assert any("--rebuild" in p.fix for p in report.problems if "index" in p.problem)
 
 
 def test_real_install_llama_cpp_features():
@@ -110,18 +112,18 @@ def test_repo_models_pass_doctor(tmp_path, models_dir):
     if not (mdir / "all-MiniLM-L6-v2" / "model.safetensors").is_file() or not (mdir / "SmolLM2-135M-Instruct.Q4_1.gguf").is_file():
         pytest.skip("models not fetched: python scripts/fetch_models.py --test")
     report = doctor.run_doctor(make_settings(tmp_path / "index", mdir, **{"llm.model": "smollm2-135m-instruct"}), llama_info=False)
-    assert not [p for p in report["problems"] if "model" in p["problem"]]
-    rows = {r["name"]: r for r in report["models"]}
-    assert rows["all-MiniLM-L6-v2"]["verified"] is True and rows["smollm2-135m-instruct"]["verified"] is True
-    assert report["models_dirs"]["used"] == str(mdir)
-    llm = report["llm"]  # read from the GGUF header
+    assert not [p for p in report.problems if "model" in p.problem]
+    rows = {r.name: r for r in report.models}
+    assert rows["all-MiniLM-L6-v2"].verified is True and rows["smollm2-135m-instruct"].verified is True
+    assert report.models_dirs["used"] == str(mdir)
+    llm = report.llm  # read from the GGUF header
     assert llm["architecture"] == "llama" and llm["context_length"] == 8192 and llm["chat_template"] is True
 
 
 def test_n_ctx_beyond_trained_context_is_a_notice(tmp_path, smollm2_path):
     s = make_settings(tmp_path / "index", smollm2_path.parent, **{"llm.model": "smollm2-135m-instruct", "llm.n_ctx": 16384})
     report = doctor.run_doctor(s, llama_info=False)
-    assert any("exceeds the 8192 tokens" in n for n in report["notices"])
+    assert any("exceeds the 8192 tokens" in n for n in report.notices)
 
 
 def test_index_health_reads_as_words_not_a_dict(tmp_path, models_dir, notes, embedder):
@@ -133,7 +135,7 @@ def test_index_health_reads_as_words_not_a_dict(tmp_path, models_dir, notes, emb
     index_folder(store, notes, embedder, settings)
     store.close()
     report = doctor.run_doctor(settings, llama_info=False)
-    assert report["index"]["ok"] and report["index"]["health"]["fresh"] is True  # --json keeps the dict
+    assert report.index["ok"] and report.index["health"]["fresh"] is True  # --json keeps the dict
     line = dict(doctor.summarize(report))["index"]
     assert "{" not in line and "'" not in line, line
     assert "catalogue ok" in line and line.endswith("up to date"), line
@@ -180,21 +182,21 @@ def test_doctor_names_a_device_torch_does_not_see(tmp_path):
     if hardware.torch_devices():
         pytest.skip("torch sees a GPU here")
     report = doctor.run_doctor(make_settings(tmp_path / "index", tmp_path / "no-models", **{"embedder.device": "cuda"}), llama_info=False)
-    [bad] = [p for p in report["problems"] if "embedder.device" in p["problem"]]
-    assert "'cuda' is not available here" in bad["problem"] and "embedder.device = 'auto' or 'cpu'" in bad["fix"]
-    assert report["gpu"]["llm"] == {"setting": "auto", "layers": None, "reason": "llama.cpp not checked"}
+    [bad] = [p for p in report.problems if "embedder.device" in p.problem]
+    assert "'cuda' is not available here" in bad.problem and "embedder.device = 'auto' or 'cpu'" in bad.fix
+    assert report.gpu["llm"] == {"setting": "auto", "layers": None, "reason": "llama.cpp not checked"}
 
 
 def test_ocr_models_are_reported(tmp_path, monkeypatch):
-    from localrag import models
+    from localrag.models import locations
 
     report = doctor.run_doctor(make_settings(tmp_path / "index", tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False)
-    [row] = [r for r in report["models"] if r["role"] == "ocr"]
-    assert row["name"] == "rapidocr-ppocr" and row["present"] and row["verified"] is True  # inside the installed rapidocr
-    assert not any("OCR" in n for n in report["notices"])
-    monkeypatch.setattr(models, "package_dir", lambda spec: None)
+    [row] = [r for r in report.models if r.role == "ocr"]
+    assert row.name == "rapidocr-ppocr" and row.present and row.verified is True  # inside the installed rapidocr
+    assert not any("OCR" in n for n in report.notices)
+    monkeypatch.setattr(locations, "package_dir", lambda spec: None)  # where it is looked up
     report = doctor.run_doctor(make_settings(tmp_path / "index", tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False)
-    [note] = [n for n in report["notices"] if "OCR" in n]  # optional: a notice, not a problem
+    [note] = [n for n in report.notices if "OCR" in n]  # optional: a notice, not a problem
     assert "scanned PDF pages and images are skipped" in note and "pip install 'rapidocr==3.10.0'" in note
-    assert not any("rapidocr" in p["problem"] for p in report["problems"])
+    assert not any("rapidocr" in p.problem for p in report.problems)
     assert "rapidocr-ppocr (ocr, selected): absent" in dict(doctor.summarize(report))["models"]

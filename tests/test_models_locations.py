@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from localrag import models as m
+from localrag.models import locations
 from localrag.config import load_settings
 from localrag.errors import ModelMissingError
 
@@ -23,7 +24,7 @@ REPO_ID = "someone/tiny-ce"
 def user_dir(tmp_path, monkeypatch) -> Path:
     """A private per-user data folder; no checkout models/ and an empty working directory."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setattr(m, "_CHECKOUT", tmp_path / "not-a-checkout")
+    monkeypatch.setattr(locations, "_CHECKOUT", tmp_path / "not-a-checkout")
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
@@ -48,7 +49,7 @@ def test_precedence_configured_then_cwd_then_checkout_then_user(user_dir, tmp_pa
     checkout = tmp_path / "checkout"
     (checkout / "models").mkdir(parents=True)
     (checkout / "pyproject.toml").write_text("")
-    monkeypatch.setattr(m, "_CHECKOUT", checkout)
+    monkeypatch.setattr(locations, "_CHECKOUT", checkout)
     Path("models").mkdir()
     s = default_settings()
     assert m.model_dirs(s) == [Path("models"), checkout / "models", user_dir]
@@ -124,7 +125,7 @@ def test_fetch_reranker_pinned_into_the_user_folder(user_dir, hub):
     for f in files:
         assert (user_dir / "tiny-ce" / f.relative_to(served)).read_bytes() == f.read_bytes()
     assert m.resolve_model_path(s, "reranker") == user_dir / "tiny-ce"
-    assert [r["status"] for r in m.verify(s, "tiny-ce")] == ["ok"]
+    assert [r.status for r in m.verify(s, "tiny-ce")] == ["ok"]
     assert m.fetch(s, ["tiny-ce"])[0]["status"] == "present"
     from sentence_transformers import CrossEncoder
 
@@ -156,9 +157,9 @@ def test_fetch_unpinned_records_what_it_downloaded(user_dir, hub):
     assert row["status"] == "fetched" and row["pinned"] is False
     local = (user_dir / "local.toml").read_text(encoding="utf-8")
     assert 'name = "tiny-ce"' in local and "sha256" in local
-    assert [r["status"] for r in m.verify(s, "tiny-ce")] == ["ok"]
+    assert [r.status for r in m.verify(s, "tiny-ce")] == ["ok"]
     (user_dir / "tiny-ce" / "config.json").write_text("{}")  # a later change is caught
-    assert [r["status"] for r in m.verify(s, "tiny-ce")] == ["mismatch"]
+    assert [r.status for r in m.verify(s, "tiny-ce")] == ["mismatch"]
 
 
 def test_offline_fetch_says_how_to_copy_the_model_in(user_dir):

@@ -43,6 +43,7 @@ def model_paths() -> dict[str, Path]:
     """Path of each model file ("Det", "Rec") in the installed rapidocr package, checked against
     the sha256 the model registry pins for it."""
     from localrag import models
+    from localrag.models import locations
 
     try:
         spec = models.bundled_spec(REGISTRY_NAME)
@@ -52,7 +53,7 @@ def model_paths() -> dict[str, Path]:
         __import__(spec.package)
     except ImportError as e:
         raise OcrUnavailable(f"OCR engine not installed ({e.name})") from None
-    package = models.package_dir(spec)
+    package = locations.package_dir(spec)
     if package is None:
         raise OcrUnavailable(f"OCR engine not installed ({spec.package})")
     by_use = {f.use: f for f in spec.files if f.use}

@@ -20,7 +20,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-_NOT_SHIPPED = (".git", ".venv", "models", "indexes", "tests", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache")
+# the checkout's own folders (top level only: localrag/models/ is the models package and ships)
+_NOT_SHIPPED = (".git", ".venv", "models", "indexes", "tests", "build", "dist")
+_CACHES = shutil.ignore_patterns("*.egg-info", "__pycache__", ".pytest_cache")
+
+
+def _not_shipped(folder: str, names: list[str]) -> set[str]:
+    top = {n for n in names if n in _NOT_SHIPPED} if Path(folder) == REPO else set()
+    return top | _CACHES(folder, names)
 
 
 def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
@@ -32,12 +39,13 @@ def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_wheel_installed_outside_the_checkout_runs_doctor_index_and_search(tmp_path, models_dir):
     src = tmp_path / "src"
-    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(*_NOT_SHIPPED))
+    shutil.copytree(REPO, src, ignore=_not_shipped)
     wheels = tmp_path / "wheels"
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(wheels), str(src)])
     [wheel] = wheels.glob("localrag-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "localrag/data/registry.toml" in names and "localrag/tui/app.tcss" in names
+    assert "localrag/models/__init__.py" in names and "localrag/models/fetch.py" in names  # the models package
     meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert "License-Expression: MIT" in meta  # an SPDX string, not the deprecated table
 

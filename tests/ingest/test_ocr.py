@@ -105,7 +105,7 @@ def tampered_package(tmp_path, monkeypatch, name: str) -> None:
         if f.path == name:
             data[len(data) // 2] ^= 0xFF
         (copy / spec.path / f.path).write_bytes(bytes(data))
-    monkeypatch.setattr(models, "package_dir", lambda s: copy)
+    monkeypatch.setattr(models.locations, "package_dir", lambda s: copy)
 
 
 def test_the_pins_are_the_registry_entry():
