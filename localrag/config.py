@@ -61,7 +61,7 @@ class EmbedderSettings(_Section):
     #   openvino int8 (NNCF, calibrated on localrag/data/calibration.jsonl) 0.6732 / 0.7202,
     # at ~3.9x torch fp32's embedding speed (2-core Zen 4; torch bf16 ~2.2x, openvino bf16 ~2.7x).
     # backend "torch" is sentence-transformers itself; "openvino" converts the same weights once
-    # (localrag/openvino_encoder.py). bf16 is used only where the CPU runs it natively.
+    # (localrag/encoders/openvino.py). bf16 is used only where the CPU runs it natively.
     precision: Literal["fp32", "bf16", "int8"] = "int8"
     backend: Literal["torch", "openvino"] = "openvino"
     threads: int | None = Field(None, ge=1, description="OpenVINO inference threads (default: physical cores)")

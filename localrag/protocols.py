@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 
 class Embedder(Protocol):
-    """Turns text into L2-normalized float32 vectors (localrag.embed.Embedder is the real one).
+    """Turns text into L2-normalized float32 vectors (localrag.encoders.Embedder is the real one).
 
     `dim`: the vectors' length; `max_seq_length`: tokens the model reads, special tokens included;
     `encode` embeds passages in input order and calls `progress(n_done)` as it goes.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import threading
 from collections.abc import Callable, Iterable
+from enum import Enum
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,7 @@ from textual.worker import get_current_worker
 from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Vertical
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
@@ -45,6 +47,30 @@ K_CHOICES = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20)
 ModelChoice = tuple[Literal["llama-cpp", "none"], str | None]  # (llm.backend, llm.model)
 
 
+class Busy(Enum):
+    """What the app is doing; its value is what the status bar says meanwhile."""
+
+    IDLE = ""
+    LOADING = "loading models…"
+    ANSWERING = "answering… (Esc stops)"
+    STOPPING = "stopping…"
+    INDEXING = "indexing…"
+    QUITTING = "quitting"  # final: the workers report nothing more
+
+
+# What each state refuses (action names; "ask" is submitting a question) and the notice it gives
+# when asked anyway by something other than a key (a key binding is greyed out in the footer instead).
+Notice = tuple[str, SeverityLevel] | None
+STILL_ANSWERING: Notice = ("Still answering: press Esc to stop it first.", "warning")
+REFUSED: dict[Busy, dict[str, Notice]] = {
+    Busy.ANSWERING: {"ask": STILL_ANSWERING, "new_chat": STILL_ANSWERING, "open_chat": STILL_ANSWERING,
+                     "reindex": STILL_ANSWERING, "switch_model": None},
+    Busy.INDEXING: {"ask": ("Indexing is running: ask again when it is done.", "warning"),
+                    "reindex": ("Indexing is already running.", "information")},
+}  # fmt: skip
+REFUSED[Busy.STOPPING] = REFUSED[Busy.ANSWERING]
+
+
 class LocalragApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "localrag"
@@ -68,11 +94,9 @@ class LocalragApp(App[None]):
         self.folder = folder
         self.index = index or Index.open(None, settings, create=True)
         self.session: ChatSession | None = None
-        self.generating: AnswerView | None = None
+        self.busy = Busy.IDLE
+        self.generating: AnswerView | None = None  # the answer being written while ANSWERING / STOPPING
         self.selected_view: AnswerView | None = None
-        self.indexing = False
-        self.stop_requested = False
-        self._quitting = False
         self._models_lock = threading.Lock()  # Index loads models lazily; one thread at a time
 
     # ---------------------------------------------------------------- layout
@@ -85,6 +109,40 @@ class LocalragApp(App[None]):
             yield SourcesPane(id="sources")
         yield StatusBar(id="status")
         yield Footer()
+
+    # ---------------------------------------------------------------- what the app is doing
+    @property
+    def indexing(self) -> bool:
+        return self.busy is Busy.INDEXING
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.busy is Busy.STOPPING
+
+    def set_busy(self, busy: Busy, only_from: Busy | None = None) -> None:
+        """Enter `busy` (when `only_from` is given, only from that state), show it in the status bar and
+        footer. QUITTING is final."""
+        if self.busy is Busy.QUITTING or (only_from is not None and self.busy is not only_from):
+            return
+        self.busy = busy
+        if busy is not Busy.QUITTING:
+            self.status_bar.busy = busy.value
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Bindings the current state refuses are shown greyed out in the footer and do nothing."""
+        return None if action in REFUSED.get(self.busy, {}) else True
+
+    def refused(self, action: str) -> bool:
+        """True, after saying why, when the current state refuses `action` (for callers that are not
+        bindings: the question box, the command palette, dialogs' callbacks)."""
+        refusals = REFUSED.get(self.busy, {})
+        if action not in refusals:
+            return False
+        notice = refusals[action]
+        if notice is not None:
+            self.notify(notice[0], severity=notice[1])
+        return True
 
     @property
     def transcript(self) -> Transcript:
@@ -131,7 +189,7 @@ class LocalragApp(App[None]):
     def _ui(self, callback: Callable, *args) -> bool:
         """Run `callback` on the UI thread from a worker; False (and nothing run) once the app is
         closing, so a worker finishing late never touches widgets that are being torn down."""
-        if self._quitting or get_current_worker().is_cancelled:
+        if self.busy is Busy.QUITTING or get_current_worker().is_cancelled:
             return False
         try:
             self.call_from_thread(callback, *args)
@@ -150,7 +208,7 @@ class LocalragApp(App[None]):
     @work(thread=True, group="models", exclusive=True)
     def load_models(self, chat_id: int | None = None) -> None:
         """Load the embedder, reranker and LLM ahead of the first question."""
-        self._ui(setattr, self.status_bar, "busy", "loading models…")
+        self._ui(self.set_busy, Busy.LOADING, Busy.IDLE)
         try:
             with self._models_lock:
                 if chat_id is not None:
@@ -165,8 +223,7 @@ class LocalragApp(App[None]):
             self._ui(self.report_error, str(e))
 
     def models_loaded(self, rerank: bool, name: str) -> None:
-        if self.status_bar.busy == "loading models…":
-            self.status_bar.busy = ""
+        self.set_busy(Busy.IDLE, only_from=Busy.LOADING)
         self.show_rerank(rerank)
         self.status_bar.model = name
 
@@ -190,8 +247,7 @@ class LocalragApp(App[None]):
         self.status_bar.rerank = "on" if wanted and loaded else "missing" if wanted else "off"
 
     def report_error(self, message: str) -> None:
-        if self.status_bar.busy == "loading models…":
-            self.status_bar.busy = ""
+        self.set_busy(Busy.IDLE, only_from=Busy.LOADING)
         self.notify(message, title="localrag", severity="error", timeout=10)
 
     def forget_models(self, *names: str) -> None:
@@ -209,11 +265,7 @@ class LocalragApp(App[None]):
         question = event.value.strip()
         if not question:
             return
-        if self.generating is not None:
-            self.notify("Still answering: press Esc to stop it first.", severity="warning")
-            return
-        if self.indexing:
-            self.notify("Indexing is running: ask again when it is done.", severity="warning")
+        if self.refused("ask"):
             return
         assert isinstance(event.input, QuestionInput)  # the handler is for #question
         event.input.history.add(question)
@@ -221,8 +273,7 @@ class LocalragApp(App[None]):
         await self.transcript.add_question(question)
         view = await self.transcript.add_answer(question)
         self.generating = view
-        self.stop_requested = False
-        self.status_bar.busy = "answering… (Esc stops)"
+        self.set_busy(Busy.ANSWERING)
         self.ask(question, view)
 
     @work(thread=True, group="ask")
@@ -253,7 +304,7 @@ class LocalragApp(App[None]):
     async def answer_done(self, view: AnswerView, answer: Answer) -> None:
         await view.finish(answer, stopped=self.stop_requested)
         self.generating = None
-        self.status_bar.busy = ""
+        self.set_busy(Busy.IDLE)
         self.status_bar.set_answer(
             answer.tokens.prompt + answer.tokens.completion,
             answer.tokens.context_window,
@@ -265,14 +316,13 @@ class LocalragApp(App[None]):
     def answer_failed(self, view: AnswerView, message: str) -> None:
         view.fail(message)
         self.generating = None
-        self.status_bar.busy = ""
+        self.set_busy(Busy.IDLE)
         self.status_bar.device = self.llm_device()  # a GPU failure moves the model to the CPU
 
     def action_stop(self) -> None:
         if self.generating is not None and self.session is not None:
-            self.stop_requested = True
             self.session.cancel()
-            self.status_bar.busy = "stopping…"
+            self.set_busy(Busy.STOPPING)
 
     # ---------------------------------------------------------------- answers and sources
     async def select_answer(self, view: AnswerView, force: bool = False) -> None:
@@ -353,8 +403,7 @@ class LocalragApp(App[None]):
 
     # ---------------------------------------------------------------- chats
     async def action_new_chat(self) -> None:
-        if self.generating is not None:
-            self.notify("Still answering: press Esc to stop it first.", severity="warning")
+        if self.refused("new_chat"):
             return
         with self._models_lock:
             if self.session is not None and self.session.chat_id is not None:
@@ -373,10 +422,7 @@ class LocalragApp(App[None]):
         self.push_screen(ChoiceScreen("Open a past chat", choices, "No past chats yet.", current), self.open_chat)
 
     async def open_chat(self, chat_id: int | None) -> None:
-        if chat_id is None:
-            return
-        if self.generating is not None:
-            self.notify("Still answering: press Esc to stop it first.", severity="warning")
+        if chat_id is None or self.refused("open_chat"):
             return
         await self.transcript.clear()
         self.selected_view = None
@@ -394,11 +440,7 @@ class LocalragApp(App[None]):
 
     # ---------------------------------------------------------------- indexing
     def action_reindex(self) -> None:
-        if self.indexing:
-            self.notify("Indexing is already running.")
-            return
-        if self.generating is not None:
-            self.notify("Still answering: press Esc to stop it first.", severity="warning")
+        if self.refused("reindex"):
             return
         sources = self.index.sources()  # the folder, or the files and folders selected in it
         root = self.index_root()
@@ -413,9 +455,8 @@ class LocalragApp(App[None]):
         if folder is None:
             self.load_models()
             return
-        self.indexing = True
+        self.set_busy(Busy.INDEXING)
         self.query_one(IndexProgress).start(folder.name if isinstance(folder, Path) else f"{len(folder)} selected paths")
-        self.status_bar.busy = "indexing…"
         self.run_indexer(folder)
 
     @work(thread=True, group="index", exclusive=True)
@@ -434,9 +475,8 @@ class LocalragApp(App[None]):
         self._ui(self.indexing_done, summary, None)
 
     def indexing_done(self, summary: IndexReport | None, error: str | None) -> None:
-        self.indexing = False
+        self.set_busy(Busy.IDLE)
         self.query_one(IndexProgress).stop()
-        self.status_bar.busy = ""
         self.refresh_status()
         if error:
             self.notify(error, title="indexing failed", severity="error", timeout=10)
@@ -480,7 +520,7 @@ class LocalragApp(App[None]):
         self.push_screen(ChoiceScreen("Switch model", choices, "No models installed.", current), self.switch_model)
 
     def switch_model(self, choice: ModelChoice | None) -> None:
-        if choice is None or self.generating is not None:
+        if choice is None or self.refused("switch_model"):
             return
         backend, name = choice
         self.settings.llm.backend = backend
@@ -508,7 +548,7 @@ class LocalragApp(App[None]):
     async def action_quit(self) -> None:
         """Quit, also mid-answer: the generation is cancelled (it ends within a token) and the
         stream into the transcript is closed first, so nothing is drawn during shutdown."""
-        self._quitting = True
+        self.set_busy(Busy.QUITTING)
         if self.session is not None:
             self.session.cancel()
         if self.generating is not None:

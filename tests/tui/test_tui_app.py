@@ -3,6 +3,7 @@ extractive backend; the stop test uses the real SmolLM2 through llama.cpp."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -291,3 +292,50 @@ async def test_status_bar_names_no_device_for_extractive_answers(app_factory):
     async with app.run_test(size=(160, 36)) as pilot:
         await wait_for(pilot, lambda: app.session is not None and app.status_bar.busy == "", 120, "the models")
         assert app.status_bar.device == "" and " on CPU" not in str(app.status_bar.render())
+
+
+async def test_bindings_are_greyed_out_and_refused_while_answering(app_factory, monkeypatch):
+    """One busy state: while an answer streams, ctrl+n and ctrl+r are shown disabled and do nothing
+    (the chat is kept), Esc stays live; the command palette's "New chat" is refused with a notice."""
+    from textual.widgets._footer import FooterKey
+
+    from localrag.tui.app import Busy
+
+    app = app_factory()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ask(pilot, QUESTION)
+        release = threading.Event()
+        session = app.session
+        real = session.ask_stream
+
+        def held(question, **filters):  # the next answer waits until the test lets it go
+            release.wait(60)
+            yield from real(question, **filters)
+
+        monkeypatch.setattr(session, "ask_stream", held)
+        notices: list[str] = []
+        monkeypatch.setattr(app, "notify", lambda message, **kw: notices.append(message))
+        app.query_one("#question").value = "how often is the bike chain oiled?"
+        await pilot.press("enter")
+        await pilot.pause()
+        try:
+            assert app.busy is Busy.ANSWERING and app.status_bar.busy == "answering… (Esc stops)"
+            assert app.check_action("new_chat", ()) is None and app.check_action("reindex", ()) is None
+            assert app.check_action("stop", ()) is True
+            keys = {k.action: k for k in app.query(FooterKey)}
+            assert keys["new_chat"].has_class("-disabled") and keys["reindex"].has_class("-disabled")
+            assert not keys["stop"].has_class("-disabled")
+            await pilot.press("ctrl+n")
+            await pilot.pause()
+            assert len(app.transcript.answers) == 2  # not cleared
+            await app.action_new_chat()  # as the command palette calls it
+            assert len(app.transcript.answers) == 2
+            assert notices == ["Still answering: press Esc to stop it first."]
+        finally:
+            release.set()
+        await wait_for(pilot, lambda: answered(app), 60, "the held answer")
+        assert app.busy is Busy.IDLE and app.status_bar.busy == ""
+        keys = {k.action: k for k in app.query(FooterKey)}
+        assert not keys["new_chat"].has_class("-disabled")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: not app.transcript.answers, 10, "the new chat")
