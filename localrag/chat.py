@@ -81,10 +81,15 @@ def abstention_text(reason: str, has_sources: bool, unmentioned: Sequence[str] =
     return f"{NOT_FOUND} {why}{note}"
 
 
+def title(hit: Hit) -> str:
+    """What a passage is known by without saying it: its file's path and its headings."""
+    return f"{hit.path}\n{hit.heading_path}"
+
+
 def unmentioned(question: str, hits: list[Hit]) -> list[str]:
     """The names of `question` that none of `hits` mentions (in its text, path or headings),
     as the question spells them."""
-    missing = unmentioned_names(question, [f"{h.path}\n{h.heading_path}\n{h.text}" for h in hits])
+    missing = unmentioned_names(question, [f"{title(h)}\n{h.text}" for h in hits])
     spelled = []
     for name in missing:
         m = re.search(re.escape(name), question, re.IGNORECASE)
@@ -349,7 +354,9 @@ class ChatSession:
         """The attribution evidence of a reply (`localrag.generate.attribution.measure`)."""
         embedder = getattr(self.searcher, "embedder", None)
         embed = embedder.encode if embedder is not None and self.settings.answer.min_similarity <= 1 else None
-        return measure(reply, question, [h.text for h in numbered], embed=embed, neutral=says_not_found)
+        return measure(
+            reply, question, [h.text for h in numbered], embed=embed, neutral=says_not_found, titles=[title(h) for h in numbered]
+        )
 
     def _finish(self, answer: Answer, reply: str, numbered: list[Hit], question: str, cancelled: bool) -> None:
         """Attribute the reply's sentences to the sources and decide whether it is an answer.

@@ -264,10 +264,15 @@ def measure(
     passages: Sequence[str],
     embed: Embed | None = None,
     neutral: Callable[[str], bool] | None = None,
+    titles: Sequence[str] | None = None,
 ) -> Measured:
     """The facts of each sentence of `answer` checked against every passage. Sentences for which
-    `neutral` is true (e.g. "The sources do not say.") are taken to assert nothing."""
+    `neutral` is true (e.g. "The sources do not say.") are taken to assert nothing. `titles`
+    (one per passage: its file's path and headings) name what a passage is about without saying
+    it: a question's name the sentence repeats may stand there ("shutil" for a passage of
+    shutil.py)."""
     prepared = [(p.lower(), _windows(p)) for p in passages]
+    known_as = [_squash(p + "\n" + (titles[j] if titles else "")) for j, p in enumerate(passages)]
     question_lower = question.lower()
     question_terms = set(tokenize(question))
     question_names = names(question)
@@ -309,8 +314,7 @@ def measure(
             # names anywhere in the passage (an identifier seldom matches by chance); numbers
             # in a window that also shares a word with the sentence
             absent = sorted(n for n in nams if n not in lower)
-            squashed = _squash(lower)
-            absent_echo = sorted(n for n in echoed_names if not mentions(squashed, n))
+            absent_echo = sorted(n for n in echoed_names if not mentions(known_as[j], n))
             best: tuple[int, float, list[str]] | None = None
             for w in windows:
                 if nums and anchors and not anchors & w.terms:

@@ -174,3 +174,13 @@ def test_a_sentence_that_adds_one_word_to_the_question_is_checked_as_a_restateme
     assert s.status == "unsupported"  # its one own word, "evidence", is in the passage; the claim is not
     (s,) = attribute("Starch increases kidney injury: it doubled dialysis in the trial.", question, ["Starch doubled dialysis in the trial, a kidney injury."])
     assert s.status == "supported"  # two words of its own: an answer, checked as one
+
+
+def test_a_repeated_name_may_stand_in_the_passages_path_or_headings():
+    # a chunk of shutil.py never says "shutil": its path does
+    question = "What chunk size does shutil.copyfileobj use?"
+    answer = "shutil.copyfileobj reads chunks of 65536."
+    (s,) = attribute(answer, question, [SHUTIL])
+    assert s.status == "unsupported" and "shutil.copyfileobj" in s.missing
+    (s,) = support(measure(answer, question, [SHUTIL], titles=["shutil.py\n"]))
+    assert s.status == "supported" and s.source == 1
