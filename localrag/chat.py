@@ -31,12 +31,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from localrag.config import RetrievalSettings, Settings
-from localrag.generate.base import LLM, is_generative
+from localrag.generate.base import LLM
 from localrag.generate.attribution import Measured, Thresholds, measure, render, support, unmentioned_names
 from localrag.generate.citations import parse_citations, resolve
 from localrag.generate.prompt import NOT_FOUND, PromptPlan, build_messages
 from localrag.generate.replies import declines, says_not_found
 from localrag.store.tokenize import STOPWORDS
+from localrag.protocols import Embedder
 from localrag.types import Answer, Hit, TokenUsage, Timings
 
 CONDENSE_TIMEOUT_S = 8.0
@@ -123,6 +124,8 @@ class SearchResultLike(Protocol):
 
 
 class SearcherLike(Protocol):
+    embedder: Embedder | None  # the attribution compares meanings with it (None: by words only)
+
     def search(self, query: str, k: int | None = None) -> SearchResultLike: ...
 
 
@@ -219,7 +222,7 @@ class ChatSession:
         if not self.history or not refers_back(question):
             return question, question
         previous = self.history[-1]
-        if is_generative(self.llm):
+        if self.llm.generative:
             rewritten = self._condense_with_llm(question)
             if rewritten:
                 return rewritten, rewritten
@@ -323,10 +326,9 @@ class ChatSession:
     def _not_found_probability(self, messages: list[dict[str, str]], cancel: threading.Event) -> float | None:
         """The model's probability of opening its reply with the not-found sentence, where the
         backend can tell (llama.cpp); it also leaves the prompt in the model's cache."""
-        estimate = getattr(self.llm, "opening_probability", None)
-        if estimate is None or self.settings.llm.max_not_found >= 1:
+        if self.settings.llm.max_not_found >= 1:
             return None
-        return estimate(messages, NOT_FOUND, cancel=cancel)
+        return self.llm.opening_probability(messages, NOT_FOUND, cancel=cancel)
 
     def _likely_not_found(self, answer: Answer) -> bool:
         p = answer.not_found_probability
@@ -352,7 +354,7 @@ class ChatSession:
 
     def measure(self, reply: str, question: str, numbered: list[Hit]) -> Measured:
         """The attribution evidence of a reply (`localrag.generate.attribution.measure`)."""
-        embedder = getattr(self.searcher, "embedder", None)
+        embedder = self.searcher.embedder
         embed = embedder.encode if embedder is not None and self.settings.answer.min_similarity <= 1 else None
         return measure(
             reply, question, [h.text for h in numbered], embed=embed, neutral=says_not_found, titles=[title(h) for h in numbered]

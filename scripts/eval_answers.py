@@ -145,9 +145,10 @@ class RecordedLLM:
         self.missing: list[str] = []  # questions that reach the model now but did not then
 
     def __getattr__(self, name: str):
-        if name == "opening_probability":  # not recorded; replays run with llm.max_not_found = 1
-            raise AttributeError(name)
         return getattr(self._llm, name)
+
+    def opening_probability(self, messages, opening, cancel=None):
+        return None  # not recorded; replays run with llm.max_not_found = 1
 
     def stream(self, messages, max_tokens, stop=None, cancel=None):
         draft = self._drafts.get(self.question_id or "")

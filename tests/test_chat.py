@@ -18,6 +18,7 @@ from localrag.chat import (
     refers_back,
 )
 from localrag.config import Settings
+from localrag.generate.base import BaseLLM
 from localrag.generate.extractive import ExtractiveLLM
 from localrag.generate.prompt import NOT_FOUND
 from localrag.generate.replies import declines, denies_for_lack_of_evidence, says_not_found, starts_not_found
@@ -41,6 +42,8 @@ class Result:
 class FixedSearcher:
     """Returns the same hits for every query and remembers the queries (retrieval is tested elsewhere)."""
 
+    embedder = None  # the attribution then compares words only
+
     def __init__(self, hits: list[Hit]):
         self.hits = hits
         self.queries: list[str] = []
@@ -50,7 +53,7 @@ class FixedSearcher:
         return Result(list(self.hits[:k]))
 
 
-class ScriptedLLM:
+class ScriptedLLM(BaseLLM):
     """Replies with fixed text, word by word, optionally slowly; records the prompts it got."""
 
     name = "scripted"

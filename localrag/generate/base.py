@@ -20,8 +20,15 @@ class LLM(Protocol):
 
     name: str
     n_ctx: int
+    generative: bool  # False for backends that cannot follow free-form instructions
 
     def count_tokens(self, text: str) -> int: ...
+
+    def count_messages(self, messages: list[Message]) -> int: ...
+
+    def opening_probability(
+        self, messages: list[Message], opening: str, cancel: threading.Event | None = None
+    ) -> float | None: ...
 
     def stream(
         self,
@@ -75,22 +82,6 @@ class BaseLLM(ABC):
         self, messages: list[Message], opening: str, cancel: threading.Event | None = None
     ) -> float | None:
         return None
-
-
-def count_prompt_tokens(llm: LLM, messages: list[Message]) -> int:
-    """Tokens the rendered chat prompt takes: exact when the backend can render its template
-    (it then has `count_messages`), otherwise the content tokens plus a per-message allowance.
-    (The probe serves backends that do not derive from BaseLLM: test doubles, recorded replies.)"""
-    exact = getattr(llm, "count_messages", None)
-    if exact is not None:
-        return int(exact(messages))
-    return approximate_prompt_tokens(llm, messages)
-
-
-def is_generative(llm: LLM) -> bool:
-    """False for backends that cannot follow free-form instructions (the extractive one).
-    (The probe serves backends that do not derive from BaseLLM: LlamaCppLLM, test doubles.)"""
-    return bool(getattr(llm, "generative", True))
 
 
 def load_llm(settings: Settings) -> LLM:

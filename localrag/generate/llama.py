@@ -37,6 +37,7 @@ from typing import Any
 
 from localrag import hardware
 from localrag.errors import LLMError
+from localrag.generate.base import BaseLLM
 
 log = logging.getLogger("localrag")
 
@@ -307,7 +308,7 @@ def choose_variant(path: Path, n_threads: int, use_cache: bool = True, gpu: GpuR
 # ---------------------------------------------------------------- backend ----
 
 
-class LlamaCppLLM:
+class LlamaCppLLM(BaseLLM):
     """A GGUF chat model kept loaded. Generation is serialised: one stream at a time."""
 
     def __init__(

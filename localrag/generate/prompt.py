@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from localrag.config import Settings
 from localrag.errors import LLMError
-from localrag.generate.base import LLM, count_prompt_tokens
+from localrag.generate.base import LLM
 from localrag.generate.sentences import GAP, excerpt
 from localrag.types import Hit
 
@@ -166,7 +166,7 @@ def _fit(question: str, hits: list[Hit], llm: LLM, budget: int, style: dict[str,
     within a fair share of what is left; a lone hit cut to the budget. None when a lower hit's
     share would fall below MIN_SOURCE_TOKENS, or the top hit does not fit whole beside them."""
     lengths = [llm.count_tokens(h.text) for h in hits]
-    overhead = count_prompt_tokens(llm, render_messages(question, [replace(h, text="") for h in hits], **style))
+    overhead = llm.count_messages(render_messages(question, [replace(h, text="") for h in hits], **style))
     whole = 1 if len(hits) > 1 else 0  # the best evidence reaches the model whole
     slack = 0  # tokens of a source counted alone and within the prompt differ a little
     while True:  # each round shrinks the shares, so it ends
@@ -181,7 +181,7 @@ def _fit(question: str, hits: list[Hit], llm: LLM, budget: int, style: dict[str,
         ]
         if len(fitted) == 1 and not fitted[0].text.strip(GAP):
             return None  # the last source cut to nothing: no source at all
-        tokens = count_prompt_tokens(llm, render_messages(question, fitted, **style))
+        tokens = llm.count_messages(render_messages(question, fitted, **style))
         if tokens <= budget:
             return fitted, tokens
         slack += tokens - budget
@@ -202,7 +202,7 @@ def build_messages(
     want = max_tokens if max_tokens is not None else settings.llm.max_tokens
 
     style = {"cite_inline": settings.llm.cite_inline, "question_first": settings.llm.question_first}
-    bare = count_prompt_tokens(llm, render_messages(question, [], **style))
+    bare = llm.count_messages(render_messages(question, [], **style))
     if bare + MIN_ANSWER_TOKENS > n_ctx:
         raise LLMError(
             f"the question is too long: {bare} prompt tokens with the instructions, "
@@ -215,14 +215,14 @@ def build_messages(
         budget = min(budget, max(bare, settings.llm.max_prompt_tokens))
 
     kept = list(hits)
-    given, tokens = kept, count_prompt_tokens(llm, render_messages(question, kept, **style))
+    given, tokens = kept, llm.count_messages(render_messages(question, kept, **style))
     while kept and tokens > budget:
         fitted = _fit(question, kept, llm, budget, style)
         if fitted is not None:
             given, tokens = fitted
             break
         kept.pop()
-        given, tokens = kept, count_prompt_tokens(llm, render_messages(question, kept, **style))
+        given, tokens = kept, llm.count_messages(render_messages(question, kept, **style))
     if not kept:
         tokens = bare
     assert tokens + answer_tokens <= n_ctx

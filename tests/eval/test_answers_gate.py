@@ -20,6 +20,8 @@ def _hit(cid: int, dense: float | None, rrf: float = 0.03) -> Hit:
 
 
 class _Searcher:
+    embedder = None
+
     def __init__(self, hits: list[Hit]):
         self.hits = hits
 
