@@ -160,4 +160,26 @@ def ensure_loaded(client, name: str) -> None:
     except Exception:  # noqa: BLE001 - Milvus Lite loads everything; an old server may not answer
         return
     if "NotLoad" in state:
-        client.load_collection(name)
+        try:
+            client.load_collection(name)
+        except Exception as e:  # noqa: BLE001 - pymilvus wraps the engine's error
+            if not _cut_short(e):
+                raise
+            rebuild_vector_index(client, name)
+            client.load_collection(name)
+
+
+def _cut_short(error: Exception) -> bool:
+    """Milvus Lite writes an index file in place: a process killed while writing it leaves a file
+    that can never be loaded again ("file seems not fully written")."""
+    return any(sign in str(error) for sign in ("not fully written", "Failed to read all data", "EOF: reading array"))
+
+
+def rebuild_vector_index(client, name: str) -> None:
+    """Drop the collection's vector index (its files go with it) and create it again with the same
+    type and metric: it is derived from the stored vectors, so nothing is lost."""
+    spec = client.describe_index(name, "vector")
+    client.drop_index(name, "vector")
+    index = client.prepare_index_params()
+    index.add_index("vector", index_type=spec["index_type"], metric_type=spec["metric_type"])
+    client.create_index(name, index)
