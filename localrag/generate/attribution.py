@@ -111,11 +111,14 @@ def _canon_number(raw: str) -> str:
     return value.lstrip("0") or "0"
 
 
+def digits(text: str) -> set[str]:
+    """The numbers `text` writes in digits, canonical ("65,536" -> "65536", "2.50" -> "2.5")."""
+    return {_canon_number(m.group(1)) for m in _NUMBER.finditer(text)}
+
+
 def numbers(text: str) -> set[str]:
-    """The numbers of `text`, canonical ("65,536" -> "65536", "2.50" -> "2.5", "two" -> "2")."""
-    found = {_canon_number(m.group(1)) for m in _NUMBER.finditer(text)}
-    found |= {_NUMBER_WORDS[m.group(1).lower()] for m in _NUMBER_WORD.finditer(text)}
-    return found
+    """The numbers of `text`, canonical, number words included ("two" -> "2")."""
+    return digits(text) | {_NUMBER_WORDS[m.group(1).lower()] for m in _NUMBER_WORD.finditer(text)}
 
 
 def _passage_numbers(text: str) -> set[str]:
@@ -277,7 +280,7 @@ def measure(
     question_terms = set(tokenize(question))
     question_names = names(question)
     question_numbers = numbers(question)
-    question_digits = {_canon_number(m.group(1)) for m in _NUMBER.finditer(question)}
+    question_digits = digits(question)
     sentences = split_sentences(answer)
     restated: set[int] = set()
     claims: list[tuple[int, str, tuple[set[str], set[str], set[str]], tuple[set[str], set[str]]]] = []
