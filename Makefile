@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export CMAKE_BUILD_PARALLEL_LEVEL := $(NPROC)
 
-.PHONY: demo test test-fast lint bench install models test-models clean
+.PHONY: demo test test-slow test-all lint bench install models test-models clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,11 +43,16 @@ lint: install
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m mypy
 
+# `make test`: lint and every test not marked slow (about 5 minutes on 2 cores). The slow ones
+# (real server processes, kill and air-gap runs, benchmark smoke runs; about 11 minutes) run in
+# `make test-slow`; CI (.ci/run) runs both.
 test: lint test-models
-	$(BIN)/python -m pytest -q
-
-test-fast: test-models
 	$(BIN)/python -m pytest -q -m "not slow"
+
+test-slow: test-models
+	$(BIN)/python -m pytest -q -m slow
+
+test-all: test test-slow
 
 bench: models
 	$(BIN)/python scripts/bench_ingest.py docs

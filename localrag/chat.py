@@ -35,7 +35,7 @@ from localrag.generate.base import LLM
 from localrag.generate.attribution import Measured, Thresholds, measure, render, support, unmentioned_names
 from localrag.generate.citations import parse_citations, resolve
 from localrag.generate.prompt import NOT_FOUND, PromptPlan, build_messages
-from localrag.generate.replies import declines, says_not_found
+from localrag.generate.replies import declines, loop_start, says_not_found
 from localrag.store.tokenize import STOPWORDS
 from localrag.protocols import Embedder
 from localrag.types import Answer, Hit, TokenUsage, Timings
@@ -339,15 +339,18 @@ class ChatSession:
     ) -> Iterator[Event]:
         """Stream the model's reply, then attribute it to the sources and decide (`_finish`)."""
         timings = answer.timings_ms
-        pieces: list[str] = []
+        written = ""
         for piece in self.llm.stream(plan.messages, plan.max_tokens, stop=ANSWER_STOP, cancel=cancel):
             if timings.first_token is None:
                 timings.first_token = (time.perf_counter() - t0) * 1000
-            pieces.append(piece)
+            written += piece
             yield Token(piece)
             if cancel.is_set():
                 break
-        reply = "".join(pieces).strip()
+            if (looped_at := loop_start(written)) is not None:
+                written = written[:looped_at]  # stop a looping model; the final text drops the loop
+                break
+        reply = written.strip()
         answer.tokens.completion = self.llm.count_tokens(reply) if reply else 0
         # checked against the whole passages: what the citations point to and the user can read
         self._finish(answer, reply, answer.sources, question, cancelled=cancel.is_set())

@@ -21,7 +21,13 @@ from localrag.config import Settings
 from localrag.generate.base import BaseLLM
 from localrag.generate.extractive import ExtractiveLLM
 from localrag.generate.prompt import NOT_FOUND
-from localrag.generate.replies import declines, denies_for_lack_of_evidence, says_not_found, starts_not_found
+from localrag.generate.replies import (
+    declines,
+    denies_for_lack_of_evidence,
+    loop_start,
+    says_not_found,
+    starts_not_found,
+)
 from localrag.types import Hit, StageScores
 
 HITS = [
@@ -482,3 +488,35 @@ def test_attribution_reads_the_whole_passages_not_the_excerpts():
     answer = ChatSession(FixedSearcher(hits), llm, settings).ask("When do the beds get compost and mulch?")
     assert "Leeds" not in llm.calls[0][1]["content"].split("Question:")[0]  # the single source was cut
     assert not answer.abstained and [c.n for c in answer.citations] == [1]
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ('The source says "threads' + " ." * 30, 'The source says "threads .'),
+        ("Flags: " + "=" * 40, "Flags: ="),
+        ("It repeats a word word word word word word word word word word word", "It repeats a word"),
+        ("Steps [1] [2] [3] [4] [5] [6] [7] [8] [9] [10] [11]", None),
+        ("indented" + " " * 40, None),
+        ("Ends normally.", None),
+    ],
+)
+def test_loop_start_finds_a_trailing_loop_and_nothing_else(text, kept):
+    at = loop_start(text)
+    assert (text[:at] if at is not None else None) == kept
+
+
+def test_a_looping_reply_is_stopped_and_the_loop_left_out_of_the_answer():
+    class LoopingLLM(ScriptedLLM):
+        def stream(self, messages, max_tokens, stop=None, cancel=None):
+            self.calls.append(messages)
+            yield "The tomatoes get liquid seaweed every two weeks"
+            for _ in range(500):
+                self.pulled = getattr(self, "pulled", 0) + 1
+                yield " ."
+
+    llm = LoopingLLM([])
+    answer = ChatSession(FixedSearcher(HITS), llm, Settings()).ask("What fertiliser do the tomatoes get?")
+    assert llm.pulled < 20  # stopped as soon as the loop showed, not at max_tokens
+    assert answer.draft == "The tomatoes get liquid seaweed every two weeks ."
+    assert not answer.abstained and ". ." not in answer.text

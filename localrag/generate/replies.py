@@ -62,3 +62,19 @@ def declines(reply: str) -> bool:
         return True
     sentences = [x for x in split_sentences(without_markers(reply)) if x.strip(" .!?")]
     return bool(sentences) and all(says_not_found(x) for x in sentences)
+
+
+# A unit of 1-8 characters (not all blank) repeated to the end of the reply: a small model that
+# has fallen into a loop, e.g. copying a PDF's dot leaders ("threads . . . . . .") until
+# max_tokens.
+_LOOP = re.compile(r"(?P<unit>(?=.{0,7}\S).{1,8}?)(?P=unit){9,}$", re.DOTALL)
+_LOOP_WINDOW = 160  # a loop is caught while it is short (the check runs after every piece)
+
+
+def loop_start(text: str) -> int | None:
+    """Where a reply's trailing loop begins (its first repeat kept, so the text still ends
+    readably), or None when the reply does not end in one."""
+    m = _LOOP.search(text, max(0, len(text) - _LOOP_WINDOW))
+    if m is None:
+        return None
+    return m.start() + len(m.group("unit"))
