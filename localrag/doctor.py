@@ -285,8 +285,8 @@ def index_report(settings: Settings) -> dict[str, Any]:
             close = getattr(store, "close", None)
             if close:
                 close()
-        info.update({k: status.get(k) for k in ("documents", "chunks", "generation", "health") if k in status})
-        info["skipped"] = len(status.get("skipped") or [])
+        info.update(documents=status.documents, chunks=status.chunks, generation=status.generation, health=status.health)
+        info["skipped"] = len(status.skipped)
         info["ok"] = True
     except LocalragError as e:
         info["ok"] = False

@@ -3,9 +3,7 @@
 `Index.add` returns an `IndexReport`, `Index.status` (and `Store.status`) an `IndexStatus`. Each
 has `to_json()`, the document `--json` prints and the HTTP API sends (localrag/responses.py spells
 its keys out); `IndexReport.describe()` is the one line the CLI, the TUI and `localrag watch` show.
-
-Both also answer `record["key"]`, `.get` and `in` as the dicts they replaced did, for callers not
-yet moved to attributes (localrag/doctor.py, localrag/eval/beir.py, scripts/).
+Read them by attribute (`report.added`); `to_json()` is only for what is printed or sent.
 """
 
 from __future__ import annotations
@@ -14,26 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-class _ReadsLikeItsJSON:
-    """`record[key]`, `record.get(key)`, `key in record`: the keys and values of `to_json()`."""
-
-    __slots__ = ()
-
-    def to_json(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def __getitem__(self, key: str) -> Any:
-        return self.to_json()[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.to_json().get(key, default)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.to_json()
-
-
 @dataclass(slots=True)
-class IndexReport(_ReadsLikeItsJSON):
+class IndexReport:
     """What one indexing run did (see localrag.indexer).
 
     `skipped`: [{"path", "reason"}] of this run; `notes`: [{"path", "note"}], every file in the
@@ -84,7 +64,7 @@ class IndexReport(_ReadsLikeItsJSON):
 
 
 @dataclass(slots=True)
-class IndexStatus(_ReadsLikeItsJSON):
+class IndexStatus:
     """An index's contents and health (`localrag status`, `/v1/status`).
 
     `index`: where it lives (a folder, or a Milvus collection); `root`: the folder it was built

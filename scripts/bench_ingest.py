@@ -163,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         summary = index.add(folder)
         seconds = time.perf_counter() - t
-        chunks = int(index.status()["chunks"])
-        files = int(summary["added"]) + int(summary["updated"])
+        chunks = index.status().chunks
+        files = summary.added + summary.updated
         passages = sample_passages(index, chunks, args.precision_sample)
         tokens = [timed.count_tokens(p) for p in passages]
         index.close()
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         report = {
             "source": str(args.scifact or args.folder),
             "files": files,
-            "skipped": len(summary["skipped"]),
+            "skipped": len(summary.skipped),
             "chunks": chunks,
             "seconds": round(seconds, 2),
             "files_per_s": round(files / seconds, 1),

@@ -381,8 +381,8 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
             report["sets"][name] = {
-                "index": {**{key: summary.get(key) for key in ("added", "updated", "unchanged", "chunks")},
-                          "seconds": round(index_s, 1)},
+                "index": {"added": summary.added, "updated": summary.updated, "unchanged": summary.unchanged,
+                          "chunks": summary.chunks, "seconds": round(index_s, 1)},
                 "metrics": summarize(questions, set_outcomes),
             }
             all_questions += questions

@@ -56,7 +56,7 @@ def test_the_whole_folder_after_a_selection_takes_everything(idx, notes):
     one = sorted(notes.glob("*.md"))[0]
     idx.add(one)
     summary = idx.add(notes)
-    assert "paths" not in idx.status()
+    assert idx.status().paths is None
     assert len(_paths(idx)) == summary.added + summary.unchanged + summary.updated > 1
 
 

@@ -261,7 +261,7 @@ def test_rebuild_reembeds_everything(folder, settings, emb):
     first = index_folder(store, folder, emb, settings)
     emb.reset()
     summary = index_folder(store, folder, emb, settings, rebuild=True)
-    assert summary.added == first["added"] and len(emb.texts) == first["chunks"]
+    assert summary.added == first.added and len(emb.texts) == first.chunks
     _assert_consistent(store)
 
 

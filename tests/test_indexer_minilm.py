@@ -24,10 +24,10 @@ def _top_path(store: Store, ranked: list[tuple[int, float]]) -> str:
 
 def test_every_note_is_indexed_within_the_model_window(indexed, notes, embedder):
     store, _, summary = indexed
-    assert summary["added"] == sum(1 for p in notes.rglob("*") if p.is_file()) and summary["skipped"] == []
+    assert summary.added == sum(1 for p in notes.rglob("*") if p.is_file()) and summary.skipped == []
     rows = store.catalog.chunk_rows(store.keyword.ids.tolist())
     assert rows and all(r.chunk.n_tokens <= embedder.max_seq_length - 2 for r in rows.values())
-    assert store.status()["embedder"] == {"name": "all-MiniLM-L6-v2", "dim": embedder.dim}
+    assert store.status().embedder == {"name": "all-MiniLM-L6-v2", "dim": embedder.dim}
 
 
 @pytest.mark.parametrize(

@@ -241,9 +241,7 @@ def test_list_and_verify_rows_are_typed_records_with_the_json_rows(tmp_path):
         "package": None,
     }  # fmt: skip
     assert list(row.to_json()) == ["name", "role", "default", "selected", "present", "verified", "path", "size", "license", "source", "origin", "package"]
-    assert row["name"] == "tiny-llm" and row["size"] == len(data)  # dict-style reads still work (tui/app.py uses them)
-    with pytest.raises(KeyError):
-        row["nope"]
+    assert row.name == "tiny-llm" and row.size == len(data)
     [res] = m.verify(s, "tiny-llm")
     assert isinstance(res, m.VerifyRow)
     assert res.to_json() == {

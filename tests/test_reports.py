@@ -1,7 +1,9 @@
 """The typed records of indexing and status: the JSON they write (unchanged from the dicts they
-replaced, keys in the same order), the one summary line, and read access by key for old callers."""
+replaced, keys in the same order), the one summary line, and read access by attribute only."""
 
 from __future__ import annotations
+
+import pytest
 
 from localrag.reports import IndexReport, IndexStatus
 
@@ -39,9 +41,12 @@ def test_the_json_keeps_the_keys_and_their_order():
     assert selected == STATUS_KEYS[:2] + ["paths"] + STATUS_KEYS[2:]
 
 
-def test_records_read_like_the_dicts_they_replaced():
+def test_records_are_read_by_attribute_not_by_key():
     report = IndexReport(added=2, skipped=[{"path": "x", "reason": "empty"}])
-    assert report["added"] == 2 and report.get("renamed", 9) == 0 and report.get("nope", 9) == 9
-    assert "skipped" in report and "nope" not in report
+    assert report.added == 2 and report.skipped == [{"path": "x", "reason": "empty"}]
     status = _status()
-    assert status["chunks"] == 5 and "paths" not in status and status.get("paths") is None
+    assert status.chunks == 5 and status.paths is None
+    for record in (report, status):
+        with pytest.raises(TypeError):
+            record["added"]  # type: ignore[index]
+        assert not hasattr(record, "get")

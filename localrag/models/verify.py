@@ -150,12 +150,6 @@ class ModelRow:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
-    def __getitem__(self, key: str) -> Any:
-        """Dict-style reads (`row["name"]`) for callers written against the old dict rows (tui/app.py)."""
-        if key not in self.__dataclass_fields__:
-            raise KeyError(key)
-        return getattr(self, key)
-
 
 class _Caches(dict):
     """One hash cache per models folder."""

@@ -513,8 +513,8 @@ class LocalragApp(App[None]):
 
         choices: list[tuple[str, ModelChoice]] = [("extractive: quote the sources, no LLM", ("none", None))]
         for row in list_models(self.settings):
-            if row["role"] == "llm" and row["present"]:
-                choices.append((f"{row['name']}  ({row['size'] / 1e6:.0f} MB)", ("llama-cpp", row["name"])))
+            if row.role == "llm" and row.present:
+                choices.append((f"{row.name}  ({row.size / 1e6:.0f} MB)", ("llama-cpp", row.name)))
         llm = self.settings.llm
         current = ("none", None) if llm.backend == "none" else (llm.backend, llm.model)
         self.push_screen(ChoiceScreen("Switch model", choices, "No models installed.", current), self.switch_model)

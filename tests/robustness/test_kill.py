@@ -201,8 +201,8 @@ def test_sigkill_between_staging_batches_keeps_the_old_generation(world, embedde
         staged = store.catalog.staging_counts()
         assert staged["documents"] == 1 and 0 < staged["chunks"] < world["new_chunks"]["update"]
         summary = index_folder(store, world["folder_up"], embedder, settings, batch_chunks=2)
-    assert summary["generation"] == 2
-    assert summary["embedded"] == world["new_chunks"]["update"] - staged["chunks"]
+    assert summary.generation == 2
+    assert summary.embedded == world["new_chunks"]["update"] - staged["chunks"]
     check_generation(index_dir, g2, embedder, capsys)
     assert _staged_rows(index_dir) == 0
 

@@ -98,7 +98,7 @@ def check_reader(db: Path, tmp: Path, expected, embedder) -> None:
         assert len({r["id"] for r in rows}) == len(rows), "a chunk is visible twice"
         assert _texts_by_path(rows) == expected["chunks"]
         status = store.status()
-        assert status["chunks"] == len(rows) and status["documents"] == len(expected["chunks"])
+        assert status.chunks == len(rows) and status.documents == len(expected["chunks"])
         assert search_paths(store, embedder, settings) == expected["search"]
     finally:
         store.close()

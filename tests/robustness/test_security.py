@@ -159,7 +159,7 @@ def test_symlinks_out_of_the_folder_are_not_followed(linked_folder, tmp_path, em
         hits = store.keyword.search("zanzibar quokka", 5)
     assert not any(p.startswith(("escape", "loop")) for p in paths), paths
     assert "zanzibar" not in texts and hits == []
-    skipped = {s["path"]: s["reason"] for s in summary["skipped"]}
+    skipped = {s["path"]: s["reason"] for s in summary.skipped}
     assert "outside the folder" in skipped.get("escape.md", ""), skipped
     assert "outside the folder" in skipped.get("escape_dir", ""), skipped
 

@@ -58,7 +58,7 @@ def lite(tmp_path_factory, models_dir, embedder):
     shutil.copytree(NOTES, notes)
     with Index.create(settings=settings_for(root / "writer-index", models_dir, uri), embedder=embedder) as idx:
         idx.add(notes)
-        generation = idx.status()["generation"]
+        generation = idx.status().generation
     return root, notes, uri, generation
 
 

@@ -126,7 +126,7 @@ def test_incremental_edit_delete_rename(both, notes):
     assert all(h.path != deleted_rel for q in QUERIES for h in milvus.search(q, k=5))
     # nothing changed: no new version; rows retired by the last run are gone after the next sync
     again = milvus.add(notes)
-    assert (again["added"], again["updated"], again["removed"]) == (0, 0, 0) and store.version == version + 1
+    assert (again.added, again.updated, again.removed) == (0, 0, 0) and store.version == version + 1
     store.sync()
     total = len(_query_all(store.client, store.name, "id >= 0", ["id"]))
     assert total == len(live)
@@ -161,7 +161,7 @@ def test_query_only_process_with_just_the_config(both, tmp_path, models_dir, cap
     monkeypatch.chdir(server)
     assert main(["status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
-    assert status["chunks"] == local.status()["chunks"] and status["health"]["catalog"].startswith("not used")
+    assert status["chunks"] == local.status().chunks and status["health"]["catalog"].startswith("not used")
     assert sorted(p.name for p in server.iterdir()) == ["localrag.toml"]
 
 
@@ -192,10 +192,10 @@ def test_no_index_and_unreachable_server_are_clear_errors(make_settings, tmp_pat
 def test_rebuild_starts_the_collections_over(both, notes, embedder):
     _, milvus, _ = both
     settings = milvus.settings
-    chunks = milvus.status()["chunks"]
+    chunks = milvus.status().chunks
     milvus.close()
     with Index.open(settings=settings, rebuild=True, embedder=embedder) as idx:
         summary = idx.add(notes, rebuild=True)
-        assert summary["embedded"] == chunks and idx.store.version == 1
+        assert summary.embedded == chunks and idx.store.version == 1
         assert _live_rows(idx.store) == idx.store.catalog.chunk_paths()
         assert idx.search("boiler pressure", k=1)[0].path == "home/boiler.md"

@@ -50,10 +50,10 @@ def test_dense_path_on_a_real_server(server_uri, make_settings, tmp_path, notes,
     )  # fmt: skip
     local.add(notes)
     summary = remote.add(notes)
-    assert summary["chunks"] == local.status()["chunks"]
+    assert summary.chunks == local.status().chunks
     status = remote.status()
-    assert status["dense"]["server"].startswith("v2.3")
-    assert status["keyword"] == {"engine": "none", "count": 0}
+    assert status.dense["server"].startswith("v2.3")
+    assert status.keyword == {"engine": "none", "count": 0}
     for idx in (local, remote):
         idx.settings.retrieval.bm25_weight = 0.0
     for query in ("tomato fertiliser", "boiler pressure", "sourdough loaf baking"):
@@ -70,7 +70,7 @@ def test_dense_path_on_a_real_server(server_uri, make_settings, tmp_path, notes,
     gone = next(p for p in notes.rglob("*") if p.is_file() and p.suffix == ".txt")
     gone.unlink()
     again = remote.add(notes)
-    assert (again["renamed"], again["removed"]) == (1, 1)
+    assert (again.renamed, again.removed) == (1, 1)
     store = remote.store
     rows = _query_all(store.client, store.name, store.visible(), ["id", "path"])
     assert {r["id"]: r["path"] for r in rows} == store.catalog.chunk_paths()

@@ -172,11 +172,11 @@ def test_status_reports_counts_and_health(filled):
     with filled.catalog.transaction() as tx:
         tx.put_document("scan.pdf", sha256=None, size=1, mtime_ns=1, status="skipped", error="encrypted PDF")
     s = filled.status()
-    assert (s["documents"], s["chunks"]) == (4, 5)
-    assert s["skipped"] == [{"path": "scan.pdf", "reason": "encrypted PDF"}]
-    assert s["embedder"] == {"name": "all-MiniLM-L6-v2", "dim": DIM}
-    assert s["dense"]["kind"] == "flat" and s["keyword"] == {"engine": "bm25s", "count": 5}
-    assert s["health"]["fresh"] is True and s["disk_bytes"] > 0
+    assert (s.documents, s.chunks) == (4, 5)
+    assert s.skipped == [{"path": "scan.pdf", "reason": "encrypted PDF"}]
+    assert s.embedder == {"name": "all-MiniLM-L6-v2", "dim": DIM}
+    assert s.dense["kind"] == "flat" and s.keyword == {"engine": "bm25s", "count": 5}
+    assert s.health["fresh"] is True and s.disk_bytes > 0
 
 
 def test_corrupt_catalogue_raises_and_rebuild_moves_it_aside(filled, settings):
@@ -188,7 +188,7 @@ def test_corrupt_catalogue_raises_and_rebuild_moves_it_aside(filled, settings):
     with pytest.raises(IndexCorruptError, match="not a readable localrag catalogue"):
         Store.open(settings.index, settings)
     fresh = Store.open(settings.index, settings, rebuild=True)
-    assert fresh.status()["documents"] == 0 and len(fresh.dense) == 0
+    assert fresh.status().documents == 0 and len(fresh.dense) == 0
     assert list(settings.index.glob(f"{Catalog.FILENAME}.corrupt-*"))
 
 

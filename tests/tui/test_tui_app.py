@@ -218,7 +218,7 @@ async def test_o_opens_the_selected_source_in_the_editor_at_its_line(app_factory
         await pilot.press("tab", "1", "o")
         hit = view.answer.sources[0]
         await wait_for(pilot, lambda: record.is_file() and record.read_text(), 20, "the editor to run")
-    root = app.index.status()["root"]
+    root = app.index.status().root
     assert record.read_text().split("\n")[:2] == ["-g", f"{Path(root).resolve() / hit.path}:{hit.line_start}"]
 
 
