@@ -32,7 +32,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -90,19 +90,6 @@ class _ToStage:
     note: str | None = None
 
 
-@dataclass(slots=True)
-class _Counts:
-    added: int = 0
-    updated: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    renamed: int = 0
-    embedded: int = 0
-    ocr_pages: int = 0
-    ocr_seconds: float = 0.0
-    skipped: list[dict[str, str]] = field(default_factory=list)
-
-
 def _noop(event: IndexEvent) -> None:
     pass
 
@@ -142,25 +129,16 @@ def index_folder(
         else:
             folder, only = _selection(store, paths)
         run = _Run(store, embedder, settings, progress, batch_chunks)
-        counts = run.index(folder, only)
+        report = run.index(folder, only)
         if store.generation != store.catalog.generation:
             progress(ev.Build(chunks=store.catalog.counts()["chunks"]))
             store.rebuild_derived()
         store.record_run(folder, only)
-    report = IndexReport(
-        added=counts.added,
-        updated=counts.updated,
-        removed=counts.removed,
-        unchanged=counts.unchanged,
-        renamed=counts.renamed,
-        skipped=counts.skipped,
-        notes=store.catalog.notes(),
-        chunks=store.catalog.counts()["chunks"],
-        embedded=counts.embedded,
-        ocr_pages=counts.ocr_pages,
-        generation=store.catalog.generation,
-        seconds=round(time.perf_counter() - t0, 3),
-    )
+    # the run counted files, pages and embeddings into the report; what the index holds now completes it
+    report.notes = store.catalog.notes()
+    report.chunks = store.catalog.counts()["chunks"]
+    report.generation = store.catalog.generation
+    report.seconds = round(time.perf_counter() - t0, 3)
     progress(ev.Done(report))
     return report
 
@@ -264,10 +242,12 @@ class _Run:
         self.to_stage: list[_ToStage] = []
         self.to_stage_chunks = 0
         self.moved_ids: set[int] = set()  # documents claimed by a rename
-        self.counts = _Counts()
+        self.report = IndexReport()  # the run's counts: added ... skipped, embedded, ocr_pages
+        self.ocr_seconds = 0.0  # for the progress events only
 
     # ---- planning --------------------------------------------------------------------------
-    def index(self, root: Path, only: list[str] | None = None) -> _Counts:
+    def index(self, root: Path, only: list[str] | None = None) -> IndexReport:
+        """Plan, stage and publish the changes; returns the report with this run's counts filled in."""
         items = []
         for item in walk(root, self.settings.chunking, only):
             items.append(item)
@@ -299,13 +279,13 @@ class _Run:
             if d.path not in present and d.id not in self.moved_ids:
                 self.ops.append(_Op("remove", d.path, doc=d))
                 if d.status == "ok":
-                    self.counts.removed += 1
+                    self.report.removed += 1
         self._stage()
         self._publish()
-        return self.counts
+        return self.report
 
     def _plan_skipped(self, item: SkippedEntry, old: DocumentRow | None) -> str:
-        self.counts.skipped.append({"path": item.rel, "reason": item.reason})
+        self.report.skipped.append({"path": item.rel, "reason": item.reason})
         if old is None or old.status != "skipped" or old.error != item.reason:
             self.ops.append(_Op("skip", item.rel, reason=item.reason))
         return "skipped"
@@ -313,11 +293,11 @@ class _Run:
     def _plan_file(self, entry: FileEntry, old: DocumentRow | None) -> str:
         if old is not None and _same_stat(old, entry):
             if old.status == "ok":
-                self.counts.unchanged += 1
+                self.report.unchanged += 1
                 return "unchanged"
             retry = _TRANSIENT_REASONS + (_NEEDS_OCR_REASONS if self.settings.ingest.ocr == "auto" else ())
             if not (old.error or "").startswith(retry):
-                self.counts.skipped.append({"path": entry.rel, "reason": old.error or ""})
+                self.report.skipped.append({"path": entry.rel, "reason": old.error or ""})
                 return "skipped"
         try:
             data = read_file(entry, self.settings.chunking.max_file_mb)
@@ -326,18 +306,18 @@ class _Run:
         sha = hashlib.sha256(data).hexdigest()
         if old is not None and old.sha256 == sha and old.status == "ok":
             self.ops.append(_Op("touch", entry.rel, entry=entry, doc=old))
-            self.counts.unchanged += 1
+            self.report.unchanged += 1
             return "unchanged"
         if old is None:
             if self.gone_by_sha.get(sha):
                 source = self.gone_by_sha[sha].pop()
                 self.ops.append(_Op("move", entry.rel, entry=entry, doc=source))
                 self.moved_ids.add(source.id)
-                self.counts.renamed += 1
+                self.report.renamed += 1
                 return "renamed"
             if sha in self.unchanged_by_sha:
                 self.ops.append(_Op("copy", entry.rel, entry=entry, doc=self.unchanged_by_sha[sha]))
-                self.counts.added += 1
+                self.report.added += 1
                 return "copied"
         # Already staged by a run killed before it published: its chunks and vectors are reused.
         if self.catalog.staged_sha256(entry.rel, self.config) != sha:
@@ -346,9 +326,9 @@ class _Run:
                 return skipped
         self.ops.append(_Op("put", entry.rel, entry=entry, sha256=sha))
         if old is not None and old.status == "ok":
-            self.counts.updated += 1
+            self.report.updated += 1
             return "updated"
-        self.counts.added += 1
+        self.report.added += 1
         return "added"
 
     def _chunk(self, entry: FileEntry, sha: str, data: bytes) -> str | None:
@@ -371,12 +351,12 @@ class _Run:
         return None
 
     def _ocr_page(self, rel: str, seconds: float) -> None:
-        self.counts.ocr_pages += 1
-        self.counts.ocr_seconds += seconds
-        self.progress(ev.Ocr(path=rel, done=self.counts.ocr_pages, seconds=self.counts.ocr_seconds))
+        self.report.ocr_pages += 1
+        self.ocr_seconds += seconds
+        self.progress(ev.Ocr(path=rel, done=self.report.ocr_pages, seconds=self.ocr_seconds))
 
     def _skip(self, entry: FileEntry, sha: str | None, reason: str) -> str:
-        self.counts.skipped.append({"path": entry.rel, "reason": reason})
+        self.report.skipped.append({"path": entry.rel, "reason": reason})
         self.ops.append(_Op("skip", entry.rel, entry=entry, sha256=sha, reason=reason))
         return "skipped"
 
@@ -388,11 +368,11 @@ class _Run:
         texts = [
             embedding_text(c, self.count_heading_tokens, self.max_tokens) for f in self.to_stage for c in f.chunks
         ]
-        done_before = self.counts.embedded
+        done_before = self.report.embedded
         vectors = self.embedder.encode(
             texts, progress=lambda d: self.progress(ev.Embed(done=done_before + d, batch=len(texts)))
         )
-        self.counts.embedded += len(texts)
+        self.report.embedded += len(texts)
         crash_point("embedded")
         start = 0
         with self.catalog.transaction(points=("stage-commit", "staged")) as tx:

@@ -14,7 +14,7 @@ from typing import Any
 
 @dataclass(slots=True)
 class IndexReport:
-    """What one indexing run did (see localrag.indexer).
+    """What one indexing run did (see localrag.indexer, which counts into it as the run goes).
 
     `skipped`: [{"path", "reason"}] of this run; `notes`: [{"path", "note"}], every file in the
     index now that is indexed only in part, and why; `chunks`: in the index now; `embedded`: this
