@@ -14,13 +14,14 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from localrag import hardware
 from localrag.config import Settings
 from localrag.cpu import count_physical_cores
+from localrag.doctor_sections import Cpu, Disk, Gpu, GpuLlm, IndexCheck, LlamaCpp, Llm, ModelsDirs, PlanError, PythonInfo, Threads
 from localrag.errors import LocalragError
 
 if TYPE_CHECKING:
@@ -52,34 +53,35 @@ class Problem:
 @dataclass
 class DoctorReport:
     """Everything `localrag doctor` prints. `problems` stop localrag from working (each with its fix);
-    `notices` are things that work but could be better (no reranker, no AVX2, ...). The sections
-    other than `models` are the probes' dicts as they are; `to_json()` is `doctor --json` (keys in this order)."""
+    `notices` are things that work but could be better (no reranker, no AVX2, ...). The sections are
+    typed records (localrag/doctor_sections.py); `packages` maps each package to its version (None:
+    not installed). `to_json()` is `doctor --json` (keys in this order)."""
 
-    python: dict[str, Any]
+    python: PythonInfo
     packages: dict[str, str | None]
     models: list[ModelRow]
-    models_dirs: dict[str, Any]
-    cpu: dict[str, Any]
-    threads: dict[str, Any]
-    llm: dict[str, Any]
-    gpu: dict[str, Any]
-    disk: dict[str, Any]
-    index: dict[str, Any]
+    models_dirs: ModelsDirs
+    cpu: Cpu
+    threads: Threads
+    llm: Llm
+    gpu: Gpu
+    disk: Disk
+    index: IndexCheck
     notices: list[str]
     problems: list[Problem]
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "python": self.python,
+            "python": self.python.to_json(),
             "packages": self.packages,
             "models": [r.to_json() for r in self.models],
-            "models_dirs": self.models_dirs,
-            "cpu": self.cpu,
-            "threads": self.threads,
-            "llm": self.llm,
-            "gpu": self.gpu,
-            "disk": self.disk,
-            "index": self.index,
+            "models_dirs": self.models_dirs.to_json(),
+            "cpu": self.cpu.to_json(),
+            "threads": self.threads.to_json(),
+            "llm": self.llm.to_json(),
+            "gpu": self.gpu.to_json(),
+            "disk": self.disk.to_json(),
+            "index": self.index.to_json(),
             "notices": self.notices,
             "problems": [p.to_json() for p in self.problems],
         }
@@ -134,7 +136,7 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
-def llama_system_info(timeout: float = LLAMA_INFO_TIMEOUT_S) -> dict[str, Any]:
+def llama_system_info(timeout: float = LLAMA_INFO_TIMEOUT_S) -> LlamaCpp:
     """llama.cpp's own report of the CPU features it will use and whether it can offload to a GPU,
     from a child interpreter."""
     code = (
@@ -145,113 +147,118 @@ def llama_system_info(timeout: float = LLAMA_INFO_TIMEOUT_S) -> dict[str, Any]:
     try:
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"ok": False, "error": f"timed out after {timeout:.0f} s"}
+        return LlamaCpp(ok=False, error=f"timed out after {timeout:.0f} s")
     except OSError as e:
-        return {"ok": False, "error": str(e)}
+        return LlamaCpp(ok=False, error=str(e))
     if proc.returncode != 0:
         if "No module named 'llama_cpp'" in proc.stderr:
-            return {"ok": False, "error": "llama-cpp-python is not installed", "missing": True}
+            return LlamaCpp(ok=False, error="llama-cpp-python is not installed", missing=True)
         last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
-        return {"ok": False, "error": f"exit code {proc.returncode}: {last}"}
+        return LlamaCpp(ok=False, error=f"exit code {proc.returncode}: {last}")
     try:
         data = json.loads(proc.stdout)
     except ValueError:
-        return {"ok": False, "error": f"unreadable output: {proc.stdout[:200]!r}"}
+        return LlamaCpp(ok=False, error=f"unreadable output: {proc.stdout[:200]!r}")
     text = str(data.get("text", "")).strip()
     offload = bool(data.get("gpu_offload"))
-    return {
-        "ok": True,
-        "text": text,
-        "features": parse_llama_system_info(text),
-        "gpu_offload": offload,
-        "gpu_backend": hardware.gpu_backend(text, offload),
-    }
+    return LlamaCpp(
+        ok=True, text=text, features=parse_llama_system_info(text), gpu_offload=offload, gpu_backend=hardware.gpu_backend(text, offload)
+    )
 
 
-def gpu_report(settings: Settings, llama: dict[str, Any], cores: int) -> tuple[dict[str, Any], list[Problem], list[str]]:
+def gpu_report(settings: Settings, llama: LlamaCpp, cores: int) -> tuple[Gpu, list[Problem], list[str]]:
     """The GPU side: llama.cpp's backend, the devices and memory seen, what runs where, what to install,
     and the model size this machine suits."""
     problems: list[Problem] = []
     notices: list[str] = []
-    checked = bool(llama.get("ok"))
-    offload = bool(llama.get("gpu_offload")) if checked else None
+    checked = bool(llama.ok)
+    offload = llama.gpu_offload if checked else None
     try:
         torch_found = list(hardware.torch_devices())
     except ImportError:
         torch_found = []
     smi = hardware.nvidia_smi()
     seen = hardware.gpu_kind_seen(torch_found, smi)
-    info: dict[str, Any] = {
-        "llama_cpp_backend": llama.get("gpu_backend") if checked else None,
-        "llama_cpp_gpu_offload": offload,
-        "torch_devices": torch_found,
-        "nvidia_smi": smi,
-        "gpu_seen": seen,
-        "ram_gb": hardware.ram_gb(),
-    }
+    llm: GpuLlm | None = None
     if settings.llm.backend == "llama-cpp":
         if offload is None:
-            info["llm"] = {"setting": settings.llm.n_gpu_layers, "layers": None, "reason": "llama.cpp not checked"}
+            llm = GpuLlm(setting=settings.llm.n_gpu_layers, layers=None, reason="llama.cpp not checked")
         else:
             layers, reason = hardware.resolve_gpu_layers(settings.llm.n_gpu_layers, offload)
             if layers and not offload:
                 reason += ": this build has no GPU backend, so the probe falls back to the CPU"
                 layers = 0
-            info["llm"] = {
-                "setting": settings.llm.n_gpu_layers,
-                "layers": layers,  # -1: every layer
-                "device": "GPU" if layers else "CPU",
-                "main_gpu": settings.llm.main_gpu,
-                "flash_attn": hardware.flash_attention(settings.llm.flash_attn, layers),
-                "reason": reason,
-            }
+            llm = GpuLlm(
+                setting=settings.llm.n_gpu_layers,
+                layers=layers,  # -1: every layer
+                device="GPU" if layers else "CPU",
+                main_gpu=settings.llm.main_gpu,
+                flash_attn=hardware.flash_attention(settings.llm.flash_attn, layers),
+                reason=reason,
+            )
     from localrag.embed import embedder_plan
     from localrag.retrieve.rerank import reranker_plan
 
+    plans: dict[str, hardware.EncoderPlan | PlanError] = {}
     for name, plan in (("embedder", embedder_plan), ("reranker", reranker_plan)):
         try:
-            info[name] = vars(plan(settings))
+            plans[name] = plan(settings)
         except LocalragError as e:
-            info[name] = {"error": str(e)}
+            plans[name] = PlanError(str(e))
             field = "embedder.device" if name == "embedder" else "retrieval.reranker_device"
             problems.append(_problem(str(e), f"set {field} = 'auto' or 'cpu' (or install a torch build that sees the GPU)"))
         except ImportError as e:
-            info[name] = {"error": f"torch is not importable: {e}"}
+            plans[name] = PlanError(f"torch is not importable: {e}")
     gpus = len(smi) or sum(d["device"].startswith("cuda") for d in torch_found)
     if offload and gpus and settings.llm.main_gpu >= gpus:
         problems.append(_problem(
             f"llm.main_gpu = {settings.llm.main_gpu}, but this machine has {gpus} GPU{'s' if gpus > 1 else ''} (numbered from 0)",
             f"set llm.main_gpu to 0-{gpus - 1}",
         ))  # fmt: skip
+    install = None
     if checked and not offload:
-        info["install"] = {kind: hardware.pip_install_line(kind) for kind in hardware.CMAKE_FLAGS}
+        install = {kind: hardware.pip_install_line(kind) for kind in hardware.CMAKE_FLAGS}
         if seen:
             notices.append(
                 f"this machine has a {'NVIDIA' if seen == 'CUDA' else 'Apple'} GPU but llama.cpp was built without a GPU "
                 f"backend, so the LLM runs on the CPU; install a {seen} build: {hardware.pip_install_line(seen)}"
             )
+    ram = hardware.ram_gb()
     vram = max([g["memory_gb"] for g in smi] + [d["memory_gb"] or 0 for d in torch_found] + [0]) or None
     if seen == "Metal" and not vram:  # Apple GPUs share the RAM: about 2/3 of it is theirs to use
-        vram = round((info["ram_gb"]["total"] or 0) * 2 / 3, 1) or None
-    info["recommended_model"] = hardware.recommend_model(info["ram_gb"]["total"], vram, bool(offload), cores)
-    return info, problems, notices
+        vram = round((ram["total"] or 0) * 2 / 3, 1) or None
+    gpu = Gpu(
+        llama_cpp_backend=llama.gpu_backend if checked else None,
+        llama_cpp_gpu_offload=offload,
+        torch_devices=torch_found,
+        nvidia_smi=smi,
+        gpu_seen=seen,
+        ram_gb=ram,
+        llm=llm,
+        embedder=plans["embedder"],
+        reranker=plans["reranker"],
+        install=install,
+        recommended_model=hardware.recommend_model(ram["total"], vram, bool(offload), cores),
+    )
+    return gpu, problems, notices
 
 
-def cpu_report(cpuinfo: str | None = None) -> dict[str, Any]:
+def cpu_report(cpuinfo: str | None = None) -> Cpu:
+    """The CPU as /proc/cpuinfo and the OS describe it (`llama_cpp`: not checked; run_doctor fills it in)."""
     text = _read("/proc/cpuinfo") if cpuinfo is None else cpuinfo
     affinity: int | None
     try:
         affinity = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         affinity = os.cpu_count()
-    return {
-        "model": parse_cpu_model(text) or platform.processor() or platform.machine(),
-        "machine": platform.machine(),
-        "flags": parse_cpu_flags(text),
-        "logical_cpus": os.cpu_count(),
-        "usable_cpus": affinity,
-        "physical_cores": count_physical_cores(text),
-    }
+    return Cpu(
+        model=parse_cpu_model(text) or platform.processor() or platform.machine(),
+        machine=platform.machine(),
+        flags=parse_cpu_flags(text),
+        logical_cpus=os.cpu_count(),
+        usable_cpus=affinity,
+        physical_cores=count_physical_cores(text),
+    )
 
 
 def _existing_parent(p: Path) -> Path:
@@ -261,20 +268,20 @@ def _existing_parent(p: Path) -> Path:
     return p
 
 
-def disk_report(index_dir: Path) -> dict[str, Any]:
+def disk_report(index_dir: Path) -> Disk:
     where = _existing_parent(index_dir)
     usage = shutil.disk_usage(where)
-    return {"path": str(where), "free_bytes": usage.free, "free_gb": round(usage.free / 2**30, 1)}
+    return Disk(path=str(where), free_bytes=usage.free, free_gb=round(usage.free / 2**30, 1))
 
 
-def index_report(settings: Settings) -> dict[str, Any]:
+def index_report(settings: Settings) -> IndexCheck:
     """Open the index if there is one and ask the store for its health. Never raises."""
     path = Path(settings.index).expanduser()
-    info: dict[str, Any] = {"path": str(path), "exists": (path / "catalog.sqlite3").is_file()}
+    where, exists = str(path), (path / "catalog.sqlite3").is_file()
     if settings.store.engine == "milvus":  # the index lives in Milvus: opening it is the check
-        info.update(path=f"{settings.store.milvus.uri} (Milvus collection {settings.store.milvus.collection})", exists=True)
-    if not info["exists"]:
-        return info
+        where, exists = f"{settings.store.milvus.uri} (Milvus collection {settings.store.milvus.collection})", True
+    if not exists:
+        return IndexCheck(where, exists)
     try:
         from localrag.store import open_store
 
@@ -285,18 +292,15 @@ def index_report(settings: Settings) -> dict[str, Any]:
             close = getattr(store, "close", None)
             if close:
                 close()
-        info.update(documents=status.documents, chunks=status.chunks, generation=status.generation, health=status.health)
-        info["skipped"] = len(status.skipped)
-        info["ok"] = True
     except LocalragError as e:
-        info["ok"] = False
-        info["error"], _, fix = str(e).partition(" Fix: ")
-        if fix:
-            info["fix"] = fix
+        error, _, fix = str(e).partition(" Fix: ")
+        return IndexCheck(where, exists, ok=False, error=error, fix=fix or None)
     except Exception as e:  # noqa: BLE001 - the doctor reports any failure instead of dying
-        info["ok"] = False
-        info["error"] = f"{type(e).__name__}: {e}"
-    return info
+        return IndexCheck(where, exists, ok=False, error=f"{type(e).__name__}: {e}")
+    return IndexCheck(
+        where, exists, ok=True, documents=status.documents, chunks=status.chunks, generation=status.generation,
+        health=status.health, skipped=len(status.skipped),
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- models
@@ -337,43 +341,40 @@ def models_report(settings: Settings) -> tuple[list[ModelRow], list[Problem], li
     return rows, problems, notices
 
 
-def models_dirs_report(settings: Settings) -> dict[str, Any]:
+def models_dirs_report(settings: Settings) -> ModelsDirs:
     """Which models folders are searched (in order), which one holds the embedder, where fetch installs."""
     from localrag.models import model_dirs, models_dir, resolve_model_path
 
-    info: dict[str, Any] = {"search": [str(d) for d in model_dirs(settings)], "install": str(models_dir(settings)), "used": None}
     try:
-        info["used"] = str(resolve_model_path(settings, "embedder", settings.embedder.model).parent)
+        used: str | None = str(resolve_model_path(settings, "embedder", settings.embedder.model).parent)
     except LocalragError:
-        pass
-    return info
+        used = None
+    return ModelsDirs(search=[str(d) for d in model_dirs(settings)], install=str(models_dir(settings)), used=used)
 
 
-def llm_report(settings: Settings) -> tuple[dict[str, Any], list[str]]:
+def llm_report(settings: Settings) -> tuple[Llm, list[str]]:
     """The selected LLM as its GGUF header describes it, and notices where settings don't fit it."""
     from localrag.models import gguf_summary, resolve_model_path
 
-    info: dict[str, Any] = {"backend": settings.llm.backend, "n_ctx": settings.llm.n_ctx}
-    notices: list[str] = []
+    llm = Llm(backend=settings.llm.backend, n_ctx=settings.llm.n_ctx)
     if settings.llm.backend != "llama-cpp":
-        return info, notices
+        return llm, []
     try:
         path = resolve_model_path(settings, "llm", settings.llm.model)
     except LocalragError as e:  # missing or wrong size: already a problem from models_report
-        info["error"] = str(e)
-        return info, notices
+        return replace(llm, error=str(e)), []
     try:
-        info.update(gguf_summary(path))
+        gguf = gguf_summary(path)
     except (LocalragError, OSError, ValueError) as e:  # a damaged header
-        info["error"] = f"cannot read the GGUF header of {path}: {e}"
-        notices.append(info["error"])
-        return info, notices
-    trained = info.get("context_length")
+        error = f"cannot read the GGUF header of {path}: {e}"
+        return replace(llm, error=error), [error]
+    notices: list[str] = []
+    trained = gguf.get("context_length")
     if isinstance(trained, int) and settings.llm.n_ctx > trained:
         notices.append(f"llm.n_ctx={settings.llm.n_ctx} exceeds the {trained} tokens the model was trained on: answers may degrade; set llm.n_ctx <= {trained}")
-    if not info.get("chat_template"):
-        notices.append(f"{info['path']} has no chat template: llama.cpp falls back to a generic one, answers may be worse")
-    return info, notices
+    if not gguf.get("chat_template"):
+        notices.append(f"{gguf['path']} has no chat template: llama.cpp falls back to a generic one, answers may be worse")
+    return replace(llm, gguf=gguf), notices
 
 
 def _head(msg: str) -> str:
@@ -397,9 +398,9 @@ def run_doctor(settings: Settings, *, llama_info: bool = True) -> DoctorReport:
     problems: list[Problem] = []
     notices: list[str] = []
 
-    python = {"version": platform.python_version(), "executable": sys.executable, "platform": platform.platform()}
+    python = PythonInfo(version=platform.python_version(), executable=sys.executable, platform=platform.platform())
     if sys.version_info < (3, 11):
-        problems.append(_problem(f"Python {python['version']} is too old", "use Python 3.11 or newer"))
+        problems.append(_problem(f"Python {python.version} is too old", "use Python 3.11 or newer"))
 
     packages = package_versions()
     for name, version in packages.items():
@@ -412,35 +413,35 @@ def run_doctor(settings: Settings, *, llama_info: bool = True) -> DoctorReport:
     notices += model_notices
 
     cpu = cpu_report()
-    if cpu["machine"] in ("x86_64", "AMD64") and not cpu["flags"].get("avx2"):
+    if cpu.machine in ("x86_64", "AMD64") and not cpu.flags.get("avx2"):
         notices.append("CPU lacks AVX2: llama.cpp and embeddings will be slow; a smaller GGUF or an OpenAI-compatible server helps")
-    if cpu["flags"].get("amx_tile"):
+    if cpu.flags.get("amx_tile"):
         notices.append("CPU has AMX: llama.cpp's AMX buffer type can crash, so localrag loads GGUFs with extra buffer types off")
-    llama: dict[str, Any] = {"ok": None}
+    llama = LlamaCpp()  # not checked
     if llama_info:
         llama = llama_system_info()
-        if llama.get("missing"):
+        if llama.missing:
             if settings.llm.backend == "llama-cpp":
                 problems.append(_problem("llama-cpp-python is not installed", "pip install 'llama-cpp-python>=0.3.16,<0.4' (or use --llm none / an OpenAI-compatible server)"))
-        elif not llama["ok"]:
+        elif not llama.ok:
             problems.append(
                 _problem(
-                    f"llama.cpp failed to report its system info ({llama['error']})",
+                    f"llama.cpp failed to report its system info ({llama.error})",
                     "reinstall it built for this CPU: pip install --force-reinstall --no-cache-dir 'llama-cpp-python>=0.3.16,<0.4'",
                 )
             )
-    cpu["llama_cpp"] = llama
+    cpu = replace(cpu, llama_cpp=llama)
 
-    physical = cpu["physical_cores"] or cpu["usable_cpus"] or 1
-    threads = {
-        "logical": cpu["logical_cpus"],
-        "usable": cpu["usable_cpus"],
-        "physical_cores": cpu["physical_cores"],
-        "llm_threads": settings.llm.n_threads or min(physical, cpu["usable_cpus"] or physical),
-        "torch_threads": _torch_threads(),
-    }
-    if settings.llm.n_threads and cpu["usable_cpus"] and settings.llm.n_threads > cpu["usable_cpus"]:
-        notices.append(f"llm.n_threads={settings.llm.n_threads} exceeds the {cpu['usable_cpus']} usable CPUs: generation will be slower")
+    physical = cpu.physical_cores or cpu.usable_cpus or 1
+    threads = Threads(
+        logical=cpu.logical_cpus,
+        usable=cpu.usable_cpus,
+        physical_cores=cpu.physical_cores,
+        llm_threads=settings.llm.n_threads or min(physical, cpu.usable_cpus or physical),
+        torch_threads=_torch_threads(),
+    )
+    if settings.llm.n_threads and cpu.usable_cpus and settings.llm.n_threads > cpu.usable_cpus:
+        notices.append(f"llm.n_threads={settings.llm.n_threads} exceeds the {cpu.usable_cpus} usable CPUs: generation will be slower")
 
     llm, llm_notices = llm_report(settings)
     notices += llm_notices
@@ -450,13 +451,13 @@ def run_doctor(settings: Settings, *, llama_info: bool = True) -> DoctorReport:
     notices += gpu_notices
 
     disk = disk_report(Path(settings.index))
-    if disk["free_bytes"] < MIN_FREE_BYTES:
-        problems.append(_problem(f"only {disk['free_gb']} GB free at {disk['path']}", "free some space or put the index elsewhere with --index DIR"))
+    if disk.free_bytes < MIN_FREE_BYTES:
+        problems.append(_problem(f"only {disk.free_gb} GB free at {disk.path}", "free some space or put the index elsewhere with --index DIR"))
 
     index = index_report(settings)
-    if index.get("ok") is False:
-        fix = index.get("fix") or f"localrag index FOLDER --index {index['path']} --rebuild"
-        problems.append(_problem(f"index at {index['path']} cannot be opened: {index['error']}", fix))
+    if index.ok is False:
+        fix = index.fix or f"localrag index FOLDER --index {index.path} --rebuild"
+        problems.append(_problem(f"index at {index.path} cannot be opened: {index.error}", fix))
 
     return DoctorReport(
         python=python,
@@ -485,7 +486,6 @@ def _torch_threads() -> int | None:
 
 def summarize(report: DoctorReport) -> list[tuple[str, str]]:
     """(label, one line) pairs for the human `localrag doctor` output; problems/notices excluded."""
-    py = report.python
     pk = report.packages
     missing = [n for n, v in pk.items() if v is None]
     key = ("torch", "sentence-transformers", "openvino", "faiss-cpu", "bm25s", "llama-cpp-python", "textual")
@@ -498,36 +498,33 @@ def summarize(report: DoctorReport) -> list[tuple[str, str]]:
 
     models = "; ".join(f"{r.name} ({r.role}{', selected' if r.selected else ''}): {model_state(r)}" for r in report.models)
     cpu = report.cpu
-    flags = " ".join(f for f, on in cpu["flags"].items() if on) or "no SIMD flags found"
-    llama = cpu.get("llama_cpp") or {}
-    if llama.get("ok"):
-        llama_line = " ".join(f for f, on in llama["features"].items() if on)
-    else:
-        llama_line = llama.get("error") or "not checked"
+    flags = " ".join(f for f, on in cpu.flags.items() if on) or "no SIMD flags found"
+    llama = cpu.llama_cpp
+    llama_line = " ".join(f for f, on in llama.features.items() if on) if llama.ok else llama.error or "not checked"
     th = report.threads
     disk = report.disk
     idx = report.index
-    if not idx.get("exists"):
-        index_line = f"{idx['path']}: not created yet"
-    elif idx.get("ok"):
-        skipped = f", {idx['skipped']} skipped" if idx.get("skipped") else ""
+    if not idx.exists:
+        index_line = f"{idx.path}: not created yet"
+    elif idx.ok:
+        skipped = f", {idx.skipped} skipped" if idx.skipped else ""
         index_line = (
-            f"{idx['path']}: {idx.get('documents')} documents{skipped}, {idx.get('chunks')} chunks, "
-            f"generation {idx.get('generation')}; {health_line(idx.get('health') or {})}"
+            f"{idx.path}: {idx.documents} documents{skipped}, {idx.chunks} chunks, "
+            f"generation {idx.generation}; {health_line(idx.health)}"
         )
     else:
-        index_line = f"{idx['path']}: {idx.get('error')}"
+        index_line = f"{idx.path}: {idx.error}"
     return [
-        ("python", f"{py['version']} ({py['executable']})"),
+        ("python", f"{report.python.version} ({report.python.executable})"),
         ("packages", pkgs),
         ("models", models),
-        ("models folder", _folders_line(report.models_dirs or {})),
-        ("cpu", f"{cpu['model']}: {flags}"),
+        ("models folder", _folders_line(report.models_dirs)),
+        ("cpu", f"{cpu.model}: {flags}"),
         ("llama.cpp", llama_line),
-        ("llm", _llm_line(report.llm or {})),
-        *gpu_lines(report.gpu or {}),
-        ("threads", f"{th['usable']} usable CPUs, {th['physical_cores'] or '?'} physical cores; LLM uses {th['llm_threads']}"),
-        ("disk", f"{disk['free_gb']} GB free at {disk['path']}"),
+        ("llm", _llm_line(report.llm)),
+        *gpu_lines(report.gpu),
+        ("threads", f"{th.usable} usable CPUs, {th.physical_cores or '?'} physical cores; LLM uses {th.llm_threads}"),
+        ("disk", f"{disk.free_gb} GB free at {disk.path}"),
         ("index", index_line),
     ]
 
@@ -543,54 +540,47 @@ def health_line(health: dict[str, Any]) -> str:
     return ", ".join(parts) or "unknown"
 
 
-def _folders_line(folders: dict[str, Any]) -> str:
-    used = folders.get("used")
-    head = f"{used} (the embedder's)" if used else "no models found yet"
-    searched = ", ".join(folders.get("search") or [])
-    return f"{head}; searched in order: {searched}; `localrag models fetch` installs into {folders.get('install')}"
+def _folders_line(folders: ModelsDirs) -> str:
+    head = f"{folders.used} (the embedder's)" if folders.used else "no models found yet"
+    return f"{head}; searched in order: {', '.join(folders.search)}; `localrag models fetch` installs into {folders.install}"
 
 
-def _llm_line(llm: dict[str, Any]) -> str:
-    if llm.get("backend") != "llama-cpp":
-        return f"backend {llm.get('backend')}"
-    if "error" in llm:
-        return llm["error"]
-    template = "chat template" if llm.get("chat_template") else "NO chat template"
-    return f"{llm.get('name') or llm['path']} ({llm.get('architecture')}, trained context {llm.get('context_length')}, n_ctx {llm.get('n_ctx')}, {template})"
+def _llm_line(llm: Llm) -> str:
+    if llm.backend != "llama-cpp":
+        return f"backend {llm.backend}"
+    if llm.error is not None:
+        return llm.error
+    gguf = llm.gguf or {}
+    template = "chat template" if gguf.get("chat_template") else "NO chat template"
+    return f"{gguf.get('name') or gguf.get('path')} ({gguf.get('architecture')}, trained context {gguf.get('context_length')}, n_ctx {llm.n_ctx}, {template})"
 
 
-def gpu_lines(gpu: dict[str, Any]) -> list[tuple[str, str]]:
+def gpu_lines(gpu: Gpu) -> list[tuple[str, str]]:
     """The GPU side of the human summary: backend and devices, where each model runs, what to install, model size."""
-    if not gpu:
-        return []
-    backend = gpu.get("llama_cpp_backend")
-    if gpu.get("llama_cpp_gpu_offload") is None:
+    if gpu.llama_cpp_gpu_offload is None:
         build = "llama.cpp not checked"
     else:
-        build = f"llama.cpp GPU backend: {backend}" if backend else "llama.cpp: no GPU backend"
-    seen = [f"{d['name']} ({d['device']}{_gb(d.get('memory_gb'))})" for d in gpu.get("torch_devices") or []]
-    seen += [f"{g['name']} ({g['memory_gb']} GB, {g['free_gb']} GB free; nvidia-smi)" for g in gpu.get("nvidia_smi") or []]
+        build = f"llama.cpp GPU backend: {gpu.llama_cpp_backend}" if gpu.llama_cpp_backend else "llama.cpp: no GPU backend"
+    seen = [f"{d['name']} ({d['device']}{_gb(d.get('memory_gb'))})" for d in gpu.torch_devices]
+    seen += [f"{g['name']} ({g['memory_gb']} GB, {g['free_gb']} GB free; nvidia-smi)" for g in gpu.nvidia_smi]
     lines = [("gpu", f"{build}; devices seen: {', '.join(seen) or 'none (torch sees no CUDA or MPS device, no nvidia-smi)'}")]
-    llm = gpu.get("llm")
+    llm = gpu.llm
     if llm:
-        if llm.get("layers") is None:
-            where = llm["reason"]
+        if llm.layers is None:
+            where = llm.reason
         else:
-            where = "GPU, " + hardware.describe_layers(llm["layers"]) if llm["layers"] else "CPU, 0 layers offloaded"
-            where += f"; {llm['reason']}"
+            where = "GPU, " + hardware.describe_layers(llm.layers) if llm.layers else "CPU, 0 layers offloaded"
+            where += f"; {llm.reason}"
         lines.append(("llm device", where))
-    for name in ("embedder", "reranker"):
-        plan = gpu.get(name) or {}
-        if "error" in plan:
-            lines.append((f"{name} device", plan["error"]))
-        elif plan:
-            lines.append((f"{name} device", f"{plan['device']} ({plan['backend']} {plan['precision']}, batch {plan['batch_size']}; {plan['reason']})"))
-    install = gpu.get("install")
-    if install:
-        lines.append(("gpu build", "to use a GPU, reinstall llama-cpp-python built for it: " + "; ".join(f"{k}: {v}" for k, v in install.items())))
-    rec = gpu.get("recommended_model")
-    if rec:
-        lines.append(("model size", f"{rec['size']} ({rec['example']}): {rec['reason']}"))
+    for name, plan in (("embedder", gpu.embedder), ("reranker", gpu.reranker)):
+        if isinstance(plan, PlanError):
+            lines.append((f"{name} device", plan.error))
+        else:
+            lines.append((f"{name} device", f"{plan.device} ({plan.backend} {plan.precision}, batch {plan.batch_size}; {plan.reason})"))
+    if gpu.install:
+        lines.append(("gpu build", "to use a GPU, reinstall llama-cpp-python built for it: " + "; ".join(f"{k}: {v}" for k, v in gpu.install.items())))
+    rec = gpu.recommended_model
+    lines.append(("model size", f"{rec['size']} ({rec['example']}): {rec['reason']}"))
     return lines
 
 

@@ -45,9 +45,9 @@ def test_report_keys_and_missing_models_with_fixes(tmp_path):
         "python", "packages", "models", "models_dirs", "cpu", "threads", "llm", "gpu", "disk", "index", "notices", "problems",
     ]  # `doctor --json`'s keys, in this order
     assert report.packages["numpy"]  # a version string from importlib.metadata
-    assert report.threads["llm_threads"] >= 1
-    assert report.disk["free_bytes"] > 0 and Path(report.disk["path"]).exists()
-    assert report.index == {"path": str(tmp_path / "index"), "exists": False}
+    assert report.threads.llm_threads >= 1
+    assert report.disk.free_bytes > 0 and Path(report.disk.path).exists()
+    assert report.index.to_json() == {"path": str(tmp_path / "index"), "exists": False}
     fixes = {p.fix for p in report.problems}
     assert any("localrag models fetch all-MiniLM-L6-v2" in f for f in fixes)
     assert any("localrag models fetch qwen2.5-coder-1.5b-instruct-q4_k_m" in f for f in fixes)
@@ -57,7 +57,7 @@ def test_report_keys_and_missing_models_with_fixes(tmp_path):
     assert "all-MiniLM-L6-v2 (embedder, selected): absent" in lines["models"]
     assert lines["index"].endswith("not created yet") and "GB free" in lines["disk"]
     # which models folder: the configured one alone, where fetch installs too
-    assert report.models_dirs == {"search": [str(tmp_path / "no-models")], "install": str(tmp_path / "no-models"), "used": None}
+    assert report.models_dirs.to_json() == {"search": [str(tmp_path / "no-models")], "install": str(tmp_path / "no-models"), "used": None}
     assert lines["models folder"].startswith("no models found yet") and f"installs into {tmp_path / 'no-models'}" in lines["models folder"]
     assert all("\n" not in v for v in lines.values())
 
@@ -80,7 +80,7 @@ def test_damaged_model_is_a_problem_with_refetch_fix(tmp_path):
     [bad] = [p for p in report.problems if "'tiny'" in p.problem]
     assert "sha256" in bad.problem and "localrag models fetch tiny" in bad.fix
     assert "tiny (llm, selected): CHECKSUM MISMATCH" in dict(doctor.summarize(report))["models"]
-    assert "GGUF header" in report.llm["error"]  # random bytes after the magic: reported, not raised
+    assert "GGUF header" in report.llm.error  # random bytes after the magic: reported, not raised
 
 
 def test_corrupt_index_is_reported_not_raised(tmp_path):
@@ -90,21 +90,21 @@ def test_corrupt_index_is_reported_not_raised(tmp_path):
     index.mkdir()
     (index / "catalog.sqlite3").write_bytes(b"this is not a database" * 100)
     report = doctor.run_doctor(make_settings(tmp_path / "index", tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False)
-    assert report.index["exists"] and report.index["ok"] is False
-    assert "ImportError" not in report.index["error"]  # the store ran and rejected the file
-    assert "Fix:" not in report.index["error"]  # the fix is split out of the message
+    assert report.index.exists and report.index.ok is False
+    assert "ImportError" not in (report.index.error or "")  # the store ran and rejected the file
+    assert "Fix:" not in (report.index.error or "")  # the fix is split out of the message
     assert any("--rebuild" in p.fix for p in report.problems if "index" in p.problem)
 
 
 def test_real_install_llama_cpp_features():
     """On this machine's venv: llama.cpp (if installed) reports features consistent with /proc/cpuinfo."""
     info = doctor.llama_system_info()
-    if info.get("missing"):
+    if info.missing:
         pytest.skip("llama-cpp-python not installed")
-    assert info["ok"], info
-    flags = doctor.cpu_report()["flags"]
-    if flags["avx2"] and "AVX2" in info["features"]:
-        assert info["features"]["AVX2"] is True
+    assert info.ok, info
+    flags = doctor.cpu_report().flags
+    if flags["avx2"] and "AVX2" in info.features:
+        assert info.features["AVX2"] is True
 
 
 def test_repo_models_pass_doctor(tmp_path, models_dir):
@@ -115,8 +115,8 @@ def test_repo_models_pass_doctor(tmp_path, models_dir):
     assert not [p for p in report.problems if "model" in p.problem]
     rows = {r.name: r for r in report.models}
     assert rows["all-MiniLM-L6-v2"].verified is True and rows["smollm2-135m-instruct"].verified is True
-    assert report.models_dirs["used"] == str(mdir)
-    llm = report.llm  # read from the GGUF header
+    assert report.models_dirs.used == str(mdir)
+    llm = report.llm.gguf or {}  # read from the GGUF header
     assert llm["architecture"] == "llama" and llm["context_length"] == 8192 and llm["chat_template"] is True
 
 
@@ -135,7 +135,7 @@ def test_index_health_reads_as_words_not_a_dict(tmp_path, models_dir, notes, emb
     index_folder(store, notes, embedder, settings)
     store.close()
     report = doctor.run_doctor(settings, llama_info=False)
-    assert report.index["ok"] and report.index["health"]["fresh"] is True  # --json keeps the dict
+    assert report.index.ok and report.index.health["fresh"] is True  # --json keeps the dict
     line = dict(doctor.summarize(report))["index"]
     assert "{" not in line and "'" not in line, line
     assert "catalogue ok" in line and line.endswith("up to date"), line
@@ -151,7 +151,7 @@ def test_doctor_json_reports_the_gpu_side_on_this_cpu_build(tmp_path, smollm2_pa
     from localrag import cli, hardware
 
     info = doctor.llama_system_info()
-    if not info.get("ok") or info["gpu_offload"] or hardware.torch_devices():
+    if not info.ok or info.gpu_offload or hardware.torch_devices():
         pytest.skip("needs this machine's CPU-only llama.cpp and torch")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LOCALRAG_MODELS", str(smollm2_path.parent))
@@ -184,7 +184,7 @@ def test_doctor_names_a_device_torch_does_not_see(tmp_path):
     report = doctor.run_doctor(make_settings(tmp_path / "index", tmp_path / "no-models", **{"embedder.device": "cuda"}), llama_info=False)
     [bad] = [p for p in report.problems if "embedder.device" in p.problem]
     assert "'cuda' is not available here" in bad.problem and "embedder.device = 'auto' or 'cpu'" in bad.fix
-    assert report.gpu["llm"] == {"setting": "auto", "layers": None, "reason": "llama.cpp not checked"}
+    assert report.gpu.llm is not None and report.gpu.llm.to_json() == {"setting": "auto", "layers": None, "reason": "llama.cpp not checked"}
 
 
 def test_ocr_models_are_reported(tmp_path, monkeypatch):

@@ -100,7 +100,7 @@ def test_filters_by_path_and_type(both):
         assert got == want, filters
     assert milvus.search("water", k=5, path_glob="nothing/*") == []
     report = index_report(milvus.settings)  # `localrag doctor` opens the Milvus index too
-    assert report["ok"] and report["chunks"] == local.status().chunks, report
+    assert report.ok and report.chunks == local.status().chunks, report
 
 
 def test_incremental_edit_delete_rename(both, notes):
