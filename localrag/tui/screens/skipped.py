@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Footer, Static
 class SkippedScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q", "dismiss", "Close")]
 
-    def __init__(self, skipped: list[dict]) -> None:
+    def __init__(self, skipped: list[dict[str, str]]) -> None:
         super().__init__()
         self.skipped = skipped
 
