@@ -140,12 +140,12 @@ def open_eval_index(
         t = time.perf_counter()
         summary = index.add(workspace / "corpus")
         seconds = time.perf_counter() - t
-        chunks = int(index.status()["chunks"])
+        chunks = index.status().chunks
     except BaseException:
         index.close()
         raise
     # Skipped documents (e.g. empty ones) can never be retrieved: they count as misses.
-    info = {"index_seconds": round(seconds, 2), "chunks": chunks, "skipped_documents": len(summary["skipped"])}
+    info = {"index_seconds": round(seconds, 2), "chunks": chunks, "skipped_documents": len(summary.skipped)}
     meta_path.write_text(json.dumps({"key": key, **info}, indent=2), encoding="utf-8")
     return index, {**info, "cached": False}
 
