@@ -34,7 +34,7 @@ from localrag.config import RetrievalSettings, Settings
 from localrag.generate.base import LLM
 from localrag.generate.attribution import Measured, Thresholds, measure, render, support, unmentioned_names
 from localrag.generate.citations import parse_citations, resolve
-from localrag.generate.prompt import NOT_FOUND, PromptPlan, build_messages
+from localrag.generate.prompt import NOT_FOUND, PromptPlan, build_messages, is_yes_no
 from localrag.generate.replies import declines, loop_start, says_not_found
 from localrag.store.tokenize import STOPWORDS
 from localrag.protocols import Embedder
@@ -61,6 +61,8 @@ _QUESTION_WORDS = frozenset(
     "what which who whom whose how when where why do does did can could would should tell me about "
     "please is are was were".split()
 )
+# What a yes/no reply goes on with after its verdict (llm.verdict_first).
+VERDICT_LEAD = ". The source says"
 # Stop a reply that starts another turn or copies the prompt's structure.
 ANSWER_STOP = ["\nQuestion:", "<source", "\n\n\n"]
 WEAK_EVIDENCE_NOTE = "The closest passages I found are listed below."
@@ -340,7 +342,9 @@ class ChatSession:
         """Stream the model's reply, then attribute it to the sources and decide (`_finish`)."""
         timings = answer.timings_ms
         written = ""
-        for piece in self.llm.stream(plan.messages, plan.max_tokens, stop=ANSWER_STOP, cancel=cancel):
+        opening = self._verdict_opening(plan.messages, question, cancel)
+        begun = {"opening": opening} if opening else {}
+        for piece in self.llm.stream(plan.messages, plan.max_tokens, stop=ANSWER_STOP, cancel=cancel, **begun):
             if timings.first_token is None:
                 timings.first_token = (time.perf_counter() - t0) * 1000
             written += piece
@@ -354,6 +358,20 @@ class ChatSession:
         answer.tokens.completion = self.llm.count_tokens(reply) if reply else 0
         # checked against the whole passages: what the citations point to and the user can read
         self._finish(answer, reply, answer.sources, question, cancelled=cancel.is_set())
+
+    def _verdict_opening(self, messages: list[dict[str, str]], question: str, cancel: threading.Event) -> str:
+        """For a yes/no question (llm.verdict_first, a backend that continues replies): the
+        reply's start, "Yes. The source says" or "No. The source says", by which of the two
+        the model would more likely open with. Left to itself, the 1.5B default picks the same
+        verdict but then restates the question instead of the deciding fact (answer benchmark,
+        dev half; docs/benchmarks.md). "" otherwise."""
+        if not (self.settings.llm.verdict_first and self.llm.continues_replies and is_yes_no(question)):
+            return ""
+        yes = self.llm.opening_probability(messages, "Yes", cancel=cancel)
+        no = self.llm.opening_probability(messages, "No", cancel=cancel)
+        if yes is None or no is None:
+            return ""
+        return f"{'Yes' if yes >= no else 'No'}{VERDICT_LEAD}"
 
     def measure(self, reply: str, question: str, numbered: list[Hit]) -> Measured:
         """The attribution evidence of a reply (`localrag.generate.attribution.measure`)."""

@@ -142,6 +142,11 @@ class LLMSettings(_Section):
         description="ask the model to write [n] citations itself (kept only where the attribution confirms them)",
     )
     question_first: bool = Field(False, description="put the question before the sources too, not only after them")
+    verdict_first: bool = Field(
+        True,
+        description="yes/no questions: the verdict is the likelier of Yes and No as the reply's first word, and the "
+        "model goes on from '<verdict>. The source says' (backends that can continue a reply: llama.cpp)",
+    )
     temperature: float = Field(0.1, ge=0, le=2)
     n_threads: int | None = Field(None, ge=1, description="default: physical cores")
     base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")

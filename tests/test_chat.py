@@ -520,3 +520,45 @@ def test_a_looping_reply_is_stopped_and_the_loop_left_out_of_the_answer():
     assert llm.pulled < 20  # stopped as soon as the loop showed, not at max_tokens
     assert answer.draft == "The tomatoes get liquid seaweed every two weeks ."
     assert not answer.abstained and ". ." not in answer.text
+
+
+class VerdictLLM(ScriptedLLM):
+    """Continues the reply it is given and reports fixed opening probabilities for Yes and No."""
+
+    continues_replies = True
+
+    def __init__(self, replies, p_yes, p_no):
+        super().__init__(replies)
+        self.p = {"Yes": p_yes, "No": p_no}
+        self.openings: list[str] = []
+
+    def opening_probability(self, messages, opening, cancel=None):
+        return self.p.get(opening, 0.0)
+
+    def stream(self, messages, max_tokens, stop=None, cancel=None, opening=""):
+        self.openings.append(opening)
+        if opening:
+            yield opening
+        yield from super().stream(messages, max_tokens, stop, cancel)
+
+
+@pytest.mark.parametrize(("p_yes", "p_no", "verdict"), [(0.7, 0.2, "Yes"), (0.3, 0.6, "No")])
+def test_a_yes_no_reply_opens_with_the_likelier_verdict_and_goes_on_with_the_source(p_yes, p_no, verdict):
+    llm = VerdictLLM([" that the tomatoes get liquid seaweed fertiliser every two weeks."], p_yes, p_no)
+    answer = ChatSession(FixedSearcher(HITS), llm, Settings()).ask("Do the tomatoes get seaweed?")
+    assert llm.openings == [f"{verdict}. The source says"]
+    assert answer.draft == f"{verdict}. The source says that the tomatoes get liquid seaweed fertiliser every two weeks."
+    assert answer.text.endswith("[1].") and not answer.abstained
+
+
+@pytest.mark.parametrize(
+    ("question", "settings"),
+    [
+        ("What fertiliser do the tomatoes get?", Settings()),  # not a yes/no question
+        ("Do the tomatoes get seaweed?", Settings(llm={"verdict_first": False})),
+    ],
+)
+def test_other_questions_and_the_setting_off_leave_the_reply_to_the_model(question, settings):
+    llm = VerdictLLM(["The tomatoes get liquid seaweed fertiliser every two weeks."], 0.9, 0.1)
+    ChatSession(FixedSearcher(HITS), llm, settings).ask(question)
+    assert llm.openings == [""]

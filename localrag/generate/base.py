@@ -21,6 +21,7 @@ class LLM(Protocol):
     name: str
     n_ctx: int
     generative: bool  # False for backends that cannot follow free-form instructions
+    continues_replies: bool  # `stream` can begin the reply with a given `opening`
 
     def count_tokens(self, text: str) -> int: ...
 
@@ -36,6 +37,7 @@ class LLM(Protocol):
         max_tokens: int,
         stop: list[str] | None = None,
         cancel: threading.Event | None = None,
+        opening: str = "",
     ) -> Iterator[str]: ...
 
 
@@ -56,12 +58,15 @@ class BaseLLM(ABC):
     `generative`: False for backends that cannot follow free-form instructions (the extractive
     one); `count_messages`: tokens of the rendered chat prompt (approximate here, exact where the
     backend renders its template); `opening_probability`: the probability that the reply opens
-    with `opening` (None: the backend cannot tell).
+    with `opening` (None: the backend cannot tell); `continues_replies`: `stream` can be given
+    the reply's `opening`, which it yields first and the model continues (only such backends
+    are passed one).
     """
 
     name: str = ""
     n_ctx: int = 0
     generative: bool = True
+    continues_replies: bool = False
 
     @abstractmethod
     def count_tokens(self, text: str) -> int: ...
@@ -73,6 +78,7 @@ class BaseLLM(ABC):
         max_tokens: int,
         stop: list[str] | None = None,
         cancel: threading.Event | None = None,
+        opening: str = "",
     ) -> Iterator[str]: ...
 
     def count_messages(self, messages: list[Message]) -> int:

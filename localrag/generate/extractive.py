@@ -62,7 +62,10 @@ class ExtractiveLLM(BaseLLM):
         max_tokens: int,
         stop: list[str] | None = None,
         cancel: threading.Event | None = None,
+        opening: str = "",
     ) -> Iterator[str]:
+        if opening:
+            raise ValueError(f"{type(self).__name__} cannot continue a reply (continues_replies is False)")
         user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
         question, sources = parse_prompt(user)
         answer = extract_answer(question, sources)

@@ -348,6 +348,7 @@ class LlamaCppLLM(BaseLLM):
         self._llama = make_llama(path, n_gpu_layers=self.gpu_layers, **self._load_args)
         self.n_ctx = self._llama.n_ctx()
         self._formatter = self._template_formatter()
+        self.continues_replies = self._formatter is not None  # a reply is continued in the rendered template
         self._use_template()
 
     def _use_template(self) -> None:
@@ -457,23 +458,41 @@ class LlamaCppLLM(BaseLLM):
         max_tokens: int,
         stop: list[str] | None = None,
         cancel: threading.Event | None = None,
+        opening: str = "",
     ) -> Iterator[str]:
         with self._lock:
             self._cancel = cancel
-            chunks = None
+            chunks: Any = None
             try:
-                chunks = self._llama.create_chat_completion(
-                    messages=messages,
-                    max_tokens=max_tokens,
-                    stop=stop or [],
-                    temperature=self.temperature,
-                    seed=self.seed,
-                    stream=True,
-                )
-                for chunk in chunks:
+                if opening:
+                    # the rendered chat prompt with the reply begun: the model continues it
+                    if self._formatter is None:
+                        raise ValueError("this model has no chat template to continue a reply in")
+                    prompt = self._prompt_tokens(messages)
+                    prompt += self._llama.tokenize(opening.encode("utf-8"), add_bos=False, special=False)
+                    chunks = self._llama.create_completion(
+                        prompt=prompt,
+                        max_tokens=max_tokens,
+                        stop=stop or [],
+                        temperature=self.temperature,
+                        seed=self.seed,
+                        stream=True,
+                    )
+                    yield opening
+                    pieces = (chunk["choices"][0]["text"] for chunk in chunks)
+                else:
+                    chunks = self._llama.create_chat_completion(
+                        messages=messages,
+                        max_tokens=max_tokens,
+                        stop=stop or [],
+                        temperature=self.temperature,
+                        seed=self.seed,
+                        stream=True,
+                    )
+                    pieces = (chunk["choices"][0]["delta"].get("content") for chunk in chunks)
+                for piece in pieces:
                     if cancel is not None and cancel.is_set():
                         return
-                    piece = chunk["choices"][0]["delta"].get("content")
                     if piece:
                         yield piece
             except RuntimeError as e:

@@ -127,7 +127,10 @@ class OpenAICompatLLM(BaseLLM):
         max_tokens: int,
         stop: list[str] | None = None,
         cancel: threading.Event | None = None,
+        opening: str = "",
     ) -> Iterator[str]:
+        if opening:
+            raise ValueError(f"{type(self).__name__} cannot continue a reply (continues_replies is False)")
         url = f"{self.base_url}/chat/completions"
         try:
             with self._client.stream("POST", url, json=self._payload(messages, max_tokens, stop)) as r:

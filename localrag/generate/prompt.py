@@ -50,8 +50,10 @@ _YES_NO = (
 )
 _WHY = "The question asks why: give the reason the source states, in the source's words. Do not repeat the question."
 _WHY_QUESTION = re.compile(r"\bwhy\b", re.IGNORECASE)
+_AUXILIARY = r"(?:is|are|was|were|am|do|does|did|can|could|will|would|should|shall|has|have|had|may|might|must)\b"
+# "Does X ...?", or after a leading clause: "If I switch the embedder, do I have to rebuild?"
 _YES_NO_QUESTION = re.compile(
-    r"^\W*(?:is|are|was|were|am|do|does|did|can|could|will|would|should|shall|has|have|had|may|might|must)\b",
+    rf"^\W*(?:{_AUXILIARY}|(?:if|when|whenever|once|after|before|while|with|without|in|on|for)\b[^,?]*,\s*{_AUXILIARY})",
     re.IGNORECASE,
 )
 

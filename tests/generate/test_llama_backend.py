@@ -147,3 +147,16 @@ def test_opening_probability_reads_the_first_token_and_leaves_the_prompt_cached(
     # the most likely opening really is the one generated most of the time: its token scores highest
     first_word = baseline.split()[0]
     assert smol.opening_probability(plan.messages, first_word) >= max(p_not_found, 0.05)
+
+
+def test_a_reply_can_be_begun_and_the_model_continues_it_in_the_template(smol):
+    assert smol.continues_replies
+    plan = _plan(smol, question="Do the tomatoes get seaweed?")
+    pieces = list(smol.stream(plan.messages, 24, opening="Yes. The source says"))
+    assert pieces[0] == "Yes. The source says"  # the opening comes first, as written
+    rest = "".join(pieces[1:])
+    assert rest.strip() and "<|im_end|>" not in rest and "<|im_start|>" not in rest
+    # the model saw the rendered prompt plus the opening, nothing else
+    opening_tokens = smol._llama.tokenize(b"Yes. The source says", add_bos=False, special=False)
+    evaluated = list(smol._llama._input_ids[: plan.prompt_tokens + len(opening_tokens)])
+    assert evaluated == smol._prompt_tokens(plan.messages) + opening_tokens

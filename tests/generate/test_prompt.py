@@ -12,6 +12,7 @@ from localrag.generate.prompt import (
     MIN_SOURCE_TOKENS,
     SYSTEM_PROMPT,
     build_messages,
+    is_yes_no,
     parse_prompt,
     render_messages,
 )
@@ -154,3 +155,21 @@ def test_prompt_token_cap_applies_before_the_window_is_full(smol_factory):
                            Settings.model_validate({"llm": {"max_prompt_tokens": 0}}), max_tokens=200)
     assert whole.dropped == 0 and whole.shortened == 0 and whole.prompt_tokens > 700
     assert whole.hits == hits
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Does shutil.copyfile copy permission bits?", True),
+        ("Is the cache shared?", True),
+        ("If I switch the embedder from OpenVINO to PyTorch, do I have to rebuild my index?", True),
+        ("When a MemoryHandler is closed, does it flush the buffer?", True),
+        ("If I close the app, are my chats still there?", True),
+        ("What does autojunk do?", False),
+        ("If I switch the embedder, what happens to my index?", False),
+        ("When is the index rebuilt?", False),
+        ("Why does the server refuse big requests?", False),
+    ],
+)
+def test_yes_no_questions_are_told_apart_also_after_a_leading_clause(question, expected):
+    assert is_yes_no(question) is expected
