@@ -225,6 +225,15 @@ class ServeSettings(_Section):
     query_batch_wait_ms: float = Field(
         0.0, ge=0, le=50, description="how long a query batch not yet full waits for more (0: takes what is waiting)"
     )
+    # Off by default: with a token every holder of it is one client, and behind a reverse proxy
+    # every client has the proxy's address, so a default limit would throttle whole teams; the
+    # search and answer queues above already keep the server itself from being overrun.
+    rate_limit_per_minute: int = Field(
+        0, ge=0, le=1_000_000, description="requests a client may make per minute (0: no limit); more get 429"
+    )
+    rate_limit_burst: int = Field(
+        0, ge=0, le=1_000_000, description="requests a client may make at once before the rate applies (0: rate_limit_per_minute)"
+    )
     max_k: int = Field(50, ge=1, le=100, description="largest k a request may ask for")
     max_body_bytes: int = Field(65_536, ge=1024, le=16 * 1024 * 1024, description="largest request body")
     max_question_chars: int = Field(4000, ge=16, le=100_000, description="longest query or question")

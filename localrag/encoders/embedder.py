@@ -94,12 +94,13 @@ class Embedder:
         counter.no_padding()
         return counter
 
-    def encode(self, texts: list[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+    def encode(self, texts: list[str], progress: Callable[[int], None] | None = None, trim: bool = True) -> np.ndarray:
         """Embed texts -> float32 (n, dim), L2-normalized, in input order. `progress(n_done)` after each block.
 
         Texts go to the model longest first across the whole call (sentence-transformers only sorts
         within what it is given), so every batch pads to nearly its own length; blocks of a few
-        batches keep progress reports coming.
+        batches keep progress reports coming. After each block freed heap pages go back to the OS
+        (`release_freed_memory`) unless `trim` is False.
         """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -112,13 +113,16 @@ class Embedder:
             # normalize in fp32: bf16 rounding would leave norms off by up to ~1e-2
             vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
             out[idx] = vecs
-            release_freed_memory()
+            if trim:
+                release_freed_memory()
             if progress is not None:
                 progress(start + len(idx))
         return out
 
     def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
+        # no heap trim after one query: it frees next to nothing, and it walks every malloc arena
+        # (each server thread has one) under their locks, on every search
+        return self.encode([text], trim=False)[0]
 
 
 if TYPE_CHECKING:  # the real embedder fits the seam the pipeline is typed against

@@ -99,18 +99,15 @@ class Searcher:
         top = fused[:depth]
         hits_by_id = self.store.get_hits([cid for cid, _ in top])
 
-        stage: dict[int, StageScores] = {}
-        for rank, (cid, score) in enumerate(dense, 1):
-            stage[cid] = StageScores(dense=float(score), dense_rank=rank)
-        for rank, (cid, score) in enumerate(keyword, 1):
-            s = stage.setdefault(cid, StageScores())
-            s.bm25, s.bm25_rank = float(score), rank
+        # each stage's (rank, score) by chunk; StageScores only for the chunks that become hits
+        dense_at = {cid: (rank, score) for rank, (cid, score) in enumerate(dense, 1)}
+        keyword_at = {cid: (rank, score) for rank, (cid, score) in enumerate(keyword, 1)}
         hits: list[Hit] = []
         for rank, (cid, score) in enumerate(top, 1):
             hit = hits_by_id.get(cid)
             if hit is None:  # deleted between index generations; skip rather than show a ghost
                 continue
-            hit.scores = stage.get(cid, StageScores())
+            hit.scores = _stage_scores(dense_at.get(cid), keyword_at.get(cid))
             hit.scores.rrf, hit.scores.rrf_rank = float(score), rank
             hit.score = float(score)
             hits.append(hit)
@@ -135,6 +132,16 @@ class Searcher:
                 h.matched_terms = self.store.keyword.matched_terms(query, h.text)
         timings["total"] = (time.perf_counter() - t0) * 1000
         return SearchResult(query, hits, timings, notices)
+
+
+def _stage_scores(dense: tuple[int, float] | None, keyword: tuple[int, float] | None) -> StageScores:
+    """A hit's dense and BM25 (rank, score), where it had one."""
+    scores = StageScores()
+    if dense is not None:
+        scores.dense_rank, scores.dense = dense[0], float(dense[1])
+    if keyword is not None:
+        scores.bm25_rank, scores.bm25 = keyword[0], float(keyword[1])
+    return scores
 
 
 def merge_overlapping(hits: list[Hit]) -> list[Hit]:

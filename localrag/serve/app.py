@@ -1,5 +1,5 @@
 """The ASGI application of `localrag serve`: localrag's API, the OpenAI-compatible API and MCP at
-/mcp, behind the bearer-token check and the body-size limit."""
+/mcp, behind the bearer-token check, the per-client rate limit (when set) and the body-size limit."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from localrag.serve.auth import BearerAuth, BodyLimit
 from localrag.serve.engine import Engine
 from localrag.serve.mcp_tools import build_mcp
 from localrag.serve.queue import GenerationQueue
+from localrag.serve.ratelimit import RateLimit, TokenBuckets
 from localrag.serve.schemas import RequestError, error_body
 from localrag.serve.searches import SearchGate
 
@@ -80,4 +81,8 @@ def create_app(engine: Engine, token: str | None = None, host: str = "127.0.0.1"
     api.include_router(routes.build_router(engine, queue, searches))
     api.include_router(openai_api.build_router(engine, queue))
     api.router.routes.extend(mcp_app.routes)  # POST/GET/DELETE /mcp, exactly (no mount, no redirect)
-    return BearerAuth(BodyLimit(api, cfg.max_body_bytes), token)
+    app: ASGIApp = BodyLimit(api, cfg.max_body_bytes)
+    buckets = TokenBuckets.from_settings(cfg)
+    if buckets is not None:  # inside the token check: only requests with the right token count
+        app = RateLimit(app, buckets, by_token=token is not None)
+    return BearerAuth(app, token)
