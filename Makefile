@@ -38,9 +38,10 @@ demo: models
 	$(BIN)/localrag index docs --index $(DEMO_INDEX)
 	$(BIN)/localrag chat --index $(DEMO_INDEX) --folder docs
 
-# ruff (lint; `ruff format` is configured in pyproject.toml but not enforced yet) and mypy (localrag/)
+# ruff (lint and formatting, configured in pyproject.toml) and mypy (localrag/)
 lint: install
 	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
 	$(BIN)/python -m mypy
 
 # `make test`: lint and every test not marked slow (about 5 minutes on 2 cores). The slow ones

@@ -378,7 +378,12 @@ class ChatSession:
         embedder = self.searcher.embedder
         embed = embedder.encode if embedder is not None and self.settings.answer.min_similarity <= 1 else None
         return measure(
-            reply, question, [h.text for h in numbered], embed=embed, neutral=says_not_found, titles=[title(h) for h in numbered]
+            reply,
+            question,
+            [h.text for h in numbered],
+            embed=embed,
+            neutral=says_not_found,
+            titles=[title(h) for h in numbered],
         )
 
     def _finish(self, answer: Answer, reply: str, numbered: list[Hit], question: str, cancelled: bool) -> None:

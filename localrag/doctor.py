@@ -21,7 +21,19 @@ from typing import TYPE_CHECKING, Any
 from localrag import hardware
 from localrag.config import Settings
 from localrag.cpu import count_physical_cores
-from localrag.doctor_sections import Cpu, Disk, Gpu, GpuLlm, IndexCheck, LlamaCpp, Llm, ModelsDirs, PlanError, PythonInfo, Threads
+from localrag.doctor_sections import (
+    Cpu,
+    Disk,
+    Gpu,
+    GpuLlm,
+    IndexCheck,
+    LlamaCpp,
+    Llm,
+    ModelsDirs,
+    PlanError,
+    PythonInfo,
+    Threads,
+)
 from localrag.errors import LocalragError
 
 if TYPE_CHECKING:
@@ -33,10 +45,21 @@ _FALLBACK_PACKAGES = (
     "rank-bm25", "llama-cpp-python", "textual", "rich", "typer", "pydantic", "platformdirs", "pypdf", "pathspec",
 )  # fmt: skip
 # CPU features that decide which llama.cpp / torch kernels run, as /proc/cpuinfo spells them.
-CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+CPU_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512_vnni",
+    "avx512_bf16",
+    "amx_tile",
+    "amx_bf16",
+    "amx_int8",
+)
 MIN_FREE_BYTES = 1 << 30  # below 1 GiB at the index location, indexing can fail half-way
 LLAMA_INFO_TIMEOUT_S = 60
-
 
 
 @dataclass(frozen=True)
@@ -162,7 +185,11 @@ def llama_system_info(timeout: float = LLAMA_INFO_TIMEOUT_S) -> LlamaCpp:
     text = str(data.get("text", "")).strip()
     offload = bool(data.get("gpu_offload"))
     return LlamaCpp(
-        ok=True, text=text, features=parse_llama_system_info(text), gpu_offload=offload, gpu_backend=hardware.gpu_backend(text, offload)
+        ok=True,
+        text=text,
+        features=parse_llama_system_info(text),
+        gpu_offload=offload,
+        gpu_backend=hardware.gpu_backend(text, offload),
     )
 
 
@@ -206,7 +233,9 @@ def gpu_report(settings: Settings, llama: LlamaCpp, cores: int) -> tuple[Gpu, li
         except LocalragError as e:
             plans[name] = PlanError(str(e))
             field = "embedder.device" if name == "embedder" else "retrieval.reranker_device"
-            problems.append(_problem(str(e), f"set {field} = 'auto' or 'cpu' (or install a torch build that sees the GPU)"))
+            problems.append(
+                _problem(str(e), f"set {field} = 'auto' or 'cpu' (or install a torch build that sees the GPU)")
+            )
         except ImportError as e:
             plans[name] = PlanError(f"torch is not importable: {e}")
     gpus = len(smi) or sum(d["device"].startswith("cuda") for d in torch_found)
@@ -316,14 +345,30 @@ def models_report(settings: Settings) -> tuple[list[ModelRow], list[Problem], li
         rows = list_models(settings)  # verifies present models (hash cache makes repeats instant)
         specs = load_registry(model_dirs(settings))
     except LocalragError as e:
-        return [], [_problem(str(e), "fix or remove that file; the registry itself ships inside the package (reinstall localrag if it is damaged)")], []
+        return (
+            [],
+            [
+                _problem(
+                    str(e),
+                    "fix or remove that file; the registry itself ships inside the package (reinstall localrag if it is damaged)",
+                )
+            ],
+            [],
+        )
     for row in rows:
         if row.present and row.verified is False:
             spec = specs[row.name]
-            problems.append(_problem(f"model {row.name!r} does not match its sha256 (damaged or wrong file)", _fix_command(fetch_hint(spec, models_dir(settings)))))
+            problems.append(
+                _problem(
+                    f"model {row.name!r} does not match its sha256 (damaged or wrong file)",
+                    _fix_command(fetch_hint(spec, models_dir(settings))),
+                )
+            )
         elif row.role == "ocr" and row.selected and not row.present:  # optional: files without text are skipped
             spec = specs[row.name]
-            notices.append(f"no OCR models ({row.path}): scanned PDF pages and images are skipped; {fetch_hint(spec, models_dir(settings))}")
+            notices.append(
+                f"no OCR models ({row.path}): scanned PDF pages and images are skipped; {fetch_hint(spec, models_dir(settings))}"
+            )
 
     needed = [("embedder", settings.embedder.model)]
     if settings.llm.backend == "llama-cpp":
@@ -371,9 +416,13 @@ def llm_report(settings: Settings) -> tuple[Llm, list[str]]:
     notices: list[str] = []
     trained = gguf.get("context_length")
     if isinstance(trained, int) and settings.llm.n_ctx > trained:
-        notices.append(f"llm.n_ctx={settings.llm.n_ctx} exceeds the {trained} tokens the model was trained on: answers may degrade; set llm.n_ctx <= {trained}")
+        notices.append(
+            f"llm.n_ctx={settings.llm.n_ctx} exceeds the {trained} tokens the model was trained on: answers may degrade; set llm.n_ctx <= {trained}"
+        )
     if not gguf.get("chat_template"):
-        notices.append(f"{gguf['path']} has no chat template: llama.cpp falls back to a generic one, answers may be worse")
+        notices.append(
+            f"{gguf['path']} has no chat template: llama.cpp falls back to a generic one, answers may be worse"
+        )
     return replace(llm, gguf=gguf), notices
 
 
@@ -414,15 +463,24 @@ def run_doctor(settings: Settings, *, llama_info: bool = True) -> DoctorReport:
 
     cpu = cpu_report()
     if cpu.machine in ("x86_64", "AMD64") and not cpu.flags.get("avx2"):
-        notices.append("CPU lacks AVX2: llama.cpp and embeddings will be slow; a smaller GGUF or an OpenAI-compatible server helps")
+        notices.append(
+            "CPU lacks AVX2: llama.cpp and embeddings will be slow; a smaller GGUF or an OpenAI-compatible server helps"
+        )
     if cpu.flags.get("amx_tile"):
-        notices.append("CPU has AMX: llama.cpp's AMX buffer type can crash, so localrag loads GGUFs with extra buffer types off")
+        notices.append(
+            "CPU has AMX: llama.cpp's AMX buffer type can crash, so localrag loads GGUFs with extra buffer types off"
+        )
     llama = LlamaCpp()  # not checked
     if llama_info:
         llama = llama_system_info()
         if llama.missing:
             if settings.llm.backend == "llama-cpp":
-                problems.append(_problem("llama-cpp-python is not installed", "pip install 'llama-cpp-python>=0.3.16,<0.4' (or use --llm none / an OpenAI-compatible server)"))
+                problems.append(
+                    _problem(
+                        "llama-cpp-python is not installed",
+                        "pip install 'llama-cpp-python>=0.3.16,<0.4' (or use --llm none / an OpenAI-compatible server)",
+                    )
+                )
         elif not llama.ok:
             problems.append(
                 _problem(
@@ -441,7 +499,9 @@ def run_doctor(settings: Settings, *, llama_info: bool = True) -> DoctorReport:
         torch_threads=_torch_threads(),
     )
     if settings.llm.n_threads and cpu.usable_cpus and settings.llm.n_threads > cpu.usable_cpus:
-        notices.append(f"llm.n_threads={settings.llm.n_threads} exceeds the {cpu.usable_cpus} usable CPUs: generation will be slower")
+        notices.append(
+            f"llm.n_threads={settings.llm.n_threads} exceeds the {cpu.usable_cpus} usable CPUs: generation will be slower"
+        )
 
     llm, llm_notices = llm_report(settings)
     notices += llm_notices
@@ -452,7 +512,12 @@ def run_doctor(settings: Settings, *, llama_info: bool = True) -> DoctorReport:
 
     disk = disk_report(Path(settings.index))
     if disk.free_bytes < MIN_FREE_BYTES:
-        problems.append(_problem(f"only {disk.free_gb} GB free at {disk.path}", "free some space or put the index elsewhere with --index DIR"))
+        problems.append(
+            _problem(
+                f"only {disk.free_gb} GB free at {disk.path}",
+                "free some space or put the index elsewhere with --index DIR",
+            )
+        )
 
     index = index_report(settings)
     if index.ok is False:
@@ -496,7 +561,9 @@ def summarize(report: DoctorReport) -> list[tuple[str, str]]:
             return "absent"
         return {True: "verified", False: "CHECKSUM MISMATCH", None: "present (no checksum)"}[r.verified]
 
-    models = "; ".join(f"{r.name} ({r.role}{', selected' if r.selected else ''}): {model_state(r)}" for r in report.models)
+    models = "; ".join(
+        f"{r.name} ({r.role}{', selected' if r.selected else ''}): {model_state(r)}" for r in report.models
+    )
     cpu = report.cpu
     flags = " ".join(f for f, on in cpu.flags.items() if on) or "no SIMD flags found"
     llama = cpu.llama_cpp
@@ -536,7 +603,11 @@ def health_line(health: dict[str, Any]) -> str:
     """The store's health dict for people: 'catalogue ok, vector index ok, keyword index ok, up to date'."""
     parts = [f"{_HEALTH_PARTS.get(k, k)} {v}" for k, v in health.items() if k != "fresh"]
     if "fresh" in health:
-        parts.append("up to date" if health["fresh"] else "vector and keyword indexes behind the catalogue (rebuilt when next opened)")
+        parts.append(
+            "up to date"
+            if health["fresh"]
+            else "vector and keyword indexes behind the catalogue (rebuilt when next opened)"
+        )
     return ", ".join(parts) or "unknown"
 
 
@@ -560,10 +631,14 @@ def gpu_lines(gpu: Gpu) -> list[tuple[str, str]]:
     if gpu.llama_cpp_gpu_offload is None:
         build = "llama.cpp not checked"
     else:
-        build = f"llama.cpp GPU backend: {gpu.llama_cpp_backend}" if gpu.llama_cpp_backend else "llama.cpp: no GPU backend"
+        build = (
+            f"llama.cpp GPU backend: {gpu.llama_cpp_backend}" if gpu.llama_cpp_backend else "llama.cpp: no GPU backend"
+        )
     seen = [f"{d['name']} ({d['device']}{_gb(d.get('memory_gb'))})" for d in gpu.torch_devices]
     seen += [f"{g['name']} ({g['memory_gb']} GB, {g['free_gb']} GB free; nvidia-smi)" for g in gpu.nvidia_smi]
-    lines = [("gpu", f"{build}; devices seen: {', '.join(seen) or 'none (torch sees no CUDA or MPS device, no nvidia-smi)'}")]
+    lines = [
+        ("gpu", f"{build}; devices seen: {', '.join(seen) or 'none (torch sees no CUDA or MPS device, no nvidia-smi)'}")
+    ]
     llm = gpu.llm
     if llm:
         if llm.layers is None:
@@ -576,9 +651,20 @@ def gpu_lines(gpu: Gpu) -> list[tuple[str, str]]:
         if isinstance(plan, PlanError):
             lines.append((f"{name} device", plan.error))
         else:
-            lines.append((f"{name} device", f"{plan.device} ({plan.backend} {plan.precision}, batch {plan.batch_size}; {plan.reason})"))
+            lines.append(
+                (
+                    f"{name} device",
+                    f"{plan.device} ({plan.backend} {plan.precision}, batch {plan.batch_size}; {plan.reason})",
+                )
+            )
     if gpu.install:
-        lines.append(("gpu build", "to use a GPU, reinstall llama-cpp-python built for it: " + "; ".join(f"{k}: {v}" for k, v in gpu.install.items())))
+        lines.append(
+            (
+                "gpu build",
+                "to use a GPU, reinstall llama-cpp-python built for it: "
+                + "; ".join(f"{k}: {v}" for k, v in gpu.install.items()),
+            )
+        )
     rec = gpu.recommended_model
     lines.append(("model size", f"{rec['size']} ({rec['example']}): {rec['reason']}"))
     return lines

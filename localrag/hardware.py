@@ -68,7 +68,10 @@ def resolve_gpu_layers(setting: int | str, supports_offload: bool) -> tuple[int,
     if setting == "auto":
         if supports_offload:
             return ALL_LAYERS, "auto: the installed llama.cpp has a GPU backend, so every layer is offloaded"
-        return 0, "auto: the installed llama.cpp has no GPU backend (llama_supports_gpu_offload() is false), so every layer runs on the CPU"
+        return (
+            0,
+            "auto: the installed llama.cpp has no GPU backend (llama_supports_gpu_offload() is false), so every layer runs on the CPU",
+        )
     layers = int(setting)
     if layers == 0:
         return 0, "llm.n_gpu_layers = 0: every layer runs on the CPU"
@@ -134,7 +137,9 @@ def _torch_build() -> str:
 def resolve_device(requested: str, field: str) -> str:
     """'cpu', 'cuda' or 'mps' for a device setting; a device torch does not see is a ConfigError naming `field`."""
     if requested not in ("auto", *TORCH_DEVICES):
-        raise ConfigError(f"bad config value for {field!r}: expected one of 'auto', 'cpu', 'cuda', 'mps', got {requested!r}")
+        raise ConfigError(
+            f"bad config value for {field!r}: expected one of 'auto', 'cpu', 'cuda', 'mps', got {requested!r}"
+        )
     if requested == "cpu":
         return "cpu"
     kinds = {d["device"].split(":")[0] for d in torch_devices()}
@@ -187,12 +192,16 @@ def plan_encoder(
                 f"bad config value for {field!r}: {requested!r} needs {section_name}.{prefix}backend = 'torch' "
                 "(OpenVINO runs on the CPU here)"
             )
-        return EncoderPlan("cpu", backend, precision, batch, f"{section_name}.{prefix}backend = 'openvino' runs on the CPU")
+        return EncoderPlan(
+            "cpu", backend, precision, batch, f"{section_name}.{prefix}backend = 'openvino' runs on the CPU"
+        )
     if f"{prefix}precision" not in chosen or precision == "int8":
         precision = "bf16" if device == "cuda" and _cuda_bf16() else "fp32"
     if "batch_size" not in chosen:
         batch = gpu_batch
-    return EncoderPlan(device, "torch", precision, batch, f"torch sees {device}" if requested == "auto" else f"set to {device}")
+    return EncoderPlan(
+        device, "torch", precision, batch, f"torch sees {device}" if requested == "auto" else f"set to {device}"
+    )
 
 
 def _cuda_bf16() -> bool:
@@ -249,7 +258,10 @@ def ram_gb(meminfo: str | None = None) -> dict[str, float | None]:
         except (ValueError, OSError, AttributeError):
             total = None
     avail = fields.get("MemAvailable")
-    return {"total": round(total / 2**20, 1) if total else None, "available": round(avail / 2**20, 1) if avail else None}
+    return {
+        "total": round(total / 2**20, 1) if total else None,
+        "available": round(avail / 2**20, 1) if avail else None,
+    }
 
 
 def gpu_kind_seen(torch_found: list[dict[str, Any]], smi: list[dict[str, Any]]) -> str | None:

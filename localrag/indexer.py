@@ -335,8 +335,12 @@ class _Run:
         """Queue the file's chunks for staging; returns "skipped" when it has none."""
         try:
             doc = load_document(
-                entry.rel, data, self.settings.chunking, self.settings.ingest,
-                count_tokens=self.embedder.count_tokens, on_ocr_page=lambda s: self._ocr_page(entry.rel, s),
+                entry.rel,
+                data,
+                self.settings.chunking,
+                self.settings.ingest,
+                count_tokens=self.embedder.count_tokens,
+                on_ocr_page=lambda s: self._ocr_page(entry.rel, s),
             )
         except SkipFile as e:
             return self._skip(entry, sha, e.reason)
@@ -365,9 +369,7 @@ class _Run:
         """Embed the queued chunks and stage them: durable, but not visible until published."""
         if not self.to_stage:
             return
-        texts = [
-            embedding_text(c, self.count_heading_tokens, self.max_tokens) for f in self.to_stage for c in f.chunks
-        ]
+        texts = [embedding_text(c, self.count_heading_tokens, self.max_tokens) for f in self.to_stage for c in f.chunks]
         done_before = self.report.embedded
         vectors = self.embedder.encode(
             texts, progress=lambda d: self.progress(ev.Embed(done=done_before + d, batch=len(texts)))

@@ -9,7 +9,15 @@ so the indexer can say more without breaking the display.
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from localrag import index_events as ev
 
@@ -86,7 +94,7 @@ def interrupted_message(progress: IndexProgress | None) -> str:
 def _short(path: str | None, width: int = 32) -> str:
     if not path:
         return "files"
-    return path if len(path) <= width else "…" + path[-(width - 1):]
+    return path if len(path) <= width else "…" + path[-(width - 1) :]
 
 
 class FetchProgress:

@@ -53,7 +53,9 @@ def print_sources(console: Console, hits: Sequence[Hit], rewritten_query: str | 
         console.print(f"[dim]searched for: {escape(rewritten_query)}[/]")
     console.print("[bold]Sources[/]")
     for n, hit in enumerate(hits, 1):
-        console.print(f"  [cyan][{n}][/] {escape(hit.location())}" + (f" — {escape(hit.heading_path)}" if hit.heading else ""))
+        console.print(
+            f"  [cyan][{n}][/] {escape(hit.location())}" + (f" — {escape(hit.heading_path)}" if hit.heading else "")
+        )
     console.print()
 
 
@@ -78,7 +80,9 @@ def print_answer_footer(console: Console, answer: Answer) -> None:
         why = f" ({answer.abstain_reason.replace('_', ' ')})" if answer.abstain_reason else ""
         console.print(f"[yellow]not found in your documents{why}: the sources above are only the nearest passages[/]")
     if answer.unsupported_sentences:
-        console.print(f"[yellow]{answer.unsupported_sentences} sentence(s) marked {escape(UNSUPPORTED_MARK)}: no source states them[/]")
+        console.print(
+            f"[yellow]{answer.unsupported_sentences} sentence(s) marked {escape(UNSUPPORTED_MARK)}: no source states them[/]"
+        )
     if answer.invalid_citations:
         console.print(f"[yellow]dropped citations to sources that were not given: {answer.invalid_citations}[/]")
     cited = sorted({c.n for c in answer.citations})

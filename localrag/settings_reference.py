@@ -71,7 +71,11 @@ def _cell(text: str) -> str:
 
 
 def _anchor(section: str | None) -> str:
-    return f"configuration.md#{section.split('.')[0]}-settings" if section else "configuration.md#top-level-keys-the-index-and-the-models-directory"
+    return (
+        f"configuration.md#{section.split('.')[0]}-settings"
+        if section
+        else "configuration.md#top-level-keys-the-index-and-the-models-directory"
+    )
 
 
 def _table(model: type[BaseModel], section: str | None) -> list[str]:

@@ -232,9 +232,7 @@ class Answer:
             "timings_ms": {
                 "retrieve": round(self.timings_ms.retrieve, 1),
                 "rerank": round(self.timings_ms.rerank, 1),
-                "first_token": None
-                if self.timings_ms.first_token is None
-                else round(self.timings_ms.first_token, 1),
+                "first_token": None if self.timings_ms.first_token is None else round(self.timings_ms.first_token, 1),
                 "total": round(self.timings_ms.total, 1),
             },
         }

@@ -47,7 +47,12 @@ def watch_folder(
     # would be missed, so the first quiet spell (an empty yield) triggers one catch-up pass.
     caught_up = False
     for changes in watch(
-        folder, debounce=DEBOUNCE_MS, stop_event=stop, raise_interrupt=False, yield_on_timeout=True, rust_timeout=CATCH_UP_MS
+        folder,
+        debounce=DEBOUNCE_MS,
+        stop_event=stop,
+        raise_interrupt=False,
+        yield_on_timeout=True,
+        rust_timeout=CATCH_UP_MS,
     ):
         if not changes:
             if caught_up:

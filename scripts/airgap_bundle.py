@@ -176,9 +176,18 @@ def choose_models(models_dir: Path, wanted: str | None) -> list:
     else:
         chosen = []
         for item in (w.strip() for w in wanted.split(",") if w.strip()):
-            if item in in_packages or item == "ocr" or (not any(item.lower() in n.lower() for n in specs)
-                                                        and any(item.lower() in n.lower() for n in in_packages)):
-                print(f"--models {item}: ships inside an installed package whose wheel is bundled; not copied into models/", file=sys.stderr)
+            if (
+                item in in_packages
+                or item == "ocr"
+                or (
+                    not any(item.lower() in n.lower() for n in specs)
+                    and any(item.lower() in n.lower() for n in in_packages)
+                )
+            ):
+                print(
+                    f"--models {item}: ships inside an installed package whose wheel is bundled; not copied into models/",
+                    file=sys.stderr,
+                )
                 continue
             if item in specs:
                 matches = [specs[item]]
@@ -301,7 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="bundle folder to write (must be new or empty)")
     parser.add_argument("--models", help="comma-separated models: names, parts of names or roles "
                         "(default: the default models present)")  # fmt: skip
-    parser.add_argument("--models-dir", type=Path, help="where the models are (default: the folder localrag finds the embedder in)")
+    parser.add_argument(
+        "--models-dir", type=Path, help="where the models are (default: the folder localrag finds the embedder in)"
+    )
     parser.add_argument("--tar", action="store_true", help="also write OUT.tar")
     args = parser.parse_args(argv)
     try:

@@ -132,14 +132,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit-docs", type=int, help="with --scifact: only the first N corpus documents")
     ap.add_argument("--precision-sample", type=int, default=512, help="passages for the backend/precision comparison")
     ap.add_argument("--ndcg", action="store_true", help="with --scifact: nDCG@10 (dense) per backend/precision (slow)")
-    ap.add_argument("--backend", choices=("torch", "openvino"), help="embedder backend for the ingest (default: config)")
-    ap.add_argument("--precision", choices=("fp32", "bf16", "int8"), help="embedder precision for the ingest (default: config)")
+    ap.add_argument(
+        "--backend", choices=("torch", "openvino"), help="embedder backend for the ingest (default: config)"
+    )
+    ap.add_argument(
+        "--precision", choices=("fp32", "bf16", "int8"), help="embedder precision for the ingest (default: config)"
+    )
     ap.add_argument("--batch-size", type=int, help="embedder batch size (default: config)")
     args = ap.parse_args(argv)
     if (args.folder is None) == (args.scifact is None):
         ap.error("give a FOLDER or --scifact DIR")
 
-    overrides = {"embedder.backend": args.backend, "embedder.precision": args.precision, "embedder.batch_size": args.batch_size}
+    overrides = {
+        "embedder.backend": args.backend,
+        "embedder.precision": args.precision,
+        "embedder.batch_size": args.batch_size,
+    }
     settings = load_settings(overrides=overrides)
     load_start = os.getloadavg()
     model_dir = resolve_model_path(settings, "embedder")

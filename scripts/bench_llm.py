@@ -63,7 +63,9 @@ def llm_devices() -> list[tuple[str, GpuRequest]]:
     return devices
 
 
-def bench_llm(path: Path, gpu: GpuRequest, prompt_tokens: int, gen_tokens: int, n_ctx: int, threads: int) -> dict[str, Any]:
+def bench_llm(
+    path: Path, gpu: GpuRequest, prompt_tokens: int, gen_tokens: int, n_ctx: int, threads: int
+) -> dict[str, Any]:
     """One prompt of `prompt_tokens` tokens, then `gen_tokens` generated tokens, on a fresh context."""
     import llama_cpp
 
@@ -144,11 +146,17 @@ def main(argv: list[str] | None = None) -> int:
     path = resolve_model_path(settings, "llm", settings.llm.model)
     threads = args.threads or settings.llm.n_threads or physical_cores()
     report: dict[str, Any] = {
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "physical_cores": physical_cores(), "torch_devices": list(hardware.torch_devices())},  # fmt: skip
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "physical_cores": physical_cores(),
+            "torch_devices": list(hardware.torch_devices()),
+        },  # fmt: skip
         "build": build_info(),
         "model": path.name,
-        "llm": [bench_llm(path, gpu, args.prompt_tokens, args.gen_tokens, args.n_ctx, threads) for _, gpu in llm_devices()],
+        "llm": [
+            bench_llm(path, gpu, args.prompt_tokens, args.gen_tokens, args.n_ctx, threads) for _, gpu in llm_devices()
+        ],
         "embedder": settings.embedder.model,
         "embedding": [bench_embedder(settings, d, args.passages) for d in embed_devices()] if args.passages else [],
     }

@@ -232,10 +232,16 @@ def cmd_scale(args) -> dict:
                     store.keyword.search(q, 50)
                     lat["bm25"].append((time.perf_counter() - t) * 1000)
                     t = time.perf_counter()
-                    fused = rrf([[c for c, _ in store.dense.search(qv, 50)], [c for c, _ in store.keyword.search(q, 50)]])
+                    fused = rrf(
+                        [[c for c, _ in store.dense.search(qv, 50)], [c for c, _ in store.keyword.search(q, 50)]]
+                    )
                     store.get_hits([c for c, _ in fused[:10]])
                     lat["hybrid"].append((time.perf_counter() - t) * 1000)
-            row = {"store": name, "insert_seconds": round(insert_s, 1), "insert_chunks_per_s": round(size / insert_s, 1)}
+            row = {
+                "store": name,
+                "insert_seconds": round(insert_s, 1),
+                "insert_chunks_per_s": round(size / insert_s, 1),
+            }
             for kind, samples in lat.items():
                 if samples:
                     row[f"{kind}_p50_ms"] = percentile_ms(samples, 50)

@@ -152,8 +152,16 @@ def main() -> None:
         ocr_seconds += dt
         cpu_seconds += dc
         pages += 1
-        rows.append({"condition": name, "input": source, "dpi": dpi, "cer": round(cer(reference, text), 4),
-                     "seconds": round(dt, 2), "cpu_seconds": round(dc, 2)})
+        rows.append(
+            {
+                "condition": name,
+                "input": source,
+                "dpi": dpi,
+                "cer": round(cer(reference, text), 4),
+                "seconds": round(dt, 2),
+                "cpu_seconds": round(dc, 2),
+            }
+        )
 
     settings, ingest = ChunkingSettings(), IngestSettings()
     for font_name, font_file in fonts.items():
@@ -163,28 +171,38 @@ def main() -> None:
                 run(f"{font_name}/{kind}", "image", dpi, TEXT, lambda: ocr.read_image(page))  # noqa: B023 - run calls it
                 if kind == "clean":
                     data = image_only_pdf(page, dpi)
-                    run(f"{font_name}/{kind}", "pdf", dpi, TEXT,
-                        lambda: load_document("scan.pdf", data, settings, ingest).text)  # noqa: B023
+                    run(
+                        f"{font_name}/{kind}",
+                        "pdf",
+                        dpi,
+                        TEXT,
+                        lambda: load_document("scan.pdf", data, settings, ingest).text,  # noqa: B023 - run calls it
+                    )
     two = render_page(FONTS["serif"], 300, columns=2)
     run("serif/two-column", "image", 300, TEXT, lambda: ocr.read_image(two))
     data = image_only_pdf(two, 300)
     run("serif/two-column", "pdf", 300, TEXT, lambda: load_document("scan.pdf", data, settings, ingest).text)  # noqa: B023
 
     clean300 = [r["cer"] for r in rows if r["dpi"] == 300 and r["condition"].endswith("/clean")]
-    print(json.dumps({
-        "engine": "rapidocr (PP-OCRv6 small det/rec, onnxruntime)",
-        "det_limit_side": ocr.DET_LIMIT_SIDE,
-        "cores": os.cpu_count(),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "engine_load_seconds": round(load_s, 2),
-        "pages": pages,
-        "pages_per_second": round(pages / ocr_seconds, 3),
-        "cpu_seconds_per_page": round(cpu_seconds / pages, 2),
-        "pages_per_second_idle_estimate": round((os.cpu_count() or 1) * pages / cpu_seconds, 3),
-        "mean_cer_300dpi_clean": round(sum(clean300) / len(clean300), 4),
-        "max_cer_300dpi_clean": max(clean300),
-        "conditions": rows,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "engine": "rapidocr (PP-OCRv6 small det/rec, onnxruntime)",
+                "det_limit_side": ocr.DET_LIMIT_SIDE,
+                "cores": os.cpu_count(),
+                "load_average": [round(x, 2) for x in os.getloadavg()],
+                "engine_load_seconds": round(load_s, 2),
+                "pages": pages,
+                "pages_per_second": round(pages / ocr_seconds, 3),
+                "cpu_seconds_per_page": round(cpu_seconds / pages, 2),
+                "pages_per_second_idle_estimate": round((os.cpu_count() or 1) * pages / cpu_seconds, 3),
+                "mean_cer_300dpi_clean": round(sum(clean300) / len(clean300), 4),
+                "max_cer_300dpi_clean": max(clean300),
+                "conditions": rows,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

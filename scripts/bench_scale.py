@@ -84,7 +84,10 @@ def latency(fn: Callable[[int], object], n: int) -> tuple[dict, list]:
         t = time.perf_counter()
         results.append(fn(i))
         times.append((time.perf_counter() - t) * 1000)
-    return {"p50_ms": round(float(np.percentile(times, 50)), 2), "p95_ms": round(float(np.percentile(times, 95)), 2)}, results
+    return {
+        "p50_ms": round(float(np.percentile(times, 50)), 2),
+        "p95_ms": round(float(np.percentile(times, 95)), 2),
+    }, results
 
 
 def parse_size(s: str) -> int:
@@ -136,7 +139,9 @@ class Collection:
         rng = np.random.default_rng(self.seed)
         for s in range(0, self.size, block):
             rows = np.arange(s, min(s + block, self.size))
-            v = self.real_vecs[rows % len(self.real_vecs)] + rng.normal(0, self.sigma, (len(rows), vecs.shape[1])).astype(np.float32)
+            v = self.real_vecs[rows % len(self.real_vecs)] + rng.normal(
+                0, self.sigma, (len(rows), vecs.shape[1])
+            ).astype(np.float32)
             v /= np.linalg.norm(v, axis=1, keepdims=True)
             vecs[s : s + len(rows)] = v
         return ids, vecs
@@ -144,7 +149,9 @@ class Collection:
 
 def embed_cached(embedder: Embedder, texts: list[str], cache_dir: Path) -> tuple[np.ndarray, float | None]:
     """Embeddings of texts, cached on disk by content (seconds is None when cached)."""
-    key = hashlib.sha256(("\x00".join(texts) + embedder.name + embedder.backend + embedder.precision).encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        ("\x00".join(texts) + embedder.name + embedder.backend + embedder.precision).encode()
+    ).hexdigest()[:16]
     path = cache_dir / f"real-{key}.npy"
     if path.is_file():
         return np.load(path, allow_pickle=False), None
@@ -164,8 +171,13 @@ def random_cross_encoder(tokenizer_dir: Path, out: Path) -> Path:
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True)
     config = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
-        intermediate_size=1536, max_position_embeddings=512, num_labels=1,
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=384,
+        num_hidden_layers=6,
+        num_attention_heads=12,
+        intermediate_size=1536,
+        max_position_embeddings=512,
+        num_labels=1,
     )
     BertForSequenceClassification(config).eval().save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
@@ -191,7 +203,12 @@ def bench_size(coll: Collection, qvecs: np.ndarray, queries: list[str], settings
     (work / "flat").mkdir()
     flat.save(work / "flat")
     lat, truth = latency(lambda i: flat.search(qvecs[i], cand), n_q)
-    res["dense_flat"] = {"build_seconds": round(build, 1), "rss_mib_after": rss_mib(), "disk_mib": disk_mib(work / "flat"), **lat}
+    res["dense_flat"] = {
+        "build_seconds": round(build, 1),
+        "rss_mib_after": rss_mib(),
+        "disk_mib": disk_mib(work / "flat"),
+        **lat,
+    }
 
     # dense, IVF (forced, whatever the size)
     t = time.perf_counter()
@@ -201,11 +218,21 @@ def bench_size(coll: Collection, qvecs: np.ndarray, queries: list[str], settings
     (work / "ivf").mkdir()
     ivf.save(work / "ivf")
     lat, found = latency(lambda i: ivf.search(qvecs[i], cand), n_q)
-    recall = np.mean([len({c for c, _ in f[:10]} & {c for c, _ in t_[:10]}) / max(1, min(10, len(t_))) for f, t_ in zip(found, truth)])
+    recall = np.mean(
+        [
+            len({c for c, _ in f[:10]} & {c for c, _ in t_[:10]}) / max(1, min(10, len(t_)))
+            for f, t_ in zip(found, truth)
+        ]
+    )
     res["dense_ivf"] = {
-        "build_seconds": round(build, 1), "nlist": int(ivf.index.nlist), "nprobe": ivf.nprobe,
-        "build_recall_synthetic": round(float(ivf.recall), 3), "recall@10_vs_exact": round(float(recall), 3),
-        "rss_mib_after": rss_mib(), "disk_mib": disk_mib(work / "ivf"), **lat,
+        "build_seconds": round(build, 1),
+        "nlist": int(ivf.index.nlist),
+        "nprobe": ivf.nprobe,
+        "build_recall_synthetic": round(float(ivf.recall), 3),
+        "recall@10_vs_exact": round(float(recall), 3),
+        "rss_mib_after": rss_mib(),
+        "disk_mib": disk_mib(work / "ivf"),
+        **lat,
     }
     dense = flat if product_kind == "flat" else ivf
     if product_kind == "flat":
@@ -223,7 +250,13 @@ def bench_size(coll: Collection, qvecs: np.ndarray, queries: list[str], settings
     (work / "bm25").mkdir()
     keyword.save(work / "bm25")
     lat, _ = latency(lambda i: keyword.search(queries[i], cand), n_q)
-    res["bm25"] = {"engine": engine, "build_seconds": round(build, 1), "rss_mib_after": rss_mib(), "disk_mib": disk_mib(work / "bm25"), **lat}
+    res["bm25"] = {
+        "engine": engine,
+        "build_seconds": round(build, 1),
+        "rss_mib_after": rss_mib(),
+        "disk_mib": disk_mib(work / "bm25"),
+        **lat,
+    }
 
     # hybrid, as the searcher fuses (query embedding excluded: see query_embedding)
     def hybrid(i: int) -> list:
@@ -264,13 +297,17 @@ def main(argv: list[str] | None = None) -> int:
         "data": {
             "synthetic": True,
             "text": f"SciFact passages of ~{PASSAGE_WORDS} words (chunk i = passage i mod {len(passages)}, "
-                    f"{int(DROP_RATE * 100)}% of words dropped from the 2nd repetition on)",
+            f"{int(DROP_RATE * 100)}% of words dropped from the 2nd repetition on)",
             "vectors": f"MiniLM embeddings of the {len(passages)} real passages + N(0, {args.sigma}^2) per dim, L2-normalized",
             "queries": f"{len(queries)} SciFact test claims (text for BM25, MiniLM vectors for dense)",
         },
         "machine": {"cpus": len(os.sched_getaffinity(0)), "python": platform.python_version()},
-        "embedder": {"name": embedder.name, "backend": embedder.backend, "precision": embedder.precision,
-                     "real_passages_seconds": embed_seconds},
+        "embedder": {
+            "name": embedder.name,
+            "backend": embedder.backend,
+            "precision": embedder.precision,
+            "real_passages_seconds": embed_seconds,
+        },
         "query_embedding": q_lat,
         "sizes": {},
     }
@@ -291,9 +328,13 @@ def main(argv: list[str] | None = None) -> int:
             r = settings.retrieval
             reranker = Reranker(
                 random_cross_encoder(model_dir, Path(tmp) / "ce"),
-                max_length=r.rerank_max_length, precision=r.rerank_precision, backend=r.rerank_backend,
+                max_length=r.rerank_max_length,
+                precision=r.rerank_precision,
+                backend=r.rerank_backend,
             )
-            lat, _ = latency(lambda i: reranker.score(queries[i % len(queries)], samples[i % len(samples)]), len(samples))
+            lat, _ = latency(
+                lambda i: reranker.score(queries[i % len(queries)], samples[i % len(samples)]), len(samples)
+            )
         report["rerank_top20"] = {
             "model": "random-weight BertForSequenceClassification, MiniLM-L6 shape (384/6/12/1536)",
             "backend": r.rerank_backend, "precision": r.rerank_precision, "max_length": r.rerank_max_length,

@@ -78,7 +78,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def started_server(index: Path, model: str | None, max_queue: int, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+def started_server(
+    index: Path, model: str | None, max_queue: int, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     env["LOCALRAG_SERVE__MAX_QUEUE"] = str(max_queue)
@@ -112,7 +114,9 @@ def started_server(index: Path, model: str | None, max_queue: int, extra_env: di
                 proc.kill()
 
 
-async def search_level(url: str, headers: dict, queries: list[str], clients: int, seconds: float, max_requests: int, k: int) -> dict:
+async def search_level(
+    url: str, headers: dict, queries: list[str], clients: int, seconds: float, max_requests: int, k: int
+) -> dict:
     latencies: list[float] = []
     errors: dict[str, int] = {}
     busy = 0
@@ -239,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--index", type=Path, help="start `localrag serve --index DIR` on 127.0.0.1")
     where.add_argument("--url", help="drive a running server, e.g. http://127.0.0.1:8642")
     ap.add_argument("--model", help="LLM for the started server (registry name or .gguf path)")
-    ap.add_argument("--token", default=os.environ.get("LOCALRAG_SERVE__TOKEN"), help="bearer token, if the server needs one")
+    ap.add_argument(
+        "--token", default=os.environ.get("LOCALRAG_SERVE__TOKEN"), help="bearer token, if the server needs one"
+    )
     ap.add_argument("--clients", default="1,8,32", help="concurrent search clients per level (comma-separated)")
     ap.add_argument("--seconds", type=float, default=10.0, help="timed seconds per search level")
     ap.add_argument("--max-requests", type=int, default=5000, help="cap on timed requests per search level")
@@ -282,11 +288,15 @@ def main(argv: list[str] | None = None) -> int:
         for clients in levels:
             level = asyncio.run(search_level(url, headers, queries, clients, args.seconds, args.max_requests, args.k))
             report["search"].append(level)
-            print(f"search, {clients} clients: p95 {level['p95_ms']} ms, {level['throughput_rps']} req/s", file=sys.stderr)
+            print(
+                f"search, {clients} clients: p95 {level['p95_ms']} ms, {level['throughput_rps']} req/s", file=sys.stderr
+            )
         if args.askers:
             questions = queries if args.queries else DEFAULT_QUESTIONS  # a collection's own queries, else docs/ ones
             report["ask"] = asyncio.run(ask_level(url, headers, questions, args.askers, args.asks))
-            print(f"ask, {args.askers} askers: first token p50 {report['ask']['first_token_p50_ms']} ms", file=sys.stderr)
+            print(
+                f"ask, {args.askers} askers: first token p50 {report['ask']['first_token_p50_ms']} ms", file=sys.stderr
+            )
         report["errors_total"] = sum(sum(level["errors"].values()) for level in report["search"]) + sum(
             report.get("ask", {}).get("errors", {}).values()
         )
@@ -308,7 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if report["errors_total"] == 0 else 1
 
 
-def compare_query_batch(args: argparse.Namespace, levels: list[int], queries: list[str], headers: dict, batch_env: dict) -> dict:
+def compare_query_batch(
+    args: argparse.Namespace, levels: list[int], queries: list[str], headers: dict, batch_env: dict
+) -> dict:
     """The search levels on a server without query batching ("off") and one with it ("on"),
     alternated for args.rounds rounds; per level, the ratios on/off of p95 and throughput."""
     runs: dict[str, list[list[dict]]] = {"off": [], "on": []}
@@ -317,7 +329,8 @@ def compare_query_batch(args: argparse.Namespace, levels: list[int], queries: li
         for name, env in (("off", {"LOCALRAG_SERVE__QUERY_BATCH": "0"}), ("on", batch_env)):
             with started_server(args.index, args.model, args.max_queue, env) as url:
                 results = [
-                    asyncio.run(search_level(url, headers, queries, c, args.seconds, args.max_requests, args.k)) for c in levels
+                    asyncio.run(search_level(url, headers, queries, c, args.seconds, args.max_requests, args.k))
+                    for c in levels
                 ]
             runs[name].append(results)
             for level in results:

@@ -192,8 +192,16 @@ def ask_classic(idx: Index, llm, question: Question, k: int) -> tuple[Outcome, A
     text = "".join(pieces).strip()
     declined = bool(re.search(r"\bdon'?t know\b|do not know", text, re.IGNORECASE))
     answer = Answer(question.question, text, hits, abstained=declined)
-    outcome = Outcome(question.id, declined, [], source_paths=[h.path for h in hits], generated=True,
-                      first_token_ms=first, total_ms=(time.perf_counter() - t0) * 1000, text=text)
+    outcome = Outcome(
+        question.id,
+        declined,
+        [],
+        source_paths=[h.path for h in hits],
+        generated=True,
+        first_token_ms=first,
+        total_ms=(time.perf_counter() - t0) * 1000,
+        text=text,
+    )
     return outcome, answer
 
 
@@ -326,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     for item in args.set:
         key, _, value = item.partition("=")
-        overrides[key] = json.loads(value) if value[:1] in "-0123456789tf[{\"" else value
+        overrides[key] = json.loads(value) if value[:1] in '-0123456789tf[{"' else value
     replay = None
     if args.replay:
         if args.classic:
@@ -381,8 +389,13 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
             report["sets"][name] = {
-                "index": {"added": summary.added, "updated": summary.updated, "unchanged": summary.unchanged,
-                          "chunks": summary.chunks, "seconds": round(index_s, 1)},
+                "index": {
+                    "added": summary.added,
+                    "updated": summary.updated,
+                    "unchanged": summary.unchanged,
+                    "chunks": summary.chunks,
+                    "seconds": round(index_s, 1),
+                },
                 "metrics": summarize(questions, set_outcomes),
             }
             all_questions += questions

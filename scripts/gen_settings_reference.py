@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Write docs/settings.md from the Settings model (localrag/config.py).
 
-    python scripts/gen_settings_reference.py          # rewrite the file
-    python scripts/gen_settings_reference.py --check  # exit 1 when the file is out of date
+python scripts/gen_settings_reference.py          # rewrite the file
+python scripts/gen_settings_reference.py --check  # exit 1 when the file is out of date
 """
 
 from __future__ import annotations

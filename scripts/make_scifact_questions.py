@@ -59,7 +59,9 @@ def read_qrels(path: Path) -> dict[str, set[str]]:
     return rels
 
 
-def build(scifact: Path, docs_dir: Path, questions_path: Path, n_ans: int, n_unans: int, n_distract: int, seed: int) -> dict:
+def build(
+    scifact: Path, docs_dir: Path, questions_path: Path, n_ans: int, n_unans: int, n_distract: int, seed: int
+) -> dict:
     corpus = {d["_id"]: d for d in read_jsonl(scifact / "corpus.jsonl")}
     queries = {q["_id"]: q for q in read_jsonl(scifact / "queries.jsonl")}
     qrels = read_qrels(scifact / "qrels" / "test.tsv")
@@ -110,7 +112,14 @@ def build(scifact: Path, docs_dir: Path, questions_path: Path, n_ans: int, n_una
             }
         )
     for q in unanswerable:
-        rows.append({"id": f"s{q}", "question": as_question(queries[q]["text"]), "answerable": False, "claim": queries[q]["text"]})
+        rows.append(
+            {
+                "id": f"s{q}",
+                "question": as_question(queries[q]["text"]),
+                "answerable": False,
+                "claim": queries[q]["text"],
+            }
+        )
     questions_path.parent.mkdir(parents=True, exist_ok=True)
     questions_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return {"documents": len(written), "answerable": len(answerable), "unanswerable": len(unanswerable)}
@@ -129,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.scifact / "corpus.jsonl").is_file():
         print(f"error: no corpus.jsonl in {args.scifact}", file=sys.stderr)
         return 2
-    summary = build(args.scifact, args.docs, args.questions, args.answerable, args.unanswerable, args.distractors, args.seed)
+    summary = build(
+        args.scifact, args.docs, args.questions, args.answerable, args.unanswerable, args.distractors, args.seed
+    )
     print(json.dumps(summary))
     return 0
 

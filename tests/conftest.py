@@ -73,8 +73,13 @@ def build_cross_encoder(dest: Path, tokenizer_dir: Path, hidden: int = 32, layer
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True)
     config = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-        intermediate_size=hidden * 4, num_labels=1, max_position_embeddings=512,
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=hidden * 4,
+        num_labels=1,
+        max_position_embeddings=512,
     )
     staging = dest.with_name(dest.name + "-staging")
     BertForSequenceClassification(config).save_pretrained(staging)
@@ -86,4 +91,6 @@ def build_cross_encoder(dest: Path, tokenizer_dir: Path, hidden: int = 32, layer
 
 @pytest.fixture(scope="session")
 def tiny_reranker(tmp_path_factory, models_dir) -> Path:
-    return build_cross_encoder(tmp_path_factory.mktemp("models") / "tiny-cross-encoder", models_dir / "all-MiniLM-L6-v2")
+    return build_cross_encoder(
+        tmp_path_factory.mktemp("models") / "tiny-cross-encoder", models_dir / "all-MiniLM-L6-v2"
+    )

@@ -18,7 +18,9 @@ NOTES = REPO / "tests" / "data" / "notes"
 MODELS = find_models(environ={})  # the environment of the test run does not move them
 
 
-def make_settings(index: Path | str | None = None, models_dir: Path | str | None = MODELS, **overrides: Any) -> Settings:
+def make_settings(
+    index: Path | str | None = None, models_dir: Path | str | None = MODELS, **overrides: Any
+) -> Settings:
     """Settings for an index at `index` (None: the default) using the test models, ignoring the
     environment. Overrides are dotted keys, given as `**{"llm.backend": "none"}` or with `__` for
     the dots (`retrieval__rerank=False`)."""

@@ -35,4 +35,6 @@ def test_bench_llm_prints_speed_per_device_with_the_build_info(smollm2_path, mod
     assert len(report["llm"]) == (2 if build["gpu_offload"] else 1)
     embedding = report["embedding"]
     assert embedding[0]["device"] == "cpu" and embedding[0]["passages"] == 8 and embedding[0]["passages_per_s"] > 0
-    assert [e["device"] for e in embedding[1:]] == sorted({d["device"].split(":")[0] for d in report["machine"]["torch_devices"]})
+    assert [e["device"] for e in embedding[1:]] == sorted(
+        {d["device"].split(":")[0] for d in report["machine"]["torch_devices"]}
+    )

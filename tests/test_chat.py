@@ -31,10 +31,25 @@ from localrag.generate.replies import (
 from localrag.types import Hit, StageScores
 
 HITS = [
-    Hit(chunk_id=1, path="garden/tomatoes.md", text="The tomatoes get liquid seaweed fertiliser every two weeks.",
-        rank=1, score=0.9, line_start=3, line_end=4),
-    Hit(chunk_id=2, path="garden/roses.md", text="Roses are pruned in March.", rank=2, score=0.5, page=None,
-        line_start=1, line_end=1),
+    Hit(
+        chunk_id=1,
+        path="garden/tomatoes.md",
+        text="The tomatoes get liquid seaweed fertiliser every two weeks.",
+        rank=1,
+        score=0.9,
+        line_start=3,
+        line_end=4,
+    ),
+    Hit(
+        chunk_id=2,
+        path="garden/roses.md",
+        text="Roses are pruned in March.",
+        rank=2,
+        score=0.5,
+        page=None,
+        line_start=1,
+        line_end=1,
+    ),
 ]
 
 
@@ -87,7 +102,9 @@ def _events(session, question):
 
 
 def test_sources_come_first_then_tokens_then_done():
-    events = _events(ChatSession(FixedSearcher(HITS), ExtractiveLLM(), Settings()), "What fertiliser do the tomatoes get?")
+    events = _events(
+        ChatSession(FixedSearcher(HITS), ExtractiveLLM(), Settings()), "What fertiliser do the tomatoes get?"
+    )
     assert isinstance(events[0], Sources) and events[0].hits == HITS
     assert all(isinstance(e, Token) for e in events[1:-1]) and len(events) > 2
     assert isinstance(events[-1], Done)
@@ -183,7 +200,9 @@ def test_a_question_naming_what_no_passage_mentions_abstains_without_generating(
     assert not answer.abstained and answer.citations
 
 
-@pytest.mark.parametrize("reply", ["I don't know.", "I do not know [1].", "I couldn't find this in your documents. [1]"])
+@pytest.mark.parametrize(
+    "reply", ["I don't know.", "I do not know [1].", "I couldn't find this in your documents. [1]"]
+)
 def test_a_reply_that_opens_by_declining_abstains(reply):
     answer = ChatSession(FixedSearcher(HITS), ScriptedLLM([reply]), Settings()).ask("Does the garden have a pond?")
     assert answer.abstained and answer.sources == HITS and answer.text.startswith(NOT_FOUND)
@@ -227,8 +246,10 @@ def test_partial_answer_with_a_not_covered_sentence_is_an_answer():
 
 
 def _with_dense(hits, *scores):
-    return [Hit(**{**{f: getattr(h, f) for f in Hit.__dataclass_fields__}, "scores": StageScores(dense=d)})
-            for h, d in zip(hits, scores)]
+    return [
+        Hit(**{**{f: getattr(h, f) for f in Hit.__dataclass_fields__}, "scores": StageScores(dense=d)})
+        for h, d in zip(hits, scores)
+    ]
 
 
 def test_facts_from_a_passage_about_something_else_abstain_as_off_topic():
@@ -241,7 +262,9 @@ def test_facts_from_a_passage_about_something_else_abstain_as_off_topic():
     assert answer.abstained and answer.abstain_reason == "off_topic"
     on_topic = Settings.model_validate({"answer": {"min_subject": 0.05}})
     llm = ScriptedLLM(["Prune them in March."])
-    assert not ChatSession(FixedSearcher(hits), llm, on_topic).ask("How do I prune tomatoes with a laser robot?").abstained
+    assert (
+        not ChatSession(FixedSearcher(hits), llm, on_topic).ask("How do I prune tomatoes with a laser robot?").abstained
+    )
 
 
 def test_a_paraphrased_question_is_not_refused_for_its_own_words():
@@ -297,8 +320,12 @@ def test_standalone_follow_up_is_not_rewritten():
 
 @pytest.mark.parametrize(
     ("question", "expected"),
-    [("and how often?", True), ("what about the roses?", True), ("Is it safe?", True),
-     ("When are the roses in the garden pruned?", False)],
+    [
+        ("and how often?", True),
+        ("what about the roses?", True),
+        ("Is it safe?", True),
+        ("When are the roses in the garden pruned?", False),
+    ],
 )
 def test_refers_back(question, expected):
     assert refers_back(question) is expected
@@ -324,6 +351,7 @@ def test_history_is_persisted_in_the_catalog(tmp_path):
 
 
 # ---- with the real SmolLM2 model ----------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def smol(smollm2_path):
@@ -382,8 +410,15 @@ def test_a_quoted_not_found_sentence_is_not_an_abstention():
 
 def test_sources_too_long_for_the_prompt_are_given_in_part_and_shown_whole():
     long_hits = [
-        Hit(chunk_id=i, path=f"garden/long{i}.md", rank=i, score=1 / i, line_start=1, line_end=40,
-            text=" ".join(f"Bed {j} of plot {i} gets compost in spring." for j in range(60)))
+        Hit(
+            chunk_id=i,
+            path=f"garden/long{i}.md",
+            rank=i,
+            score=1 / i,
+            line_start=1,
+            line_end=40,
+            text=" ".join(f"Bed {j} of plot {i} gets compost in spring." for j in range(60)),
+        )
         for i in (1, 2, 3)
     ]
     llm = ScriptedLLM(["Compost goes on in spring [1]."])
@@ -479,9 +514,18 @@ def test_attribution_reads_the_whole_passages_not_the_excerpts():
     filler = [f"Bed {i} gets compost and mulch in spring." for i in range(60)]
     far = "The plot that the family has rented from the town council since the spring the old glass greenhouse fell down is in Leeds."
     text = " ".join([*filler, far])
-    hits = [Hit(chunk_id=1, path="garden/plot.md", rank=1, score=1.0, line_start=1, line_end=9, text=text),
-            Hit(chunk_id=2, path="garden/roses.md", rank=2, score=0.5, line_start=1, line_end=1,
-                text="Roses are pruned in March.")]
+    hits = [
+        Hit(chunk_id=1, path="garden/plot.md", rank=1, score=1.0, line_start=1, line_end=9, text=text),
+        Hit(
+            chunk_id=2,
+            path="garden/roses.md",
+            rank=2,
+            score=0.5,
+            line_start=1,
+            line_end=1,
+            text="Roses are pruned in March.",
+        ),
+    ]
     llm = ScriptedLLM(["The plot is in Leeds."])
     settings = Settings.model_validate({"llm": {"max_prompt_tokens": 200}})
     assert len(far.split()) > 20  # too long for the room the excerpt has left
@@ -547,7 +591,9 @@ def test_a_yes_no_reply_opens_with_the_likelier_verdict_and_goes_on_with_the_sou
     llm = VerdictLLM([" that the tomatoes get liquid seaweed fertiliser every two weeks."], p_yes, p_no)
     answer = ChatSession(FixedSearcher(HITS), llm, Settings()).ask("Do the tomatoes get seaweed?")
     assert llm.openings == [f"{verdict}. The source says"]
-    assert answer.draft == f"{verdict}. The source says that the tomatoes get liquid seaweed fertiliser every two weeks."
+    assert (
+        answer.draft == f"{verdict}. The source says that the tomatoes get liquid seaweed fertiliser every two weeks."
+    )
     assert answer.text.endswith("[1].") and not answer.abstained
 
 

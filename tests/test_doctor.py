@@ -36,13 +36,30 @@ def test_count_physical_cores_ignores_hyperthreads():
 
 def test_parse_llama_system_info():
     text = "CPU : SSE3 = 1 | AVX2 = 1 | AVX512_BF16 = 0 | AMX_INT8 = 1 | LLAMAFILE = 1 |"
-    assert doctor.parse_llama_system_info(text) == {"SSE3": True, "AVX2": True, "AVX512_BF16": False, "AMX_INT8": True, "LLAMAFILE": True}
+    assert doctor.parse_llama_system_info(text) == {
+        "SSE3": True,
+        "AVX2": True,
+        "AVX512_BF16": False,
+        "AMX_INT8": True,
+        "LLAMAFILE": True,
+    }
 
 
 def test_report_keys_and_missing_models_with_fixes(tmp_path):
     report = doctor.run_doctor(make_settings(tmp_path / "index", tmp_path / "no-models"), llama_info=False)
     assert list(report.to_json()) == [
-        "python", "packages", "models", "models_dirs", "cpu", "threads", "llm", "gpu", "disk", "index", "notices", "problems",
+        "python",
+        "packages",
+        "models",
+        "models_dirs",
+        "cpu",
+        "threads",
+        "llm",
+        "gpu",
+        "disk",
+        "index",
+        "notices",
+        "problems",
     ]  # `doctor --json`'s keys, in this order
     assert report.packages["numpy"]  # a version string from importlib.metadata
     assert report.threads.llm_threads >= 1
@@ -57,13 +74,22 @@ def test_report_keys_and_missing_models_with_fixes(tmp_path):
     assert "all-MiniLM-L6-v2 (embedder, selected): absent" in lines["models"]
     assert lines["index"].endswith("not created yet") and "GB free" in lines["disk"]
     # which models folder: the configured one alone, where fetch installs too
-    assert report.models_dirs.to_json() == {"search": [str(tmp_path / "no-models")], "install": str(tmp_path / "no-models"), "used": None}
-    assert lines["models folder"].startswith("no models found yet") and f"installs into {tmp_path / 'no-models'}" in lines["models folder"]
+    assert report.models_dirs.to_json() == {
+        "search": [str(tmp_path / "no-models")],
+        "install": str(tmp_path / "no-models"),
+        "used": None,
+    }
+    assert (
+        lines["models folder"].startswith("no models found yet")
+        and f"installs into {tmp_path / 'no-models'}" in lines["models folder"]
+    )
     assert all("\n" not in v for v in lines.values())
 
 
 def test_llm_backend_none_needs_no_gguf(tmp_path):
-    report = doctor.run_doctor(make_settings(tmp_path / "index", tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False)
+    report = doctor.run_doctor(
+        make_settings(tmp_path / "index", tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False
+    )
     assert not any("qwen" in p.problem for p in report.problems)
 
 
@@ -89,7 +115,9 @@ def test_corrupt_index_is_reported_not_raised(tmp_path):
     index = tmp_path / "index"
     index.mkdir()
     (index / "catalog.sqlite3").write_bytes(b"this is not a database" * 100)
-    report = doctor.run_doctor(make_settings(tmp_path / "index", tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False)
+    report = doctor.run_doctor(
+        make_settings(tmp_path / "index", tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False
+    )
     assert report.index.exists and report.index.ok is False
     assert "ImportError" not in (report.index.error or "")  # the store ran and rejected the file
     assert "Fix:" not in (report.index.error or "")  # the fix is split out of the message
@@ -109,9 +137,14 @@ def test_real_install_llama_cpp_features():
 
 def test_repo_models_pass_doctor(tmp_path, models_dir):
     mdir = models_dir
-    if not (mdir / "all-MiniLM-L6-v2" / "model.safetensors").is_file() or not (mdir / "SmolLM2-135M-Instruct.Q4_1.gguf").is_file():
+    if (
+        not (mdir / "all-MiniLM-L6-v2" / "model.safetensors").is_file()
+        or not (mdir / "SmolLM2-135M-Instruct.Q4_1.gguf").is_file()
+    ):
         pytest.skip("models not fetched: python scripts/fetch_models.py --test")
-    report = doctor.run_doctor(make_settings(tmp_path / "index", mdir, **{"llm.model": "smollm2-135m-instruct"}), llama_info=False)
+    report = doctor.run_doctor(
+        make_settings(tmp_path / "index", mdir, **{"llm.model": "smollm2-135m-instruct"}), llama_info=False
+    )
     assert not [p for p in report.problems if "model" in p.problem]
     rows = {r.name: r for r in report.models}
     assert rows["all-MiniLM-L6-v2"].verified is True and rows["smollm2-135m-instruct"].verified is True
@@ -121,7 +154,9 @@ def test_repo_models_pass_doctor(tmp_path, models_dir):
 
 
 def test_n_ctx_beyond_trained_context_is_a_notice(tmp_path, smollm2_path):
-    s = make_settings(tmp_path / "index", smollm2_path.parent, **{"llm.model": "smollm2-135m-instruct", "llm.n_ctx": 16384})
+    s = make_settings(
+        tmp_path / "index", smollm2_path.parent, **{"llm.model": "smollm2-135m-instruct", "llm.n_ctx": 16384}
+    )
     report = doctor.run_doctor(s, llama_info=False)
     assert any("exceeds the 8192 tokens" in n for n in report.notices)
 
@@ -181,21 +216,31 @@ def test_doctor_names_a_device_torch_does_not_see(tmp_path):
 
     if hardware.torch_devices():
         pytest.skip("torch sees a GPU here")
-    report = doctor.run_doctor(make_settings(tmp_path / "index", tmp_path / "no-models", **{"embedder.device": "cuda"}), llama_info=False)
+    report = doctor.run_doctor(
+        make_settings(tmp_path / "index", tmp_path / "no-models", **{"embedder.device": "cuda"}), llama_info=False
+    )
     [bad] = [p for p in report.problems if "embedder.device" in p.problem]
     assert "'cuda' is not available here" in bad.problem and "embedder.device = 'auto' or 'cpu'" in bad.fix
-    assert report.gpu.llm is not None and report.gpu.llm.to_json() == {"setting": "auto", "layers": None, "reason": "llama.cpp not checked"}
+    assert report.gpu.llm is not None and report.gpu.llm.to_json() == {
+        "setting": "auto",
+        "layers": None,
+        "reason": "llama.cpp not checked",
+    }
 
 
 def test_ocr_models_are_reported(tmp_path, monkeypatch):
     from localrag.models import locations
 
-    report = doctor.run_doctor(make_settings(tmp_path / "index", tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False)
+    report = doctor.run_doctor(
+        make_settings(tmp_path / "index", tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False
+    )
     [row] = [r for r in report.models if r.role == "ocr"]
     assert row.name == "rapidocr-ppocr" and row.present and row.verified is True  # inside the installed rapidocr
     assert not any("OCR" in n for n in report.notices)
     monkeypatch.setattr(locations, "package_dir", lambda spec: None)  # where it is looked up
-    report = doctor.run_doctor(make_settings(tmp_path / "index", tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False)
+    report = doctor.run_doctor(
+        make_settings(tmp_path / "index", tmp_path / "no-models", **{"llm.backend": "none"}), llama_info=False
+    )
     [note] = [n for n in report.notices if "OCR" in n]  # optional: a notice, not a problem
     assert "scanned PDF pages and images are skipped" in note and "pip install 'rapidocr==3.10.0'" in note
     assert not any("rapidocr" in p.problem for p in report.problems)

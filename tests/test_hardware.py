@@ -21,33 +21,48 @@ def _settings(**overrides):
 @no_gpu
 def test_auto_devices_keep_the_openvino_int8_cpu_default():
     settings = _settings()
-    assert embedder_plan(settings) == hardware.EncoderPlan("cpu", "openvino", "int8", 64, "no CUDA or MPS device seen by torch")
-    assert reranker_plan(settings) == hardware.EncoderPlan("cpu", "openvino", "int8", 32, "no CUDA or MPS device seen by torch")
+    assert embedder_plan(settings) == hardware.EncoderPlan(
+        "cpu", "openvino", "int8", 64, "no CUDA or MPS device seen by torch"
+    )
+    assert reranker_plan(settings) == hardware.EncoderPlan(
+        "cpu", "openvino", "int8", 32, "no CUDA or MPS device seen by torch"
+    )
 
 
 @no_gpu
-@pytest.mark.parametrize(("key", "device"), [("embedder.device", "cuda"), ("embedder.device", "mps"), ("retrieval.reranker_device", "cuda")])
+@pytest.mark.parametrize(
+    ("key", "device"), [("embedder.device", "cuda"), ("embedder.device", "mps"), ("retrieval.reranker_device", "cuda")]
+)
 def test_a_device_torch_does_not_see_is_an_error_naming_the_field(key, device):
     settings = _settings(**{key: device})
     plan = embedder_plan if key.startswith("embedder") else reranker_plan
-    with pytest.raises(ConfigError, match=rf"bad config value for '{key}': '{device}' is not available here .* set {key} = 'auto' or 'cpu'"):
+    with pytest.raises(
+        ConfigError,
+        match=rf"bad config value for '{key}': '{device}' is not available here .* set {key} = 'auto' or 'cpu'",
+    ):
         plan(settings)
 
 
 def test_unknown_device_names_are_config_errors():
     for key in ("embedder.device", "retrieval.reranker_device"):
-        with pytest.raises(ConfigError, match=rf"'{key}' \(from flag\): expected one of 'auto', 'cpu', 'cuda', 'mps', got 'tpu'"):
+        with pytest.raises(
+            ConfigError, match=rf"'{key}' \(from flag\): expected one of 'auto', 'cpu', 'cuda', 'mps', got 'tpu'"
+        ):
             _settings(**{key: "tpu"})
 
 
 def test_the_cpu_device_keeps_the_chosen_backend_and_batch():
-    plan = embedder_plan(_settings(**{"embedder.device": "cpu", "embedder.backend": "torch", "embedder.batch_size": 16}))
+    plan = embedder_plan(
+        _settings(**{"embedder.device": "cpu", "embedder.backend": "torch", "embedder.batch_size": 16})
+    )
     assert (plan.device, plan.backend, plan.precision, plan.batch_size) == ("cpu", "torch", "bf16", 16)
 
 
 @no_gpu
 def test_load_embedder_runs_on_the_planned_device(models_dir):
-    embedder = load_embedder(_settings(models_dir=str(models_dir), **{"embedder.device": "cpu", "embedder.backend": "torch"}))
+    embedder = load_embedder(
+        _settings(models_dir=str(models_dir), **{"embedder.device": "cpu", "embedder.backend": "torch"})
+    )
     assert embedder.device == "cpu" and embedder.backend == "torch"
     assert str(embedder.model.device) == "cpu"
     assert embedder.encode(["a tomato plant"]).shape == (1, embedder.dim)
@@ -56,7 +71,9 @@ def test_load_embedder_runs_on_the_planned_device(models_dir):
 def test_gpu_backend_from_llama_system_info():
     cpu = "CPU : SSE3 = 1 | AVX2 = 1 | LLAMAFILE = 1 | OPENMP = 1 | REPACK = 1 | "
     assert hardware.gpu_backend(cpu, False) is None
-    assert hardware.gpu_backend("CUDA : ARCHS = 890 | USE_GRAPHS = 1 | PEER_MAX_BATCH_SIZE = 128 | " + cpu, True) == "CUDA"
+    assert (
+        hardware.gpu_backend("CUDA : ARCHS = 890 | USE_GRAPHS = 1 | PEER_MAX_BATCH_SIZE = 128 | " + cpu, True) == "CUDA"
+    )
     assert hardware.gpu_backend("Metal : EMBED_LIBRARY = 1 | " + cpu, True) == "Metal"
     assert hardware.gpu_backend(cpu + "Vulkan : ", True) == "Vulkan"
     assert hardware.gpu_backend(cpu, True) == "GPU"  # offload supported, backend not named
@@ -76,7 +93,10 @@ def test_parse_nvidia_smi_and_meminfo():
         {"name": "NVIDIA GeForce RTX 4090", "memory_gb": 24.0, "free_gb": 22.5},
         {"name": "NVIDIA A100-SXM4-80GB", "memory_gb": 80.0, "free_gb": None},
     ]
-    assert hardware.ram_gb("MemTotal:       16384000 kB\nMemAvailable:    8192000 kB\n") == {"total": 15.6, "available": 7.8}
+    assert hardware.ram_gb("MemTotal:       16384000 kB\nMemAvailable:    8192000 kB\n") == {
+        "total": 15.6,
+        "available": 7.8,
+    }
 
 
 def test_gpu_kind_seen_picks_the_backend_the_gpu_needs():

@@ -152,9 +152,7 @@ def test_deleted_file_is_gone_from_every_index(folder, settings, emb):
     for cid in gone_ids:
         with pytest.raises(RuntimeError):
             store.dense.index.reconstruct(cid)  # IndexIDMap2 no longer knows the id
-    assert not store.catalog._query(
-        f"SELECT 1 FROM embeddings WHERE chunk_id IN ({','.join(map(str, gone_ids))})"
-    )
+    assert not store.catalog._query(f"SELECT 1 FROM embeddings WHERE chunk_id IN ({','.join(map(str, gone_ids))})")
     _assert_consistent(store)
     # and a fresh reader agrees
     store.close()
@@ -177,7 +175,6 @@ def test_skipped_files_are_recorded_with_reasons(folder, settings, emb):
     (folder / "blob.txt").write_text("now it is plain text about bicycles")
     summary = index_folder(store, folder, emb, settings)
     assert "blob.txt" in _paths(store) and summary.added == 1
-
 
 
 def test_data_file_over_the_cap_is_indexed_in_part_with_its_note_kept(folder, settings, emb, capsys):
@@ -212,7 +209,6 @@ def test_data_file_over_the_cap_is_indexed_in_part_with_its_note_kept(folder, se
     (folder / "crops.csv").write_text("id,name\n1,basil\n")  # now under the cap: no note
     summary = index_folder(store, folder, emb, settings)
     assert summary.updated == 1 and summary.notes == [] and store.status().notes == []
-
 
 
 def test_note_of_a_file_staged_by_a_killed_run_is_published_by_the_next(folder, settings, emb):
@@ -347,13 +343,15 @@ def test_readers_see_the_old_generation_until_the_run_publishes(folder, settings
         if isinstance(event, ev.Stage) and not seen:  # after the first staged batch, a reader opens the index
             with Store.open(settings.index, settings) as reader:
                 hits = reader.keyword.search("kayaks", 3)
-                seen.append({
-                    "docs": {d.path: d.sha256 for d in reader.catalog.documents()},
-                    "chunks": reader.catalog.counts()["chunks"],
-                    "generation": reader.catalog.generation,
-                    "staged": reader.catalog.staging_counts()["documents"],
-                    "kayak_hits": hits,
-                })
+                seen.append(
+                    {
+                        "docs": {d.path: d.sha256 for d in reader.catalog.documents()},
+                        "chunks": reader.catalog.counts()["chunks"],
+                        "generation": reader.catalog.generation,
+                        "staged": reader.catalog.staging_counts()["documents"],
+                        "kayak_hits": hits,
+                    }
+                )
 
     summary = index_folder(store, folder, emb, settings, progress=progress, batch_chunks=1)
     assert seen, "no batch was staged"
@@ -425,15 +423,22 @@ def test_transient_skip_is_retried_even_with_the_same_stat(folder, settings, emb
     index_folder(store, folder, emb, settings)
     st = (folder / "travel.md").stat()
     with store.catalog.transaction() as tx:  # as if it had been unreadable at the last run
-        tx.put_document("travel.md", sha256=None, size=st.st_size, mtime_ns=st.st_mtime_ns,
-                        status="skipped", error="unreadable: permission denied")
+        tx.put_document(
+            "travel.md",
+            sha256=None,
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            status="skipped",
+            error="unreadable: permission denied",
+        )
     emb.reset()
     summary = index_folder(store, folder, emb, settings)
     assert "travel.md" in _paths(store) and summary.added == 1 and emb.texts
     # a content-caused skip with the same stat is not retried
     with store.catalog.transaction() as tx:
-        tx.put_document("travel.md", sha256=None, size=st.st_size, mtime_ns=st.st_mtime_ns,
-                        status="skipped", error="binary")
+        tx.put_document(
+            "travel.md", sha256=None, size=st.st_size, mtime_ns=st.st_mtime_ns, status="skipped", error="binary"
+        )
     emb.reset()
     summary = index_folder(store, folder, emb, settings)
     assert emb.texts == [] and {"path": "travel.md", "reason": "binary"} in summary.skipped

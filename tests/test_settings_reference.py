@@ -45,7 +45,11 @@ def test_reference_lists_every_key_with_its_default():
     text = render()
     for dotted, default in _defaults().items():
         section, _, key = dotted.rpartition(".")
-        block = text.split(f"## [{section}]")[1].split("\n## ")[0] if section else text.split("## Top-level keys")[1].split("\n## ")[0]
+        block = (
+            text.split(f"## [{section}]")[1].split("\n## ")[0]
+            if section
+            else text.split("## Top-level keys")[1].split("\n## ")[0]
+        )
         row = next((ln for ln in block.splitlines() if ln.startswith(f"| `{key}` |")), None)
         assert row is not None, f"{dotted} missing from the reference"
         shown = "unset" if default is None else ("true" if default is True else "false" if default is False else None)
@@ -54,7 +58,11 @@ def test_reference_lists_every_key_with_its_default():
 
 def test_configuration_md_example_holds_every_key_at_its_default():
     text = CONFIGURATION.read_text(encoding="utf-8")
-    block = text.split("A complete example with every key at its default value", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    block = (
+        text.split("A complete example with every key at its default value", 1)[1]
+        .split("```toml\n", 1)[1]
+        .split("```", 1)[0]
+    )
     # keys left commented out are the ones without a default (None)
     uncommented = re.sub(r"^\s*#\s*(\w+\s*=)", r"\1", block, flags=re.MULTILINE)
     data = tomllib.loads(uncommented)
@@ -65,7 +73,9 @@ def test_configuration_md_example_holds_every_key_at_its_default():
     for dotted, value in seen.items():
         if dotted.rpartition(".")[2] in commented and defaults[dotted] is None:
             continue
-        assert _same(value, defaults[dotted]), f"docs/configuration.md says {dotted} = {value!r}; the code's default is {defaults[dotted]!r}"
+        assert _same(value, defaults[dotted]), (
+            f"docs/configuration.md says {dotted} = {value!r}; the code's default is {defaults[dotted]!r}"
+        )
 
 
 def test_prose_quotes_the_defaults():
@@ -84,10 +94,16 @@ def test_prose_quotes_the_defaults():
             if dotted in defaults:
                 checked += 1
                 value = tomllib.loads(f"v = {raw}")["v"] if not raw[0].isalpha() or raw in ("true", "false") else raw
-                assert _same(value, defaults[dotted]) or str(value) == str(defaults[dotted]), (dotted, raw, defaults[dotted])
+                assert _same(value, defaults[dotted]) or str(value) == str(defaults[dotted]), (
+                    dotted,
+                    raw,
+                    defaults[dotted],
+                )
     for doc in (REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))):
         for dotted, raw in re.findall(r"`(\w+\.\w+)` \((-?[0-9.]+)", doc.read_text(encoding="utf-8")):
             if dotted in defaults:
                 checked += 1
-                assert _same(float(raw), defaults[dotted]), f"{doc.name} says {dotted} is {raw}; the code's default is {defaults[dotted]}"
+                assert _same(float(raw), defaults[dotted]), (
+                    f"{doc.name} says {dotted} is {raw}; the code's default is {defaults[dotted]}"
+                )
     assert checked >= 8

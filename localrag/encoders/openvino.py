@@ -189,7 +189,9 @@ def _convert(model_dir: Path, kind: str):
     transformers.utils.logging.set_verbosity_error()
     try:
         with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer and deprecation chatter from torch.jit, nothing the user can act on
+            warnings.simplefilter(
+                "ignore"
+            )  # tracer and deprecation chatter from torch.jit, nothing the user can act on
             return ov.convert_model(Outputs(hf), example_input=tuple(example[n] for n in names))
     finally:
         transformers.utils.logging.set_verbosity(verbosity)
@@ -213,12 +215,19 @@ def _calibration_batches(model_dir: Path, kind: str, input_names: list[str]) -> 
     for start in range(0, len(texts), CALIBRATION_BATCH):
         batch = texts[start : start + CALIBRATION_BATCH]
         if kind == "embedder":
-            encoded = tokenizer(batch, padding=True, truncation=True, max_length=CALIBRATION_MAX_TOKENS, return_tensors="np")
+            encoded = tokenizer(
+                batch, padding=True, truncation=True, max_length=CALIBRATION_MAX_TOKENS, return_tensors="np"
+            )
         else:
             # query = the first sentence of a neighbouring text: related and unrelated pairs both occur
             queries = [texts[(start + i + 1) % len(texts)].split(". ")[0][:200] for i in range(len(batch))]
             encoded = tokenizer(
-                queries, batch, padding=True, truncation="only_second", max_length=CALIBRATION_MAX_TOKENS, return_tensors="np"
+                queries,
+                batch,
+                padding=True,
+                truncation="only_second",
+                max_length=CALIBRATION_MAX_TOKENS,
+                return_tensors="np",
             )
         yield {name: encoded[name].astype(np.int64) for name in input_names}
 
@@ -398,7 +407,11 @@ class OpenVINOEmbedding:
         size = self.encoder.batch_size_for(len(texts), self.batch_size)
         batches = [
             self.tokenizer(
-                texts[start : start + size], padding=True, truncation=True, max_length=self.max_seq_length, return_tensors="np"
+                texts[start : start + size],
+                padding=True,
+                truncation=True,
+                max_length=self.max_seq_length,
+                return_tensors="np",
             )
             for start in range(0, len(texts), size)
         ]
@@ -428,8 +441,12 @@ class OpenVINOCrossEncoder:
         size = self.encoder.batch_size_for(len(texts), self.batch_size)
         batches = [
             self.tokenizer(
-                [query] * len(texts[start : start + size]), texts[start : start + size], padding=True,
-                truncation="longest_first", max_length=self.max_length, return_tensors="np",
+                [query] * len(texts[start : start + size]),
+                texts[start : start + size],
+                padding=True,
+                truncation="longest_first",
+                max_length=self.max_length,
+                return_tensors="np",
             )  # fmt: skip
             for start in range(0, len(texts), size)
         ]

@@ -114,9 +114,9 @@ def load_questions(path: Path) -> list[Question]:
         if q.answerable and not q.expected_path:
             raise ConfigError(f"{path}:{no}: answerable question {q.id!r} has no expected_path")
         if q.split not in (None, "dev", "test"):
-            raise ConfigError(f"{path}:{no}: split must be \"dev\" or \"test\", not {q.split!r}")
+            raise ConfigError(f'{path}:{no}: split must be "dev" or "test", not {q.split!r}')
         if q.expected_verdict not in (None, "yes", "no"):
-            raise ConfigError(f"{path}:{no}: expected_verdict must be \"yes\" or \"no\", not {q.expected_verdict!r}")
+            raise ConfigError(f'{path}:{no}: expected_verdict must be "yes" or "no", not {q.expected_verdict!r}')
         questions.append(q)
     return questions
 
@@ -187,7 +187,7 @@ _VERDICT = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
 
 
 def verdict_of(text: str) -> str | None:
-    """"yes" or "no" when the answer opens with that word ("Yes [1]. …", "No, the trial …")."""
+    """ "yes" or "no" when the answer opens with that word ("Yes [1]. …", "No, the trial …")."""
     m = _VERDICT.match(text)
     return m.group(1).lower() if m else None
 
@@ -261,7 +261,10 @@ def summarize(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> dic
         "supported_lacking_fact": sum(o.supported_lacking_fact for _, o in pairs),
         "median_total_ms": _median(o.total_ms for _, o in pairs),
         "sources_before_first_token": _share(
-            [o.sources_ms is not None and (o.first_token_ms is None or o.sources_ms <= o.first_token_ms) for _, o in pairs]
+            [
+                o.sources_ms is not None and (o.first_token_ms is None or o.sources_ms <= o.first_token_ms)
+                for _, o in pairs
+            ]
         ),
         "median_sources_ms": _median(o.sources_ms for _, o in pairs),
         "median_first_token_ms": _median(o.first_token_ms for o in generated),
@@ -279,9 +282,7 @@ def _quantile(values: Sequence[float | None], q: float) -> float | None:
     return round(present[min(len(present) - 1, int(q * len(present)))], 1)
 
 
-def abstention_table(
-    samples: Sequence[tuple[bool, float]], thresholds: Iterable[float]
-) -> list[dict[str, float]]:
+def abstention_table(samples: Sequence[tuple[bool, float]], thresholds: Iterable[float]) -> list[dict[str, float]]:
     """For each threshold t, abstaining when `score < t`: the share of unanswerable questions
     correctly abstained and the share of answerable ones wrongly abstained.
     `samples` are (answerable, evidence score) pairs."""

@@ -186,7 +186,9 @@ def run_beir(
             reranker = index.reranker  # None when no cross-encoder is installed (a notice says so)
         from localrag.retrieve.searcher import Searcher
 
-        searcher = Searcher(index.store, index.embedder if dense else None, run_settings, reranker if cfg.rerank else None)
+        searcher = Searcher(
+            index.store, index.embedder if dense else None, run_settings, reranker if cfg.rerank else None
+        )
         query_ids = list(dataset.qrels)[:limit]
         if not query_ids:
             raise ConfigError(f"{dataset.directory}/qrels/{split}.tsv has no judged queries")

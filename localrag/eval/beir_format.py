@@ -50,7 +50,7 @@ def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
             except json.JSONDecodeError as e:
                 raise ConfigError(f"{path}:{n}: not valid JSON ({e.msg})") from None
             if not isinstance(obj, dict) or "_id" not in obj:
-                raise ConfigError(f"{path}:{n}: expected an object with an \"_id\"")
+                raise ConfigError(f'{path}:{n}: expected an object with an "_id"')
             yield n, obj
 
 

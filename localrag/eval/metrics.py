@@ -38,9 +38,7 @@ def ndcg_at_k(ranking: Sequence[str], rels: Mapping[str, int], k: int) -> float:
     idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
     if idcg == 0.0:
         return 0.0
-    dcg = sum(
-        rels.get(doc, 0) / math.log2(i + 2) for i, doc in enumerate(ranking[:k]) if rels.get(doc, 0) > 0
-    )
+    dcg = sum(rels.get(doc, 0) / math.log2(i + 2) for i, doc in enumerate(ranking[:k]) if rels.get(doc, 0) > 0)
     return dcg / idcg
 
 

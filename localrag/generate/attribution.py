@@ -215,7 +215,9 @@ class _Window:
 def _windows(text: str, size: int = WINDOW) -> list[_Window]:
     """Overlapping runs of `size` sentences (the unit a sentence is compared with)."""
     sentences = split_sentences(text)
-    runs = [sentences] if len(sentences) <= size else [sentences[i : i + size] for i in range(len(sentences) - size + 1)]
+    runs = (
+        [sentences] if len(sentences) <= size else [sentences[i : i + size] for i in range(len(sentences) - size + 1)]
+    )
     out = []
     for run in runs:
         joined = " ".join(run)

@@ -49,7 +49,9 @@ APPROX_TOKENS_REPLY_PRIMER = 8
 
 def approximate_prompt_tokens(llm: LLM, messages: list[Message]) -> int:
     """The content tokens of `messages` plus a per-message allowance for the template."""
-    return APPROX_TOKENS_REPLY_PRIMER + sum(llm.count_tokens(m["content"]) + APPROX_TOKENS_PER_MESSAGE for m in messages)
+    return APPROX_TOKENS_REPLY_PRIMER + sum(
+        llm.count_tokens(m["content"]) + APPROX_TOKENS_PER_MESSAGE for m in messages
+    )
 
 
 class BaseLLM(ABC):
@@ -99,9 +101,7 @@ def load_llm(settings: Settings) -> LLM:
         return ExtractiveLLM()
     if cfg.backend == "openai":
         if not cfg.base_url:
-            raise ConfigError(
-                "llm.backend = 'openai' needs llm.base_url (e.g. http://127.0.0.1:8080/v1)"
-            )
+            raise ConfigError("llm.backend = 'openai' needs llm.base_url (e.g. http://127.0.0.1:8080/v1)")
         from localrag.generate.openai_compat import OpenAICompatLLM
 
         return OpenAICompatLLM(

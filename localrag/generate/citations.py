@@ -55,8 +55,9 @@ def resolve(text: str, hits: Sequence[Hit]) -> tuple[list[Citation], list[int]]:
     for n in parse_citations(text):
         if 1 <= n <= len(hits):
             h = hits[n - 1]
-            citations.append(Citation(n=n, path=h.path, page=h.page, line_start=h.line_start, line_end=h.line_end,
-                                      locator=h.locator))
+            citations.append(
+                Citation(n=n, path=h.path, page=h.page, line_start=h.line_start, line_end=h.line_end, locator=h.locator)
+            )
         else:
             invalid.append(n)
     return citations, invalid

@@ -229,7 +229,11 @@ class ProbeResult:
 
 
 def run_probe(
-    path: Path, variant: dict[str, Any], n_threads: int, timeout: float = PROBE_TIMEOUT_S, gpu: GpuRequest = GpuRequest()
+    path: Path,
+    variant: dict[str, Any],
+    n_threads: int,
+    timeout: float = PROBE_TIMEOUT_S,
+    gpu: GpuRequest = GpuRequest(),
 ) -> ProbeResult:
     """Load + decode a few tokens in a subprocess, with `variant`'s parameters and `gpu`'s device choices."""
     cmd = [
@@ -270,7 +274,9 @@ def fallback_note(gpu: GpuRequest, layers: int, why: str) -> str:
     return f"could not offload {hardware.describe_layers(gpu.layers)} to the GPU: {why}; {where} instead"
 
 
-def choose_variant(path: Path, n_threads: int, use_cache: bool = True, gpu: GpuRequest = GpuRequest()) -> dict[str, Any]:
+def choose_variant(
+    path: Path, n_threads: int, use_cache: bool = True, gpu: GpuRequest = GpuRequest()
+) -> dict[str, Any]:
     """The first parameter set that survives the probe (cached), or LLMError naming the failures.
 
     The variant's "n_gpu_layers" is what runs on the GPU; "fallback" (when present) says why fewer
@@ -358,7 +364,7 @@ class LlamaCppLLM(BaseLLM):
 
     @property
     def device(self) -> str:
-        """"GPU" when layers are offloaded, else "CPU" (for status lines)."""
+        """ "GPU" when layers are offloaded, else "CPU" (for status lines)."""
         return "GPU" if self.gpu_layers != 0 else "CPU"
 
     def _failed(self, what: str, error: Exception) -> LLMError:
@@ -542,8 +548,6 @@ def load_llama(
                 variant = {**PROBE_VARIANTS[0], "n_gpu_layers": gpu.layers if gpu_offload_supported() else 0}
             if variant.get("fallback"):
                 log.warning("%s: %s", path.stem, variant["fallback"])
-            llm = LlamaCppLLM(
-                path, n_ctx=n_ctx, n_threads=n_threads, temperature=temperature, variant=variant, gpu=gpu
-            )
+            llm = LlamaCppLLM(path, n_ctx=n_ctx, n_threads=n_threads, temperature=temperature, variant=variant, gpu=gpu)
             _LOADED[key] = llm
         return llm

@@ -236,4 +236,3 @@ def build_messages(
         dropped=len(hits) - len(given),
         shortened=sum(g.text != h.text for g, h in zip(given, hits)),
     )
-

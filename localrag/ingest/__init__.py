@@ -1,11 +1,11 @@
 """Ingest: walk a folder, load each file into sections, chunk sections by token count.
 
-    for item in walk(root, settings.chunking):
-        if isinstance(item, SkippedEntry): record(item.rel, item.reason); continue
-        try:
-            sections = load_sections(item.rel, read_file(item), settings.chunking)
-        except SkipFile as e: record(item.rel, e.reason); continue
-        chunks = chunk_sections(sections, embedder.count_tokens, size, overlap, max_tokens)
+for item in walk(root, settings.chunking):
+    if isinstance(item, SkippedEntry): record(item.rel, item.reason); continue
+    try:
+        sections = load_sections(item.rel, read_file(item), settings.chunking)
+    except SkipFile as e: record(item.rel, e.reason); continue
+    chunks = chunk_sections(sections, embedder.count_tokens, size, overlap, max_tokens)
 """
 
 from localrag.ingest.chunker import chunk_sections

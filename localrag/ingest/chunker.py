@@ -181,7 +181,9 @@ def _overlap_start(cutter: _Cutter, start: int, end: int, overlap: int, code: bo
     return None
 
 
-def _pack(cutter: _Cutter, units: list[_Unit], size: int, overlap: int, max_tokens: int, code: bool) -> list[tuple[Span, int]]:
+def _pack(
+    cutter: _Cutter, units: list[_Unit], size: int, overlap: int, max_tokens: int, code: bool
+) -> list[tuple[Span, int]]:
     """Greedy packing into (span, n_tokens) with overlap between neighbours."""
     out: list[tuple[Span, int]] = []
     i = 0

@@ -13,9 +13,7 @@ import pathspec
 
 IGNORE_FILE = ".localragignore"
 
-IGNORED_DIR_NAMES = frozenset(
-    {"node_modules", "__pycache__", "site-packages", "bower_components", "venv", "env"}
-)
+IGNORED_DIR_NAMES = frozenset({"node_modules", "__pycache__", "site-packages", "bower_components", "venv", "env"})
 # A folder holding one of these files is a tool's folder, not the user's documents:
 # virtualenvs, conda envs, caches (Rust target/, ...), and localrag's own index.
 IGNORED_DIR_MARKERS = ("pyvenv.cfg", "conda-meta", "CACHEDIR.TAG", "catalog.sqlite3")

@@ -58,7 +58,9 @@ def model_paths() -> dict[str, Path]:
         raise OcrUnavailable(f"OCR engine not installed ({spec.package})")
     by_use = {f.use: f for f in spec.files if f.use}
     if set(by_use) != set(USES):
-        raise OcrUnavailable(f"registry entry {REGISTRY_NAME!r} names no {' and '.join(sorted(set(USES) - set(by_use)))} model: reinstall localrag")
+        raise OcrUnavailable(
+            f"registry entry {REGISTRY_NAME!r} names no {' and '.join(sorted(set(USES) - set(by_use)))} model: reinstall localrag"
+        )
     pinned = (spec.source.get("requirement") or spec.package).replace("==", " ")
     paths = {}
     for use, f in by_use.items():

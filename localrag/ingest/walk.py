@@ -63,7 +63,9 @@ class _Walker:
         self.settings = settings
         self.cap = int(settings.max_file_mb * MB)
 
-    def walk(self, dir_path: str, dir_rel: str, rules: IgnoreRules, seen: frozenset[tuple[int, int]]) -> Iterator[FileEntry | SkippedEntry]:
+    def walk(
+        self, dir_path: str, dir_rel: str, rules: IgnoreRules, seen: frozenset[tuple[int, int]]
+    ) -> Iterator[FileEntry | SkippedEntry]:
         try:
             with os.scandir(dir_path) as it:
                 entries = sorted(it, key=_sort_key)
@@ -78,7 +80,9 @@ class _Walker:
             rel = f"{dir_rel}/{entry.name}" if dir_rel else entry.name
             yield from self.visit(entry, rel, rules, seen)
 
-    def visit(self, entry: os.DirEntry, rel: str, rules: IgnoreRules, seen: frozenset[tuple[int, int]]) -> Iterator[FileEntry | SkippedEntry]:
+    def visit(
+        self, entry: os.DirEntry, rel: str, rules: IgnoreRules, seen: frozenset[tuple[int, int]]
+    ) -> Iterator[FileEntry | SkippedEntry]:
         try:
             st = os.stat(entry.path)  # follows links
         except OSError as e:
@@ -132,7 +136,9 @@ class _Walker:
 IGNORED_REASON = "ignored: a hidden file, a tool's folder or a .localragignore rule leaves it out"
 
 
-def walk(root: Path, settings: ChunkingSettings, only: Sequence[str] | None = None) -> Iterator[FileEntry | SkippedEntry]:
+def walk(
+    root: Path, settings: ChunkingSettings, only: Sequence[str] | None = None
+) -> Iterator[FileEntry | SkippedEntry]:
     """Files to index under `root` and files left out with a reason, sorted by rel path.
 
     Silently ignored: hidden entries, tool folders (.git, node_modules, virtualenvs,
@@ -165,7 +171,9 @@ def _outermost(root: Path, only: Sequence[str]) -> list[str]:
     return out
 
 
-def _walk_one(walker: _Walker, root: Path, rel: str, seen: frozenset[tuple[int, int]]) -> Iterator[FileEntry | SkippedEntry]:
+def _walk_one(
+    walker: _Walker, root: Path, rel: str, seen: frozenset[tuple[int, int]]
+) -> Iterator[FileEntry | SkippedEntry]:
     """One selected path, with the ignore rules its ancestors would have applied on a full walk."""
     parts = rel.split("/")
     rules = IgnoreRules().entering(str(root), "")

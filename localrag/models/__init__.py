@@ -61,7 +61,16 @@ from localrag.models.registry import (
     load_registry,
     registry_path,
 )
-from localrag.models.verify import VERIFIED_CACHE, FileCheck, ModelRow, VerifyResult, VerifyRow, list_models, sha256_file, verify
+from localrag.models.verify import (
+    VERIFIED_CACHE,
+    FileCheck,
+    ModelRow,
+    VerifyResult,
+    VerifyRow,
+    list_models,
+    sha256_file,
+    verify,
+)
 
 __all__ = [
     "DEFAULT_MODELS_DIR",

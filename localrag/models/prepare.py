@@ -34,6 +34,12 @@ def prepare_encoders(settings: Settings) -> list[dict[str, Any]]:
         t0 = time.perf_counter()
         xml = openvino_encoder.prepare(path, kind, precision)
         rows.append(
-            {"name": path.name, "kind": kind, "precision": precision, "path": str(xml), "seconds": round(time.perf_counter() - t0, 1)}
+            {
+                "name": path.name,
+                "kind": kind,
+                "precision": precision,
+                "path": str(xml),
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
         )
     return rows

@@ -69,7 +69,8 @@ def _parse_models(data: dict[str, Any], where: str, origin: str) -> list[ModelSp
             raise ConfigError(f"{where}: model {name!r} has role {role!r}; expected one of {', '.join(REGISTRY_ROLES)}")
         try:
             files = tuple(
-                ModelFile(str(f["path"]), int(f["size"]), str(f["sha256"]).lower(), str(f.get("use", ""))) for f in raw.get("files", [])
+                ModelFile(str(f["path"]), int(f["size"]), str(f["sha256"]).lower(), str(f.get("use", "")))
+                for f in raw.get("files", [])
             )
         except KeyError as e:
             raise ConfigError(f"{where}: model {name!r} has a file without {e.args[0]!r}") from None

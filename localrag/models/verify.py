@@ -14,7 +14,16 @@ from typing import Any, Literal
 from localrag.config import Settings
 from localrag.errors import ConfigError
 from localrag.models import locations
-from localrag.models.locations import _file_path, _locate, _missing, default_name, fetch_hint, is_present, model_dirs, models_dir
+from localrag.models.locations import (
+    _file_path,
+    _locate,
+    _missing,
+    default_name,
+    fetch_hint,
+    is_present,
+    model_dirs,
+    models_dir,
+)
 from localrag.models.registry import ROLES, ModelSpec, load_registry
 
 VERIFIED_CACHE = ".verified.json"
@@ -207,7 +216,9 @@ def _select(specs: dict[str, ModelSpec], names: Iterable[str] | None) -> list[Mo
     return out
 
 
-def verify(settings: Settings, name: str | Iterable[str] | None = None, *, present_only: bool = False) -> list[VerifyRow]:
+def verify(
+    settings: Settings, name: str | Iterable[str] | None = None, *, present_only: bool = False
+) -> list[VerifyRow]:
     """sha256-check models (all registered ones by default); one `VerifyRow` each.
 
     status: ok | missing | mismatch | unrecorded (present, but no hashes to check against).

@@ -54,7 +54,9 @@ def build_mcp(engine: Engine, queue: GenerationQueue, searches: SearchGate, host
     async def search(
         query: Annotated[
             str,
-            Field(min_length=1, max_length=cfg.max_question_chars, description="what to look for, in words or keywords"),
+            Field(
+                min_length=1, max_length=cfg.max_question_chars, description="what to look for, in words or keywords"
+            ),
         ],
         k: Annotated[int, Field(ge=1, le=cfg.max_k, description="how many passages to return")] = default_k,
     ) -> SearchJSON:
@@ -86,11 +88,16 @@ def build_mcp(engine: Engine, queue: GenerationQueue, searches: SearchGate, host
     async def get_source(
         path: Annotated[
             str,
-            Field(min_length=1, max_length=1000, description="the file's path as search results give it, relative to the indexed folder"),
+            Field(
+                min_length=1,
+                max_length=1000,
+                description="the file's path as search results give it, relative to the indexed folder",
+            ),
         ],
         line_start: Annotated[int, Field(ge=1, description="first line, 1-based")] = 1,
         line_end: Annotated[
-            int | None, Field(ge=1, description=f"last line, inclusive (default: the end; at most {cfg.max_source_lines} lines)")
+            int | None,
+            Field(ge=1, description=f"last line, inclusive (default: the end; at most {cfg.max_source_lines} lines)"),
         ] = None,
     ) -> SourceJSON:
         """Read lines of an indexed document (only files in the index, inside the indexed folder).

@@ -59,7 +59,9 @@ def completion(answer: Answer, completion_id: str, created: int) -> dict:
     }
 
 
-def _chunk(completion_id: str, created: int, delta: dict, finish_reason: str | None = None, **extra: object) -> ServerSentEvent:
+def _chunk(
+    completion_id: str, created: int, delta: dict, finish_reason: str | None = None, **extra: object
+) -> ServerSentEvent:
     body = {
         "id": completion_id,
         "object": "chat.completion.chunk",
@@ -71,7 +73,9 @@ def _chunk(completion_id: str, created: int, delta: dict, finish_reason: str | N
     return ServerSentEvent(data=json.dumps(body, ensure_ascii=False))
 
 
-async def completion_chunks(answer: AsyncIterator[Answer], completion_id: str, created: int) -> AsyncIterator[ServerSentEvent]:
+async def completion_chunks(
+    answer: AsyncIterator[Answer], completion_id: str, created: int
+) -> AsyncIterator[ServerSentEvent]:
     yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
     try:
         async for done in answer:
@@ -90,7 +94,10 @@ def build_router(engine: Engine, queue: GenerationQueue) -> APIRouter:
 
     @router.get("/v1/models")
     def models() -> dict:
-        return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": STARTED, "owned_by": "localrag"}]}
+        return {
+            "object": "list",
+            "data": [{"id": MODEL_ID, "object": "model", "created": STARTED, "owned_by": "localrag"}],
+        }
 
     @router.post("/v1/chat/completions", response_model=None)
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> dict | Response:
@@ -114,4 +121,3 @@ def build_router(engine: Engine, queue: GenerationQueue) -> APIRouter:
         return completion(answer, completion_id, created)
 
     return router
-

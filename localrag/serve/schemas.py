@@ -97,7 +97,9 @@ def check_request(cfg: ServeSettings, texts: list[str], k: int | None, messages:
                 "(serve.max_question_chars)"
             )
     if messages > cfg.max_messages:
-        raise RequestError(f"{messages} messages are over this server's limit of {cfg.max_messages} (serve.max_messages)")
+        raise RequestError(
+            f"{messages} messages are over this server's limit of {cfg.max_messages} (serve.max_messages)"
+        )
 
 
 def error_body(message: str, kind: str, **extra: Any) -> dict:

@@ -71,7 +71,9 @@ class Store:
         index_dir = Path(index_dir).expanduser()
         path = index_dir / Catalog.FILENAME
         if not path.exists() and not (create or rebuild):
-            raise IndexNotFoundError(f"no index at {index_dir}; create one with: localrag index PATH --index {index_dir}")
+            raise IndexNotFoundError(
+                f"no index at {index_dir}; create one with: localrag index PATH --index {index_dir}"
+            )
         if index_dir.exists() and not index_dir.is_dir():
             raise IndexNotFoundError(f"{index_dir} is a file, not an index directory")
         if not index_dir.exists():

@@ -38,6 +38,7 @@ def _row_id_of(lastrowid: int | None) -> int:
     assert lastrowid is not None, "no row was inserted"
     return lastrowid
 
+
 SCHEMA_VERSION = 1
 DEFAULT_VECTOR_DTYPE = "float16"
 _VECTOR_DTYPES = {"float16": np.float16, "float32": np.float32}
@@ -315,11 +316,11 @@ class Catalog:
         return DocumentRow(*rows[0]) if rows else None
 
     def counts(self) -> dict[str, int]:
-        (docs, skipped), = self._query(
+        ((docs, skipped),) = self._query(
             "SELECT COALESCE(SUM(status = 'ok'), 0), COALESCE(SUM(status = 'skipped'), 0) FROM documents"
         )
-        (chunks,), = self._query("SELECT COUNT(*) FROM chunks")
-        (vectors,), = self._query("SELECT COUNT(*) FROM embeddings")
+        ((chunks,),) = self._query("SELECT COUNT(*) FROM chunks")
+        ((vectors,),) = self._query("SELECT COUNT(*) FROM embeddings")
         return {"documents": docs, "skipped": skipped, "chunks": chunks, "embeddings": vectors}
 
     def skipped(self) -> list[dict[str, str]]:
@@ -346,8 +347,16 @@ class Catalog:
             ):
                 cid, doc_id, path, ordinal, text, page, heading, ls, le, cs, ce, nt, loc = r
                 chunk = Chunk(
-                    text=text, ordinal=ordinal, heading=tuple(json.loads(heading)), page=page,
-                    line_start=ls, line_end=le, char_start=cs, char_end=ce, n_tokens=nt, locator=loc,
+                    text=text,
+                    ordinal=ordinal,
+                    heading=tuple(json.loads(heading)),
+                    page=page,
+                    line_start=ls,
+                    line_end=le,
+                    char_start=cs,
+                    char_end=ce,
+                    n_tokens=nt,
+                    locator=loc,
                 )
                 out[cid] = ChunkRow(cid, doc_id, path, chunk)
         return out
@@ -356,9 +365,7 @@ class Catalog:
         """All chunks as batches of (chunk_id, heading, text), ordered by id."""
         last = 0
         while True:
-            rows = self._query(
-                "SELECT id, heading, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
-            )
+            rows = self._query("SELECT id, heading, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (last, batch))
             if not rows:
                 return
             yield [(cid, tuple(json.loads(h)), t) for cid, h, t in rows]
@@ -408,7 +415,7 @@ class Catalog:
 
     def documents_stamp(self) -> str:
         """Changes whenever a document row does (renames too, which leave the generation alone)."""
-        (count, latest), = self._query("SELECT COUNT(*), MAX(indexed_at) FROM documents")
+        ((count, latest),) = self._query("SELECT COUNT(*), MAX(indexed_at) FROM documents")
         return f"{count}:{latest}"
 
     # ---- staging -------------------------------------------------------------------------
@@ -421,8 +428,8 @@ class Catalog:
         return bool(self._query("SELECT 1 FROM staged_documents LIMIT 1"))
 
     def staging_counts(self) -> dict[str, int]:
-        (docs,), = self._query("SELECT COUNT(*) FROM staged_documents")
-        (chunks,), = self._query("SELECT COUNT(*) FROM staged_chunks")
+        ((docs,),) = self._query("SELECT COUNT(*) FROM staged_documents")
+        ((chunks,),) = self._query("SELECT COUNT(*) FROM staged_chunks")
         return {"documents": docs, "chunks": chunks}
 
     # ---- chats ---------------------------------------------------------------------------
@@ -447,10 +454,12 @@ class Catalog:
 
     def add_message(self, chat_id: int, role: str, content: str, payload: dict | None = None) -> int:
         with self.transaction() as tx:
-            return _row_id(tx.execute(
-                "INSERT INTO messages (chat_id, role, content, payload, created) VALUES (?, ?, ?, ?, ?)",
-                (chat_id, role, content, None if payload is None else json.dumps(payload), time.time()),
-            ))
+            return _row_id(
+                tx.execute(
+                    "INSERT INTO messages (chat_id, role, content, payload, created) VALUES (?, ?, ?, ?, ?)",
+                    (chat_id, role, content, None if payload is None else json.dumps(payload), time.time()),
+                )
+            )
 
     def messages(self, chat_id: int) -> list[dict]:
         rows = self._query(
@@ -524,8 +533,16 @@ class Transaction:
                     "INSERT INTO chunks (doc_id, ordinal, text, page, heading, line_start, line_end, "
                     "char_start, char_end, n_tokens, locator) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        doc_id, chunk.ordinal, chunk.text, chunk.page, json.dumps(list(chunk.heading)),
-                        chunk.line_start, chunk.line_end, chunk.char_start, chunk.char_end, chunk.n_tokens,
+                        doc_id,
+                        chunk.ordinal,
+                        chunk.text,
+                        chunk.page,
+                        json.dumps(list(chunk.heading)),
+                        chunk.line_start,
+                        chunk.line_end,
+                        chunk.char_start,
+                        chunk.char_end,
+                        chunk.n_tokens,
                         chunk.locator,
                     ),
                 ).lastrowid
@@ -534,7 +551,13 @@ class Transaction:
         return _row_id_of(doc_id)
 
     def stage_document(
-        self, path: str, *, sha256: str, config: str, chunks: Sequence[Chunk], vectors: np.ndarray,
+        self,
+        path: str,
+        *,
+        sha256: str,
+        config: str,
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
         note: str | None = None,
     ) -> None:
         """Stage `path`'s chunks and vectors for a later `put_staged_document` (replacing any staged before)."""
@@ -552,8 +575,18 @@ class Transaction:
             "char_end, n_tokens, locator, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (
-                    path, c.ordinal, c.text, c.page, json.dumps(list(c.heading)), c.line_start, c.line_end,
-                    c.char_start, c.char_end, c.n_tokens, c.locator, vec.tobytes(),
+                    path,
+                    c.ordinal,
+                    c.text,
+                    c.page,
+                    json.dumps(list(c.heading)),
+                    c.line_start,
+                    c.line_end,
+                    c.char_start,
+                    c.char_end,
+                    c.n_tokens,
+                    c.locator,
+                    vec.tobytes(),
                 )
                 for c, vec in zip(chunks, blobs)
             ),

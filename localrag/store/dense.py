@@ -180,7 +180,11 @@ class DenseIndex:
             # A filter leaves fewer candidates in each probed list: probe more lists to compensate.
             nlist = self.index.nlist
             nprobe = min(nlist, int(math.ceil((self.nprobe or 1) / fraction)))
-            params = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe) if sel is not None else faiss.SearchParametersIVF(nprobe=nprobe)
+            params = (
+                faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)
+                if sel is not None
+                else faiss.SearchParametersIVF(nprobe=nprobe)
+            )
             params._selector_ref = sel  # keep the selector alive as long as the params
             return params
         if sel is None:
@@ -220,7 +224,9 @@ class DenseIndex:
         why = _problem(index_dir / FAISS_FILE, meta, generation, dim)
         if why is not None:
             # stale is routine (another process committed a generation): not worth a warning
-            (log.info if why.startswith("stale") else log.warning)("dense index in %s is %s; rebuilding it from the catalogue", index_dir, why)
+            (log.info if why.startswith("stale") else log.warning)(
+                "dense index in %s is %s; rebuilding it from the catalogue", index_dir, why
+            )
             return None
         if meta["count"] == 0 and meta.get("sha256") is None:
             return cls(None, dim, generation)

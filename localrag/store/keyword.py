@@ -165,7 +165,9 @@ class KeywordIndex:
         present = set(tokenize(text))
         return [t for t in dict.fromkeys(tokenize(query, query=True)) if t in present]
 
-    def search(self, query: str, n: int, allowed_ids: np.ndarray | Sequence[int] | None = None) -> list[tuple[int, float]]:
+    def search(
+        self, query: str, n: int, allowed_ids: np.ndarray | Sequence[int] | None = None
+    ) -> list[tuple[int, float]]:
         """Best `n` chunks as (chunk_id, score), score > 0, best first; optionally only `allowed_ids`."""
         if self._scorer is None or n <= 0:
             return []
@@ -191,9 +193,7 @@ class KeywordIndex:
             np.save(folder / _IDS_FILE, self.ids, allow_pickle=False)
             if isinstance(self._scorer, _Bm25sScorer):  # the engine is bm25s
                 self._scorer.model.save(str(folder), allow_pickle=False, show_progress=False)
-            files = {
-                p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)} for p in sorted(folder.iterdir())
-            }
+            files = {p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)} for p in sorted(folder.iterdir())}
             crash_point("bm25-arrays")
             write_json_atomic(
                 index_dir / SIDECAR,
@@ -230,7 +230,9 @@ class KeywordIndex:
             why = _files_problem(folder, meta.get("files", {}))
         if why is not None:
             # stale is routine (another process committed a generation): not worth a warning
-            (log.info if why.startswith("stale") else log.warning)("keyword index in %s is %s; rebuilding it from the catalogue", index_dir, why)
+            (log.info if why.startswith("stale") else log.warning)(
+                "keyword index in %s is %s; rebuilding it from the catalogue", index_dir, why
+            )
             return None
         try:
             ids = np.load(folder / _IDS_FILE, allow_pickle=False)

@@ -285,8 +285,15 @@ class MilvusStore(Store):
             generation=int(s.get("catalog_generation", 0)),
             embedder={"name": s.get("embedder"), "dim": s.get("dim")},
             vector_dtype=s.get("vector_dtype"),
-            dense={"kind": "milvus", "count": int(s.get("chunks", 0)), "dim": s.get("dim"), "nprobe": None,
-                   "recall": None, "server": self.server, "version": self.version},  # fmt: skip
+            dense={
+                "kind": "milvus",
+                "count": int(s.get("chunks", 0)),
+                "dim": s.get("dim"),
+                "nprobe": None,
+                "recall": None,
+                "server": self.server,
+                "version": self.version,
+            },  # fmt: skip
             keyword={"engine": "milvus-bm25" if self.bm25 else "none", "count": len(self.keyword)},
             indexed_at=s.get("indexed_at"),
             disk_bytes=disk,
@@ -443,7 +450,10 @@ class MilvusStore(Store):
             self.client.delete(self.meta_name, filter=f"key in {json.dumps(stale[start : start + _BATCH])}")
 
     def _put_meta(self, values: dict[str, object]) -> None:
-        rows = [{"key": k, "value": json.dumps(v, ensure_ascii=False), "vector": [0.0] * META_DIM} for k, v in values.items()]
+        rows = [
+            {"key": k, "value": json.dumps(v, ensure_ascii=False), "vector": [0.0] * META_DIM}
+            for k, v in values.items()
+        ]
         for start in range(0, len(rows), 100):
             self.client.upsert(self.meta_name, rows[start : start + 100])
 
@@ -457,7 +467,9 @@ class MilvusDense:
     def __len__(self) -> int:
         return int(self.store.state.get("chunks", 0))
 
-    def search(self, qvec: np.ndarray, n: int, allowed_ids: np.ndarray | Sequence[int] | None = None) -> list[tuple[int, float]]:
+    def search(
+        self, qvec: np.ndarray, n: int, allowed_ids: np.ndarray | Sequence[int] | None = None
+    ) -> list[tuple[int, float]]:
         s = self.store
         if not s.state or n <= 0:
             return []
@@ -484,7 +496,9 @@ class MilvusKeyword:
     def __len__(self) -> int:
         return int(self.store.state.get("chunks", 0)) if self.store.bm25 else 0
 
-    def search(self, query: str, n: int, allowed_ids: np.ndarray | Sequence[int] | None = None) -> list[tuple[int, float]]:
+    def search(
+        self, query: str, n: int, allowed_ids: np.ndarray | Sequence[int] | None = None
+    ) -> list[tuple[int, float]]:
         s = self.store
         if not (s.state and s.bm25) or n <= 0:
             return []

@@ -66,7 +66,9 @@ def connect(cfg: MilvusSettings):
                 "a Milvus Lite file opens in one process at a time: stop the other localrag process using it, "
                 "or point store.milvus.uri at a Milvus server"
             )
-        raise StoreUnavailableError(f"cannot open Milvus at {cfg.uri} ({type(e).__name__}: {_first_line(e)}); {fix}") from None
+        raise StoreUnavailableError(
+            f"cannot open Milvus at {cfg.uri} ({type(e).__name__}: {_first_line(e)}); {fix}"
+        ) from None
 
 
 def disconnect(client, cfg: MilvusSettings) -> None:
@@ -130,10 +132,14 @@ def create_chunks_collection(client, name: str, dim: int, bm25: bool, index_type
     if bm25:
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         schema.add_function(
-            Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["terms"], output_field_names=["sparse"])
+            Function(
+                name="bm25", function_type=FunctionType.BM25, input_field_names=["terms"], output_field_names=["sparse"]
+            )
         )
         # the local store's k1 and b, so both engines rank alike
-        index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params={"bm25_k1": K1, "bm25_b": B})
+        index.add_index(
+            "sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params={"bm25_k1": K1, "bm25_b": B}
+        )
     client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
 
 

@@ -164,7 +164,9 @@ class LocalragApp(App[None]):
         self.query_one(QuestionInput).focus()
         if info.documents == 0:
             message = (
-                f"This index is empty. Index {self.folder} now?" if self.folder else "This index is empty. Which folder should it index?"
+                f"This index is empty. Index {self.folder} now?"
+                if self.folder
+                else "This index is empty. Which folder should it index?"
             )
             self.push_screen(IndexFolderScreen(self.folder, message), self.start_indexing)
         else:
@@ -359,6 +361,7 @@ class LocalragApp(App[None]):
 
     def on_preview_source(self, message: PreviewSource) -> None:
         text = self.selected_view.text if self.selected_view else ""
+
         # closing it hands the keyboard back to the question box: what is typed next is not lost
         def refocus(_: None) -> None:
             self.query_one(QuestionInput).focus()
@@ -382,11 +385,16 @@ class LocalragApp(App[None]):
                     subprocess.run(command.argv, check=False)
             else:
                 subprocess.Popen(
-                    command.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL, start_new_session=True,
+                    command.argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
                 )
         except FileNotFoundError:
-            self.notify(f"could not open {path}: {command.argv[0]} not found; {OPENER_HINT}", severity="error", timeout=10)
+            self.notify(
+                f"could not open {path}: {command.argv[0]} not found; {OPENER_HINT}", severity="error", timeout=10
+            )
         except (OSError, SuspendNotSupported) as e:
             self.notify(f"could not open {path}: {e}", severity="error")
 
@@ -456,7 +464,9 @@ class LocalragApp(App[None]):
             self.load_models()
             return
         self.set_busy(Busy.INDEXING)
-        self.query_one(IndexProgress).start(folder.name if isinstance(folder, Path) else f"{len(folder)} selected paths")
+        self.query_one(IndexProgress).start(
+            folder.name if isinstance(folder, Path) else f"{len(folder)} selected paths"
+        )
         self.run_indexer(folder)
 
     @work(thread=True, group="index", exclusive=True)
@@ -494,7 +504,10 @@ class LocalragApp(App[None]):
         self.settings.retrieval.rerank = not self.settings.retrieval.rerank
         self.show_rerank()
         if self.status_bar.rerank == "missing":
-            self.notify("no cross-encoder is installed, so nothing is reranked: run `localrag models fetch reranker`", severity="warning")
+            self.notify(
+                "no cross-encoder is installed, so nothing is reranked: run `localrag models fetch reranker`",
+                severity="warning",
+            )
         else:
             self.notify(f"reranking {self.status_bar.rerank}")
         self.forget_models("reranker")
@@ -533,15 +546,24 @@ class LocalragApp(App[None]):
         yield from super().get_system_commands(screen)
         yield SystemCommand("New chat", "Start a new conversation (ctrl+n)", self.action_new_chat)
         yield SystemCommand("Open a past chat", "Reopen an earlier conversation", self.action_past_chats)
-        yield SystemCommand("Toggle reranking", "Cross-encoder reranking of the candidates on/off", self.action_toggle_rerank)
+        yield SystemCommand(
+            "Toggle reranking", "Cross-encoder reranking of the candidates on/off", self.action_toggle_rerank
+        )
         yield SystemCommand("Set k", "How many sources each answer is given", self.action_set_k)
-        yield SystemCommand("Switch model", "Answer with another installed LLM, or extractively", self.action_switch_model)
+        yield SystemCommand(
+            "Switch model", "Answer with another installed LLM, or extractively", self.action_switch_model
+        )
         yield SystemCommand("Show skipped files", "Files indexing left out, with reasons", self.action_skipped)
         yield SystemCommand("Re-index", "Index the folder again (ctrl+r)", self.action_reindex)
 
     def action_help(self) -> None:
         self.push_screen(
-            HelpScreen([("Chat", self.BINDINGS + QuestionInput.BINDINGS), ("Sources pane (Tab to focus)", SourcesPane.BINDINGS)])
+            HelpScreen(
+                [
+                    ("Chat", self.BINDINGS + QuestionInput.BINDINGS),
+                    ("Sources pane (Tab to focus)", SourcesPane.BINDINGS),
+                ]
+            )
         )
 
     # ---------------------------------------------------------------- quitting

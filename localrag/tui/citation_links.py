@@ -34,8 +34,8 @@ def linkify(text: str) -> str:
 
 def cited_number(href: str) -> int | None:
     """n for a `cite:n` link, None for anything else (links from documents are never followed)."""
-    if href.startswith(CITE_SCHEME) and href[len(CITE_SCHEME):].isdigit():
-        return int(href[len(CITE_SCHEME):])
+    if href.startswith(CITE_SCHEME) and href[len(CITE_SCHEME) :].isdigit():
+        return int(href[len(CITE_SCHEME) :])
     return None
 
 
@@ -48,7 +48,7 @@ class StreamingLinkifier:
         self._before = ""  # the character before the pending text: decides whether "[" starts a marker
 
     def _linkify(self, text: str) -> str:
-        return linkify(self._before + text)[len(self._before):]
+        return linkify(self._before + text)[len(self._before) :]
 
     def feed(self, piece: str) -> str:
         """Markdown that is safe to append now."""

@@ -104,7 +104,11 @@ def cited_spans(chunk: str, answer: str, n: int) -> list[tuple[int, int]]:
             overlap = len(claim_terms & sentence_terms)
             if overlap > best_overlap:
                 best, best_overlap = (a, b), overlap
-        if best and best_overlap >= 2 and best_overlap * 2 >= min(len(claim_terms), len(_words(chunk[best[0]:best[1]]))):
+        if (
+            best
+            and best_overlap >= 2
+            and best_overlap * 2 >= min(len(claim_terms), len(_words(chunk[best[0] : best[1]])))
+        ):
             spans.append(best)
     return merge(spans)
 

@@ -53,7 +53,11 @@ def user_editor(environ: Mapping[str, str] = os.environ) -> str:
 
 
 def open_command(
-    path: Path, line: int | None, editor: str | None = None, platform: str = sys.platform, which: Callable[[str], str | None] = shutil.which
+    path: Path,
+    line: int | None,
+    editor: str | None = None,
+    platform: str = sys.platform,
+    which: Callable[[str], str | None] = shutil.which,
 ) -> OpenCommand:
     """The command that opens `path` (at `line` when the editor supports it).
 

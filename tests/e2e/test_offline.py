@@ -31,14 +31,18 @@ def test_sockets_really_are_blocked(no_network):
 
 
 @pytest.mark.slow
-def test_index_search_ask_with_sockets_blocked(no_network, notes, tmp_path, models_dir, smollm2_path, capsys, monkeypatch):
+def test_index_search_ask_with_sockets_blocked(
+    no_network, notes, tmp_path, models_dir, smollm2_path, capsys, monkeypatch
+):
     monkeypatch.setenv("LOCALRAG_MODELS", str(models_dir))
     monkeypatch.setenv("LOCALRAG_LLM__MAX_TOKENS", "48")  # plumbing, not prose: keep the tiny model brief
     index = str(tmp_path / "index")
     assert main(["index", str(notes), "--index", index, "--json"]) == 0
     assert main(["search", "boiler pressure", "--index", index, "--json"]) == 0
-    assert main(["ask", "what fertiliser do the tomatoes get?", "--index", index,
-                 "--model", str(smollm2_path), "--json"]) == 0
+    assert (
+        main(["ask", "what fertiliser do the tomatoes get?", "--index", index, "--model", str(smollm2_path), "--json"])
+        == 0
+    )
     outputs = capsys.readouterr().out
     assert "garden/tomatoes.md" in outputs
 
@@ -72,8 +76,14 @@ def test_native_code_makes_no_network_syscalls(backend, notes, tmp_path, models_
     reranker = tmp_path / "tiny-cross-encoder"
     shutil.copytree(tiny_reranker, reranker, ignore=shutil.ignore_patterns("openvino"))
     (tmp_path / "home").mkdir()  # a fresh home: no telemetry consent file from earlier runs
-    env = {**os.environ, "LOCALRAG_MODELS": str(models_dir), "LOCALRAG_LLM__MAX_TOKENS": "48",
-           "LOCALRAG_RETRIEVAL__RERANKER": str(reranker), "HOME": str(tmp_path / "home"), **BACKENDS[backend]}
+    env = {
+        **os.environ,
+        "LOCALRAG_MODELS": str(models_dir),
+        "LOCALRAG_LLM__MAX_TOKENS": "48",
+        "LOCALRAG_RETRIEVAL__RERANKER": str(reranker),
+        "HOME": str(tmp_path / "home"),
+        **BACKENDS[backend],
+    }
     env.pop("HF_HUB_OFFLINE", None)  # localrag must set these itself
     env.pop("TRANSFORMERS_OFFLINE", None)
     env.pop("CI", None)  # CI=true silences OpenVINO's telemetry by itself: prove localrag does
@@ -85,12 +95,27 @@ def test_native_code_makes_no_network_syscalls(backend, notes, tmp_path, models_
     )
     trace = tmp_path / "trace.txt"
     proc = subprocess.run(
-        [UNSHARE, "-n", STRACE, "-f", "-qq", "-e", "trace=socket,connect,sendto,sendmsg", "-o", str(trace),
-         "sh", "-c", script],
-        env=env, capture_output=True, text=True, timeout=600,
+        [
+            UNSHARE,
+            "-n",
+            STRACE,
+            "-f",
+            "-qq",
+            "-e",
+            "trace=socket,connect,sendto,sendmsg",
+            "-o",
+            str(trace),
+            "sh",
+            "-c",
+            script,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    last = proc.stdout[proc.stdout.rfind('{\n  "question"'):]
+    last = proc.stdout[proc.stdout.rfind('{\n  "question"') :]
     assert json.loads(last)["sources"]
     inet = [line for line in trace.read_text().splitlines() if "AF_INET" in line]
     assert inet == [], "network attempts:\n" + "\n".join(inet[:20])
@@ -111,7 +136,9 @@ def test_ocr_makes_no_network_syscalls_and_writes_no_telemetry_state(tmp_path, m
     import importlib.util
     from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location("format_files", Path(__file__).parents[1] / "fixtures" / "format_files.py")
+    spec = importlib.util.spec_from_file_location(
+        "format_files", Path(__file__).parents[1] / "fixtures" / "format_files.py"
+    )
     ff = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ff)
     folder = tmp_path / "scans"
@@ -123,9 +150,29 @@ def test_ocr_makes_no_network_syscalls_and_writes_no_telemetry_state(tmp_path, m
     env.pop("ORT_DISABLE_TELEMETRY", None)  # localrag must set it itself
     trace = tmp_path / "trace.txt"
     proc = subprocess.run(
-        [UNSHARE, "-n", STRACE, "-f", "-qq", "-e", "trace=socket,bind,connect,sendto,sendmsg", "-o", str(trace),
-         sys.executable, "-m", "localrag.cli", "index", str(folder), "--index", str(tmp_path / "index"), "--json"],
-        env=env, capture_output=True, text=True, timeout=600,
+        [
+            UNSHARE,
+            "-n",
+            STRACE,
+            "-f",
+            "-qq",
+            "-e",
+            "trace=socket,bind,connect,sendto,sendmsg",
+            "-o",
+            str(trace),
+            sys.executable,
+            "-m",
+            "localrag.cli",
+            "index",
+            str(folder),
+            "--index",
+            str(tmp_path / "index"),
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout)

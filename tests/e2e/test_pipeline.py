@@ -69,7 +69,10 @@ def test_ask_json_contract_with_smollm2(env, notes, capsys, smollm2_path, monkey
     assert answer["question"] == "what fertiliser do the tomatoes get?"
     assert isinstance(answer["answer"], str) and answer["answer"].strip()
     assert "garden/tomatoes.md" in [s["path"] for s in answer["sources"]]
-    assert 0 < answer["tokens"]["prompt"] and answer["tokens"]["prompt"] + answer["tokens"]["completion"] <= answer["tokens"]["context_window"]
+    assert (
+        0 < answer["tokens"]["prompt"]
+        and answer["tokens"]["prompt"] + answer["tokens"]["completion"] <= answer["tokens"]["context_window"]
+    )
     assert set(answer["timings_ms"]) == {"retrieve", "rerank", "first_token", "total"}
     given = {s["path"] for s in answer["sources"]}
     for c in answer["citations"]:

@@ -41,7 +41,20 @@ def test_wheel_installed_outside_the_checkout_runs_doctor_index_and_search(tmp_p
     src = tmp_path / "src"
     shutil.copytree(REPO, src, ignore=_not_shipped)
     wheels = tmp_path / "wheels"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(wheels), str(src)])
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "-w",
+            str(wheels),
+            str(src),
+        ]
+    )
     [wheel] = wheels.glob("localrag-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "localrag/data/registry.toml" in names and "localrag/tui/app.tcss" in names
@@ -54,7 +67,9 @@ def test_wheel_installed_outside_the_checkout_runs_doctor_index_and_search(tmp_p
     py = venv / "bin" / "python"
     purelib = Path(_run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
     (purelib / "_localrag_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    _run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "--no-index", "--quiet", str(wheel)])
+    _run(
+        [sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "--no-index", "--quiet", str(wheel)]
+    )
 
     models = tmp_path / "models"  # the embedder only: no registry.toml beside it, the wheel must bring its own
     models.mkdir()
@@ -81,5 +96,7 @@ def test_wheel_installed_outside_the_checkout_runs_doctor_index_and_search(tmp_p
 
     summary = json.loads(_run([cli, "index", "notes", "--index", "idx", "--json"], cwd=work, env=env).stdout)
     assert summary["added"] == 2 and summary["chunks"] >= 2
-    hits = json.loads(_run([cli, "search", "boiler pressure", "--index", "idx", "--json"], cwd=work, env=env).stdout)["hits"]
+    hits = json.loads(_run([cli, "search", "boiler pressure", "--index", "idx", "--json"], cwd=work, env=env).stdout)[
+        "hits"
+    ]
     assert hits[0]["path"] == "boiler.md"

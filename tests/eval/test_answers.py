@@ -45,8 +45,10 @@ def test_heading_match_ignores_case_and_spacing_but_not_words():
 
 def test_an_answer_written_in_two_sections_accepts_either(tmp_path):
     path = tmp_path / "q.jsonl"
-    path.write_text('{"id": "a", "question": "How do I open a source?", "answerable": true, '
-                    '"expected_path": "tui.md", "expected_heading": ["Previewing and opening sources", "Key bindings"]}\n')
+    path.write_text(
+        '{"id": "a", "question": "How do I open a source?", "answerable": true, '
+        '"expected_path": "tui.md", "expected_heading": ["Previewing and opening sources", "Key bindings"]}\n'
+    )
     (q,) = load_questions(path)
     assert q.expected_heading == ("Previewing and opening sources", "Key bindings")
     assert cites_expected(q, [CitedSource("tui.md", ("The chat app", "Key bindings"))])
@@ -73,15 +75,43 @@ def test_correctness_answerable_vs_unanswerable():
 def test_summarize_counts_shares_and_medians():
     questions = [MODELS_Q, LINES_Q, NONE_Q, Question("u2", "Gmail?", False)]
     outcomes = [
-        Outcome("a1", False, [CitedSource("models.md", ("Using your own GGUF model",))], ["models.md"],
-                generated=True, sources_ms=100, first_token_ms=2000, total_ms=4000, completion_tokens=41,
-                prompt_tokens=950),
-        Outcome("a2", False, [CitedSource("commands.md", (), 1, 5)], ["commands.md", "tui.md"],
-                generated=True, sources_ms=300, first_token_ms=6000, total_ms=8000, completion_tokens=21,
-                prompt_tokens=1140),
+        Outcome(
+            "a1",
+            False,
+            [CitedSource("models.md", ("Using your own GGUF model",))],
+            ["models.md"],
+            generated=True,
+            sources_ms=100,
+            first_token_ms=2000,
+            total_ms=4000,
+            completion_tokens=41,
+            prompt_tokens=950,
+        ),
+        Outcome(
+            "a2",
+            False,
+            [CitedSource("commands.md", (), 1, 5)],
+            ["commands.md", "tui.md"],
+            generated=True,
+            sources_ms=300,
+            first_token_ms=6000,
+            total_ms=8000,
+            completion_tokens=21,
+            prompt_tokens=1140,
+        ),
         Outcome("u1", True, [], ["index.md"], generated=False, sources_ms=200, first_token_ms=210, total_ms=220),
-        Outcome("u2", False, [CitedSource("index.md")], ["index.md"], generated=True, sources_ms=50,
-                first_token_ms=4000, total_ms=5000, completion_tokens=11, prompt_tokens=1000),
+        Outcome(
+            "u2",
+            False,
+            [CitedSource("index.md")],
+            ["index.md"],
+            generated=True,
+            sources_ms=50,
+            first_token_ms=4000,
+            total_ms=5000,
+            completion_tokens=11,
+            prompt_tokens=1000,
+        ),
     ]
     m = summarize(questions, outcomes)
     assert m["questions"] == 4 and m["answerable"] == 2 and m["unanswerable"] == 2
@@ -158,8 +188,14 @@ def test_abstention_table():
     ]
 
 
-GOLD_Q = Question("g1", "How big is shutil's copy buffer?", True, "shutil.py",
-                  gold=(r"64 ?\* ?1024|65,?536|64 ?KiB", r"windows|1 ?MiB|1024 ?\* ?1024"), also_paths=("os.py",))
+GOLD_Q = Question(
+    "g1",
+    "How big is shutil's copy buffer?",
+    True,
+    "shutil.py",
+    gold=(r"64 ?\* ?1024|65,?536|64 ?KiB", r"windows|1 ?MiB|1024 ?\* ?1024"),
+    also_paths=("os.py",),
+)
 
 
 def _answer(text: str, *paths: str, abstained: bool = False) -> Outcome:
@@ -225,9 +261,23 @@ def test_load_questions(tmp_path):
     rows = [
         {"id": "a1", "question": "Q?", "answerable": True, "expected_path": "x.md", "expected_lines": [3, 9]},
         {"id": "u1", "question": "R?", "answerable": False, "claim": "extra fields are ignored"},
-        {"id": "c1", "question": "Is it true that S?", "answerable": True, "expected_path": "s.md", "expected_verdict": "no"},
-        {"id": "g1", "question": "T?", "answerable": True, "expected_path": "t.md", "gold": ["4[02]"],
-         "also_paths": ["u.md"], "kind": "number", "split": "test"},
+        {
+            "id": "c1",
+            "question": "Is it true that S?",
+            "answerable": True,
+            "expected_path": "s.md",
+            "expected_verdict": "no",
+        },
+        {
+            "id": "g1",
+            "question": "T?",
+            "answerable": True,
+            "expected_path": "t.md",
+            "gold": ["4[02]"],
+            "also_paths": ["u.md"],
+            "kind": "number",
+            "split": "test",
+        },
     ]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
     qs = load_questions(path)
@@ -245,10 +295,14 @@ def test_load_questions(tmp_path):
         ('{"id": "a", "question": "Q?", "answerable": true}', "has no expected_path"),
         ('{"id": "a", "answerable": false}', ":1: not a valid question"),
         ("not json", "not a valid question"),
-        ('{"id": "a", "question": "Q?", "answerable": true, "expected_path": "x", "expected_verdict": "maybe"}',
-         "expected_verdict must be"),
-        ('{"id": "a", "question": "Q?", "answerable": true, "expected_path": "x", "gold": ["(unclosed"]}',
-         "not a valid question"),
+        (
+            '{"id": "a", "question": "Q?", "answerable": true, "expected_path": "x", "expected_verdict": "maybe"}',
+            "expected_verdict must be",
+        ),
+        (
+            '{"id": "a", "question": "Q?", "answerable": true, "expected_path": "x", "gold": ["(unclosed"]}',
+            "not a valid question",
+        ),
         ('{"id": "a", "question": "Q?", "answerable": false, "split": "train"}', "split must be"),
     ],
 )

@@ -10,10 +10,18 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 NOTES_QUESTIONS = [
-    {"id": "a1", "question": "What fertiliser do the tomatoes get?", "answerable": True,
-     "expected_path": "notes/garden/tomatoes.md"},
-    {"id": "a2", "question": "What should the boiler pressure read?", "answerable": True,
-     "expected_path": "notes/home/boiler.md"},
+    {
+        "id": "a1",
+        "question": "What fertiliser do the tomatoes get?",
+        "answerable": True,
+        "expected_path": "notes/garden/tomatoes.md",
+    },
+    {
+        "id": "a2",
+        "question": "What should the boiler pressure read?",
+        "answerable": True,
+        "expected_path": "notes/home/boiler.md",
+    },
 ]
 
 
@@ -40,8 +48,19 @@ def test_eval_answers_with_extractive_backend(tmp_path, notes, models_dir, capsy
     rows = [*NOTES_QUESTIONS, {"id": "u1", "question": "zebra quasar xylophone?", "answerable": False}]
     questions.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     index_root = tmp_path / "indexes"
-    args = ["--folder", str(notes), "--questions", str(questions), "--llm", "none", "--k", "3",
-            "--index-root", str(index_root), "--sweep"]
+    args = [
+        "--folder",
+        str(notes),
+        "--questions",
+        str(questions),
+        "--llm",
+        "none",
+        "--k",
+        "3",
+        "--index-root",
+        str(index_root),
+        "--sweep",
+    ]
 
     assert _script().main(args) == 0
     report = json.loads(capsys.readouterr().out)
@@ -78,8 +97,18 @@ def test_replay_decides_the_recorded_replies_again(tmp_path, notes, models_dir, 
     questions = tmp_path / "q.jsonl"
     rows = NOTES_QUESTIONS
     questions.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    args = ["--folder", str(notes), "--questions", str(questions), "--llm", "none", "--k", "3",
-            "--index-root", str(tmp_path / "indexes")]
+    args = [
+        "--folder",
+        str(notes),
+        "--questions",
+        str(questions),
+        "--llm",
+        "none",
+        "--k",
+        "3",
+        "--index-root",
+        str(tmp_path / "indexes"),
+    ]
     assert _script().main(args) == 0
     report = json.loads(capsys.readouterr().out)
     assert [r["grade"] for r in report["rows"]] == ["correct", "correct"]
@@ -104,11 +133,27 @@ def test_the_classic_reference_row_runs_the_completion_prompt(tmp_path, notes, m
     monkeypatch.setenv("LOCALRAG_MODELS", str(models_dir))
     monkeypatch.chdir(tmp_path)
     questions = tmp_path / "q.jsonl"
-    row = {"id": "a1", "question": "What fertiliser do the tomatoes get?", "answerable": True,
-           "expected_path": "notes/garden/tomatoes.md", "gold": ["seaweed"]}
+    row = {
+        "id": "a1",
+        "question": "What fertiliser do the tomatoes get?",
+        "answerable": True,
+        "expected_path": "notes/garden/tomatoes.md",
+        "gold": ["seaweed"],
+    }
     questions.write_text(json.dumps(row) + "\n", encoding="utf-8")
-    args = ["--folder", str(notes), "--questions", str(questions), "--model", "smollm2-135m-instruct",
-            "--k", "2", "--index-root", str(tmp_path / "indexes"), "--classic"]
+    args = [
+        "--folder",
+        str(notes),
+        "--questions",
+        str(questions),
+        "--model",
+        "smollm2-135m-instruct",
+        "--k",
+        "2",
+        "--index-root",
+        str(tmp_path / "indexes"),
+        "--classic",
+    ]
     assert _script().main(args) == 0
     report = json.loads(capsys.readouterr().out)
     (only,) = report["rows"]

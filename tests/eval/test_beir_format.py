@@ -21,8 +21,11 @@ def write_dataset(root: Path, qrels: str = "query-id\tcorpus-id\tscore\nq1\td1\t
         {"_id": "d3", "title": "Bees", "text": "Bees pollinate squash.", "metadata": {}},
     ]
     (root / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
-    queries = [{"_id": "q1", "text": "what fertiliser do tomatoes get"}, {"_id": "q2", "text": "who pollinates"},
-               {"_id": "q3", "text": "unjudged query"}]
+    queries = [
+        {"_id": "q1", "text": "what fertiliser do tomatoes get"},
+        {"_id": "q2", "text": "who pollinates"},
+        {"_id": "q3", "text": "unjudged query"},
+    ]
     (root / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries), encoding="utf-8")
     (root / "qrels").mkdir(exist_ok=True)
     (root / "qrels" / "test.tsv").write_text(qrels, encoding="utf-8")

@@ -10,8 +10,17 @@ from localrag.errors import ConfigError
 from localrag.eval.beir import run_beir
 
 CONTRACT_KEYS = {
-    "dataset", "queries", "ndcg@10", "recall@10", "recall@100", "mrr@10",
-    "index_seconds", "chunks", "chunks_per_s", "query_p50_ms", "query_p95_ms",
+    "dataset",
+    "queries",
+    "ndcg@10",
+    "recall@10",
+    "recall@100",
+    "mrr@10",
+    "index_seconds",
+    "chunks",
+    "chunks_per_s",
+    "query_p50_ms",
+    "query_p95_ms",
 }
 
 
@@ -52,9 +61,7 @@ def test_run_beir_refuses_foreign_folders_and_empty_retrieval(tiny_beir, tmp_pat
         run_beir(tiny_beir, nothing, index_dir=tmp_path / "ws")
 
 
-def test_an_interrupted_build_is_reset_not_refused(
-    tiny_beir, tmp_path, make_settings, embedder, monkeypatch
-) -> None:
+def test_an_interrupted_build_is_reset_not_refused(tiny_beir, tmp_path, make_settings, embedder, monkeypatch) -> None:
     from localrag.eval import beir
 
     workspace = tmp_path / "ws"

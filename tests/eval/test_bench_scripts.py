@@ -17,7 +17,11 @@ def run_script(name: str, *args: str, models_dir: Path) -> dict:
     env = {**os.environ, "LOCALRAG_MODELS": str(models_dir)}
     proc = subprocess.run(
         [sys.executable, str(REPO / "scripts" / name), *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
@@ -26,8 +30,18 @@ def run_script(name: str, *args: str, models_dir: Path) -> dict:
 @pytest.mark.slow
 def test_bench_scale_small(tiny_beir, tmp_path, models_dir) -> None:
     report = run_script(
-        "bench_scale.py", "--scifact", str(tiny_beir), "--sizes", "600", "--real", "5",
-        "--queries", "4", "--cache", str(tmp_path / "cache"), models_dir=models_dir,
+        "bench_scale.py",
+        "--scifact",
+        str(tiny_beir),
+        "--sizes",
+        "600",
+        "--real",
+        "5",
+        "--queries",
+        "4",
+        "--cache",
+        str(tmp_path / "cache"),
+        models_dir=models_dir,
     )
     assert report["data"]["synthetic"] is True
     size = report["sizes"]["600"]
@@ -58,7 +72,9 @@ def test_bench_ingest_small(tiny_beir, models_dir) -> None:
 
 @pytest.mark.slow
 def test_bench_rerank_small(tiny_beir, models_dir) -> None:
-    report = run_script("bench_rerank.py", "--scifact", str(tiny_beir), "--queries", "1", "--top", "3", models_dir=models_dir)
+    report = run_script(
+        "bench_rerank.py", "--scifact", str(tiny_beir), "--queries", "1", "--top", "3", models_dir=models_dir
+    )
     configs = report["configs"]
     assert list(configs)[0] == "torch-fp32-512" and configs["torch-fp32-512"]["vs_baseline"] == 1.0
     assert all(c["p95_ms"] >= c["p50_ms"] > 0 for c in configs.values())

@@ -11,12 +11,16 @@ REPO = Path(__file__).resolve().parents[2]
 # claim id -> (claim, cited abstract, SciFact annotation of that abstract or None = NOT ENOUGH INFO)
 CLAIMS = {
     str(i): (f"Claim number {i} holds.", str(1000 + i), label)
-    for i, label in enumerate(["SUPPORT", "CONTRADICT", None, "SUPPORT", None, None, "CONTRADICT", None, None, "SUPPORT"], 1)
+    for i, label in enumerate(
+        ["SUPPORT", "CONTRADICT", None, "SUPPORT", None, None, "CONTRADICT", None, None, "SUPPORT"], 1
+    )
 }
 
 
 def _builder():
-    spec = importlib.util.spec_from_file_location("make_scifact_questions", REPO / "scripts" / "make_scifact_questions.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_scifact_questions", REPO / "scripts" / "make_scifact_questions.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

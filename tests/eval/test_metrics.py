@@ -93,7 +93,9 @@ def test_matches_pytrec_eval(seed: int) -> None:
         assert values["recall@5"] == pytest.approx(ref.get("recall_5", 0.0), abs=1e-9)
     # MRR@k == trec_eval recip_rank on the run cut to its top k (trec order)
     for k in (3, 10):
-        cut = {q: {d: s for d, s in scores.items() if d in set(rank_documents(scores)[:k])} for q, scores in run.items()}
+        cut = {
+            q: {d: s for d, s in scores.items() if d in set(rank_documents(scores)[:k])} for q, scores in run.items()
+        }
         rr = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(cut)
         for qid, values in ours.per_query.items():
             assert values[f"mrr@{k}"] == pytest.approx(rr.get(qid, {}).get("recip_rank", 0.0), abs=1e-9)

@@ -48,13 +48,20 @@ def test_a_number_or_name_no_passage_holds_makes_a_sentence_unsupported(answer, 
 
 
 def test_a_number_must_stand_near_the_sentences_other_words():
-    changelog = "v45.0.0. Dropped support for Python 2. " + " ".join(f"Fixed issue {i}." for i in range(10)) + (
-        " Removed easy_install command.")
+    changelog = (
+        "v45.0.0. Dropped support for Python 2. "
+        + " ".join(f"Fixed issue {i}." for i in range(10))
+        + (" Removed easy_install command.")
+    )
     half = Thresholds(min_coverage=0.5, min_similarity=2.0)
-    got = attribute("easy_install was removed in version 45.", "When was easy_install removed?", [changelog], thresholds=half)
+    got = attribute(
+        "easy_install was removed in version 45.", "When was easy_install removed?", [changelog], thresholds=half
+    )
     assert got[0].status == "unsupported"  # 45 and "removed" are sentences apart
     near = "v45.0.0. Removed the easy_install command. Dropped Python 2."
-    got = attribute("easy_install was removed in version 45.", "When was easy_install removed?", [near], thresholds=half)
+    got = attribute(
+        "easy_install was removed in version 45.", "When was easy_install removed?", [near], thresholds=half
+    )
     assert got[0].source == 1
 
 
@@ -67,7 +74,9 @@ def test_a_list_items_number_is_not_a_claim():
     answer = "Two steps: 1. It reads files in chunks of 64 * 1024 bytes. 2. The server listens on port 8000."
     got = attribute(answer, "What are the defaults?", PASSAGES)
     assert [(s.status, s.source) for s in got][1:] == [("supported", 1), ("supported", 2)]
-    assert render(answer, got).endswith("1. It reads files in chunks of 64 * 1024 bytes [1]. 2. The server listens on port 8000 [2].")
+    assert render(answer, got).endswith(
+        "1. It reads files in chunks of 64 * 1024 bytes [1]. 2. The server listens on port 8000 [2]."
+    )
 
 
 def test_the_questions_own_words_are_not_evidence():
@@ -87,8 +96,12 @@ def test_a_sentence_repeating_the_question_needs_a_passage_that_says_it_all():
 
 
 def test_neutral_sentences_assert_nothing():
-    got = attribute("It serves the current directory. The sources do not say more.", "What does it serve?",
-                    PASSAGES, neutral=lambda s: "do not say" in s)
+    got = attribute(
+        "It serves the current directory. The sources do not say more.",
+        "What does it serve?",
+        PASSAGES,
+        neutral=lambda s: "do not say" in s,
+    )
     assert [(s.status, s.source) for s in got] == [("supported", 2), ("neutral", None)]
 
 
@@ -107,7 +120,9 @@ def test_coverage_threshold_and_the_similarity_alternative():
     assert _statuses(answer, question, thresholds=strict)[0][0] == "unsupported"
 
     def embed(texts):  # the sentence and the passage's second window point the same way
-        return np.array([[1.0, 0.0] if ("working folder" in t or "current directory" in t) else [0.0, 1.0] for t in texts])
+        return np.array(
+            [[1.0, 0.0] if ("working folder" in t or "current directory" in t) else [0.0, 1.0] for t in texts]
+        )
 
     lenient = Thresholds(min_coverage=0.5, min_similarity=0.8)  # similarity, with half the coverage
     assert _statuses(answer, question, thresholds=lenient, embed=embed) == [("supported", 2)]
@@ -148,7 +163,10 @@ def test_a_name_counts_as_mentioned_however_spaced_hyphenated_or_pluralised():
     assert unmentioned_names("Does http.server serve index.html?", passages) == []
     assert unmentioned_names("How are my PDFs read?", passages) == []
     assert unmentioned_names("Does SimpleHTTP-RequestHandler list folders?", passages) == []
-    assert unmentioned_names("Can I install it with Homebrew or via http.client?", passages) == ["homebrew", "http.client"]
+    assert unmentioned_names("Can I install it with Homebrew or via http.client?", passages) == [
+        "homebrew",
+        "http.client",
+    ]
 
 
 def test_what_a_sentence_repeats_from_the_question_must_hold_where_its_facts_do():
@@ -156,7 +174,9 @@ def test_what_a_sentence_repeats_from_the_question_must_hold_where_its_facts_do(
     question = "What is the codename of the Node.js 20 LTS release line?"
     (s,) = attribute("The codename of the Node.js 20 LTS release line is Hydrogen.", question, [releases])
     assert s.status == "unsupported" and "20" in s.missing  # Hydrogen is 18's name, not 20's
-    (s,) = attribute("The codename of the Node.js 18 LTS release line is Hydrogen.", question.replace("20", "18"), [releases])
+    (s,) = attribute(
+        "The codename of the Node.js 18 LTS release line is Hydrogen.", question.replace("20", "18"), [releases]
+    )
     assert s.status == "supported"
     gzip = "def open(filename, mode='rb', compresslevel=9): open a gzip-compressed file."
     (s,) = attribute("The default compression preset of lzma.open is 9.", "What preset does lzma.open use?", [gzip])
@@ -170,9 +190,17 @@ def test_what_a_sentence_repeats_from_the_question_must_hold_where_its_facts_do(
 def test_a_sentence_that_adds_one_word_to_the_question_is_checked_as_a_restatement():
     albumin = "Albumin and saline gave similar outcomes in the ICU. There is no evidence of harm from albumin."
     question = "Does hydroxyethyl starch increase kidney injury compared with saline?"
-    (s,) = attribute("There is no evidence that hydroxyethyl starch increases kidney injury compared with saline.", question, [albumin])
+    (s,) = attribute(
+        "There is no evidence that hydroxyethyl starch increases kidney injury compared with saline.",
+        question,
+        [albumin],
+    )
     assert s.status == "unsupported"  # its one own word, "evidence", is in the passage; the claim is not
-    (s,) = attribute("Starch increases kidney injury: it doubled dialysis in the trial.", question, ["Starch doubled dialysis in the trial, a kidney injury."])
+    (s,) = attribute(
+        "Starch increases kidney injury: it doubled dialysis in the trial.",
+        question,
+        ["Starch doubled dialysis in the trial, a kidney injury."],
+    )
     assert s.status == "supported"  # two words of its own: an answer, checked as one
 
 

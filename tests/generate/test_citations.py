@@ -10,7 +10,14 @@ from localrag.types import Hit
 
 def _hits(n: int) -> list[Hit]:
     return [
-        Hit(chunk_id=i, path=f"docs/f{i}.md", text="t", page=None if i % 2 else i, line_start=10 * i, line_end=10 * i + 5)
+        Hit(
+            chunk_id=i,
+            path=f"docs/f{i}.md",
+            text="t",
+            page=None if i % 2 else i,
+            line_start=10 * i,
+            line_end=10 * i + 5,
+        )
         for i in range(1, n + 1)
     ]
 

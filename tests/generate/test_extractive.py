@@ -12,7 +12,11 @@ from localrag.types import Hit
 
 HITS = [
     Hit(chunk_id=1, path="garden/roses.md", text="Roses are pruned in March. They like full sun."),
-    Hit(chunk_id=2, path="garden/tomatoes.md", text="Water the beds daily.\nThe tomatoes get liquid seaweed fertiliser every two weeks."),
+    Hit(
+        chunk_id=2,
+        path="garden/tomatoes.md",
+        text="Water the beds daily.\nThe tomatoes get liquid seaweed fertiliser every two weeks.",
+    ),
     Hit(chunk_id=3, path="code/app.py", text="def parse_http_request(raw):\n    return raw.split()"),
 ]
 

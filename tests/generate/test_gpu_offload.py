@@ -89,7 +89,9 @@ def test_bad_gpu_settings_are_config_errors_naming_the_field(key, value, expecte
 
 
 def test_gpu_settings_parse_from_the_environment():
-    s = load_settings(environ={"LOCALRAG_LLM__N_GPU_LAYERS": "20", "LOCALRAG_LLM__MAIN_GPU": "1", "LOCALRAG_LLM__FLASH_ATTN": "on"})
+    s = load_settings(
+        environ={"LOCALRAG_LLM__N_GPU_LAYERS": "20", "LOCALRAG_LLM__MAIN_GPU": "1", "LOCALRAG_LLM__FLASH_ATTN": "on"}
+    )
     assert (s.llm.n_gpu_layers, s.llm.main_gpu, s.llm.flash_attn) == (20, 1, "on")
     assert load_settings(environ={}).llm.n_gpu_layers == "auto"
 
@@ -101,7 +103,9 @@ def test_a_decode_failure_with_layers_offloaded_ends_the_answer_and_moves_the_mo
     from localrag.errors import LLMError
     from localrag.generate.llama import LlamaCppLLM
 
-    llm = LlamaCppLLM(smollm2_path, n_ctx=512, n_threads=2, variant={"use_extra_bufts": False, "n_gpu_layers": 99}, gpu=GpuRequest(99))
+    llm = LlamaCppLLM(
+        smollm2_path, n_ctx=512, n_threads=2, variant={"use_extra_bufts": False, "n_gpu_layers": 99}, gpu=GpuRequest(99)
+    )
     assert llm.device == "GPU"
     with pytest.raises(LLMError, match="failed on the GPU .*; this answer stopped, the next question runs on the CPU"):
         llm.opening_probability([{"role": "user", "content": "word " * 700}], "I")

@@ -98,7 +98,9 @@ def test_cancel_closes_the_stream(server):
     cancel = threading.Event()
     pieces = []
     t = None
-    for piece in llm.stream([{"role": "user", "content": "Write a very long story about a garden."}], 1000, cancel=cancel):
+    for piece in llm.stream(
+        [{"role": "user", "content": "Write a very long story about a garden."}], 1000, cancel=cancel
+    ):
         pieces.append(piece)
         if len(pieces) == 3:
             cancel.set()
@@ -110,7 +112,9 @@ def test_cancel_closes_the_stream(server):
 @pytest.mark.slow
 def test_not_found_probability_from_the_servers_logprobs(server, smol):
     llm = OpenAICompatLLM(f"{server}/v1", model="smol", n_ctx=2048, temperature=0.0)
-    hits = [Hit(chunk_id=1, path="garden/tomatoes.md", text="The tomatoes get liquid seaweed fertiliser every two weeks.")]
+    hits = [
+        Hit(chunk_id=1, path="garden/tomatoes.md", text="The tomatoes get liquid seaweed fertiliser every two weeks.")
+    ]
     plan = build_messages("What fertiliser do the tomatoes get?", hits, llm, Settings())
     first_word = "".join(llm.stream(plan.messages, 4)).split()[0]
     for opening in (NOT_FOUND, first_word):
@@ -127,4 +131,7 @@ def test_no_logprobs_from_the_server_means_no_estimate():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    assert OpenAICompatLLM(f"http://127.0.0.1:{port}/v1").opening_probability([{"role": "user", "content": "hi"}], "I") is None
+    assert (
+        OpenAICompatLLM(f"http://127.0.0.1:{port}/v1").opening_probability([{"role": "user", "content": "hi"}], "I")
+        is None
+    )

@@ -26,7 +26,14 @@ def _hit(i: int, n_words: int, rng: random.Random) -> Hit:
     """A note of `n_words` random garden words in sentences of ten."""
     words = [rng.choice(WORDS) for _ in range(n_words)]
     sentences = [" ".join(words[j : j + 10]).capitalize() + "." for j in range(0, n_words, 10)]
-    return Hit(chunk_id=i, path=f"garden/note{i}.md", text=f"Note {i}. " + " ".join(sentences), rank=i, line_start=1, line_end=9)
+    return Hit(
+        chunk_id=i,
+        path=f"garden/note{i}.md",
+        text=f"Note {i}. " + " ".join(sentences),
+        rank=i,
+        line_start=1,
+        line_end=9,
+    )
 
 
 WHOLE_WINDOW = Settings.model_validate({"llm": {"max_prompt_tokens": 0}})
@@ -85,7 +92,9 @@ def test_drops_the_lowest_ranked_when_a_fair_share_would_be_too_small(smol_facto
     assert plan.hits[0].text == hits[0].text
     assert all(llm.count_tokens(h.text) >= MIN_SOURCE_TOKENS - 20 for h in plan.hits)
     # one more source would have pushed the shares below the minimum
-    more = build_messages("How often is the tomato fertilised?", hits[: len(plan.hits) + 1], llm, WHOLE_WINDOW, max_tokens=200)
+    more = build_messages(
+        "How often is the tomato fertilised?", hits[: len(plan.hits) + 1], llm, WHOLE_WINDOW, max_tokens=200
+    )
     assert more.dropped == 1
     assert plan.prompt_tokens + plan.max_tokens <= llm.n_ctx
 
@@ -151,8 +160,13 @@ def test_prompt_token_cap_applies_before_the_window_is_full(smol_factory):
     plan = build_messages("How often is the tomato fertilised?", hits, llm, capped, max_tokens=200)
     assert plan.prompt_tokens <= 700 and 0 < len(plan.hits) < len(hits)
     assert plan.hits[0].chunk_id == 1
-    whole = build_messages("How often is the tomato fertilised?", hits, llm,
-                           Settings.model_validate({"llm": {"max_prompt_tokens": 0}}), max_tokens=200)
+    whole = build_messages(
+        "How often is the tomato fertilised?",
+        hits,
+        llm,
+        Settings.model_validate({"llm": {"max_prompt_tokens": 0}}),
+        max_tokens=200,
+    )
     assert whole.dropped == 0 and whole.shortened == 0 and whole.prompt_tokens > 700
     assert whole.hits == hits
 

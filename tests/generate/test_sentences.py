@@ -41,7 +41,9 @@ def test_a_list_items_number_starts_its_sentence():
 def test_sentences_sharing_more_query_terms_score_higher():
     wanted = query_terms("Do statins lower cholesterol?")
     assert "do" not in wanted and wanted  # question words are not terms
-    assert score(wanted, "Statin use lowered LDL cholesterol by a third.") > score(wanted, "Statins are widely prescribed.")
+    assert score(wanted, "Statin use lowered LDL cholesterol by a third.") > score(
+        wanted, "Statins are widely prescribed."
+    )
     assert score(wanted, "Funding came from a public grant.") == 0
 
 

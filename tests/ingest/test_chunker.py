@@ -18,7 +18,13 @@ PROSE = " ".join(f"Sentence number {i} talks about tomatoes and basil." for i in
 def test_small_section_is_one_chunk_with_its_metadata():
     sec = Section(text="Hello there.", heading=("A", "B"), page=3, line_start=7, line_end=7, char_start=10, char_end=22)
     [chunk] = chunk_sections([sec], count_words, 50, 10, 60)
-    assert (chunk.text, chunk.heading, chunk.page, chunk.line_start, chunk.line_end) == ("Hello there.", ("A", "B"), 3, 7, 7)
+    assert (chunk.text, chunk.heading, chunk.page, chunk.line_start, chunk.line_end) == (
+        "Hello there.",
+        ("A", "B"),
+        3,
+        7,
+        7,
+    )
     assert (chunk.char_start, chunk.char_end, chunk.n_tokens, chunk.ordinal) == (10, 22, 2, 0)
 
 
@@ -113,7 +119,8 @@ def test_chunks_never_cross_sections_and_ordinals_run_across_them():
 
 def test_real_tokenizer_counts_respected_on_markdown(minilm_count):
     md = "# Guide\n\n" + "\n\n".join(
-        f"## Part {i}\n\n" + " ".join(f"The {i}th step configures the widget's retry-policy (v{i}.{i})." for _ in range(25))
+        f"## Part {i}\n\n"
+        + " ".join(f"The {i}th step configures the widget's retry-policy (v{i}.{i})." for _ in range(25))
         for i in range(5)
     )
     doc = load_document("g.md", md.encode(), _settings())

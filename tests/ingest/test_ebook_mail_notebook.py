@@ -65,8 +65,13 @@ def test_html_only_mail_is_read_as_text():
 
 
 def test_mail_attachment_that_cannot_be_read_is_noted_not_fatal():
-    msg = ff.message("Scan", "a@example.org", "Mon, 04 Mar 2024 10:00:00 +0000", "See the attached PDF.",
-                     ("broken.pdf", b"%PDF-1.7 garbage"))
+    msg = ff.message(
+        "Scan",
+        "a@example.org",
+        "Mon, 04 Mar 2024 10:00:00 +0000",
+        "See the attached PDF.",
+        ("broken.pdf", b"%PDF-1.7 garbage"),
+    )
     doc = load("scan.eml", msg.as_bytes())
     assert "See the attached PDF." in doc.text
     assert doc.notes and doc.notes[0].startswith("message: attachment broken.pdf left out: corrupt PDF")

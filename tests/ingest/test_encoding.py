@@ -66,7 +66,9 @@ def test_empty_refused():
 
 
 def test_html_meta_charset():
-    assert declared_html_charset(b'<meta http-equiv="Content-Type" content="text/html; charset=Shift_JIS">') == "shift_jis"
+    assert (
+        declared_html_charset(b'<meta http-equiv="Content-Type" content="text/html; charset=Shift_JIS">') == "shift_jis"
+    )
     assert declared_html_charset(b"<meta charset='nonsense-enc'>") is None
     page = '<meta charset="windows-1251"><p>Привет</p>'.encode("cp1251")
     assert "Привет" in detect_and_decode(page, declared_html_charset(page))[0]

@@ -23,7 +23,20 @@ def headings(doc):
 
 
 def test_supported_extensions_and_names():
-    assert {".md", ".txt", ".rst", ".html", ".pdf", ".docx", ".py", ".ts", ".csv", ".json", ".yaml", ".toml"} <= SUPPORTED_EXTENSIONS
+    assert {
+        ".md",
+        ".txt",
+        ".rst",
+        ".html",
+        ".pdf",
+        ".docx",
+        ".py",
+        ".ts",
+        ".csv",
+        ".json",
+        ".yaml",
+        ".toml",
+    } <= SUPPORTED_EXTENSIONS
     assert format_of("a/README") == "plain" and format_of("Makefile") == "code"
     assert format_of("Notes.MD") == "markdown" and format_of("x.exe") is None
 
@@ -65,7 +78,7 @@ def test_html_article_rows_and_hidden():
 
 
 def test_code_sections_per_language():
-    go = "package main\n\nimport \"fmt\"\n\n// Add adds.\nfunc Add(a, b int) int {\n\treturn a + b\n}\n\nfunc (s *Server) Serve() {\n}\n\ntype Point struct{ X int }\n"
+    go = 'package main\n\nimport "fmt"\n\n// Add adds.\nfunc Add(a, b int) int {\n\treturn a + b\n}\n\nfunc (s *Server) Serve() {\n}\n\ntype Point struct{ X int }\n'
     assert headings(load("m.go", go)) == [(), ("Add",), ("Serve",), ("Point",)]
     assert load("m.go", go).sections[1].text.startswith("// Add adds.")
     rs = "use std::io;\n\n#[derive(Debug)]\npub struct P { x: i32 }\n\nimpl P {\n    fn new() -> Self { P { x: 0 } }\n}\n\npub async fn run() {}\n"
@@ -76,7 +89,11 @@ def test_code_sections_per_language():
     assert headings(load("run.sh", sh)) == [(), ("build",), ("deploy",)]
     java = "package x;\n\npublic final class Garden {\n  void water() {}\n}\n"
     assert headings(load("Garden.java", java)) == [(), ("Garden",)]
-    assert headings(load("Makefile", "CC=gcc\n\nall: build\n\techo\n\nbuild:\n\tgcc x.c\n")) == [(), ("all",), ("build",)]
+    assert headings(load("Makefile", "CC=gcc\n\nall: build\n\techo\n\nbuild:\n\tgcc x.c\n")) == [
+        (),
+        ("all",),
+        ("build",),
+    ]
     css = "body { color: red; }\n\n.x { margin: 0 }\n"
     assert [s.kind for s in load("s.css", css).sections] == ["code"]
 
@@ -120,8 +137,11 @@ def test_pdf_page_spans_index_the_extracted_text(tmp_path):
 def test_long_python_class_split_at_methods():
     body = "\n".join(f"        x{i} = {i}" for i in range(40))
     src = (
-        "import os\n\n\nclass Garden:\n    \"\"\"Beds.\"\"\"\n\n    def __init__(self):\n" + body
-        + "\n\n    @property\n    def beds(self):\n" + body + "\n\n\ndef helper():\n    pass\n"
+        'import os\n\n\nclass Garden:\n    """Beds."""\n\n    def __init__(self):\n'
+        + body
+        + "\n\n    @property\n    def beds(self):\n"
+        + body
+        + "\n\n\ndef helper():\n    pass\n"
     )
     doc = load("g.py", src)
     assert headings(doc) == [(), ("Garden",), ("Garden", "__init__"), ("Garden", "beds"), ("helper",)]

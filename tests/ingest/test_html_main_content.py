@@ -18,9 +18,14 @@ def manual_page(n: int, title: str, sections: list[tuple[str, str]]) -> str:
         '<td><a href="manual.html">Up</a></td><td><a href="index.html">Home</a></td>'
         '<th>Valgrind User Manual</th><td><a href="n.html">Next</a></td></tr></table></div>'
     )
-    toc = '<div class="toc"><p><b>Table of Contents</b></p><dl class="toc">' + "".join(
-        f'<dt><span class="sect1"><a href="#s{i}">{n}.{i}. {h}</a></span></dt>' for i, (h, _) in enumerate(sections, 1)
-    ) + "</dl></div>"
+    toc = (
+        '<div class="toc"><p><b>Table of Contents</b></p><dl class="toc">'
+        + "".join(
+            f'<dt><span class="sect1"><a href="#s{i}">{n}.{i}. {h}</a></span></dt>'
+            for i, (h, _) in enumerate(sections, 1)
+        )
+        + "</dl></div>"
+    )
     body = "".join(
         f'<div class="sect1"><div class="titlepage"><div><div><h2 class="title"><a name="s{i}"></a>{n}.{i}. {h}</h2>'
         f"</div></div></div><p>{BODY.format(text)}</p><p>{text.capitalize()} is explained here in full, with the options "
@@ -45,14 +50,24 @@ SECTIONS = [("What Valgrind does", "instrumentation of the running program"), ("
 def test_navigation_and_table_of_contents_are_left_out_headings_kept():
     doc = load_html(manual_page(2, "Using the Valgrind core", SECTIONS))
     lines = doc.text.splitlines()
-    for nav in ("Up", "Home", "Prev", "Next", "Valgrind User Manual", "<< 1. Introduction | Up | 3. Advanced Topics >>"):
+    for nav in (
+        "Up",
+        "Home",
+        "Prev",
+        "Next",
+        "Valgrind User Manual",
+        "<< 1. Introduction | Up | 3. Advanced Topics >>",
+    ):
         assert not any(nav in ln for ln in lines if "|" in ln or ln.strip() == nav), (nav, doc.text)
     assert "<<" not in doc.text and ">>" not in doc.text
     assert "2.1. What Valgrind does\n\nValgrind runs your program" in doc.text  # the heading once, with its content
     assert doc.text.count("2.3. Suppressing errors") == 1  # not again from the table of contents
     for _, text in SECTIONS:
         assert text in doc.text
-    assert [s.heading for s in doc.sections if s.text.strip()][-1] == ("2. Using the Valgrind core", "2.3. Suppressing errors")
+    assert [s.heading for s in doc.sections if s.text.strip()][-1] == (
+        "2. Using the Valgrind core",
+        "2.3. Suppressing errors",
+    )
     assert ("2. Using the Valgrind core", "2.1. What Valgrind does") in [s.heading for s in doc.sections]
 
 

@@ -134,8 +134,10 @@ def test_a_failing_engine_skips_the_file_with_its_reason(tmp_path, monkeypatch):
         pdf.rect(20, 20, 80, 60, style="F")
         doc = load_document("mixed.pdf", bytes(pdf.output()), S)
         assert doc.sections[0].text == "A text page survives."
-        assert doc.notes == ["pages without text left out: OCR model PP-OCRv6_det_small.onnx fails its sha256 check"
-                             " (not the file of rapidocr 3.10.0)"]
+        assert doc.notes == [
+            "pages without text left out: OCR model PP-OCRv6_det_small.onnx fails its sha256 check"
+            " (not the file of rapidocr 3.10.0)"
+        ]
     finally:
         ocr._engine.cache_clear()
 
@@ -149,6 +151,7 @@ def test_two_columns_are_read_column_by_column():
     right = [box(520, 60 + 40 * i, f"right {i}") for i in range(4)]
     text = reading_order([title, *right, *left])
     assert text == "Minutes\n\n" + "\n".join(f"left {i}" for i in range(4)) + "\n\n" + "\n".join(
-        f"right {i}" for i in range(4))
+        f"right {i}" for i in range(4)
+    )
     one_column = [Box(100, 40 * i, 900, 40 * i + 30, f"line {i}") for i in range(8)]
     assert reading_order(one_column) == "\n".join(f"line {i}" for i in range(8))

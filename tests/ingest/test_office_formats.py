@@ -102,7 +102,9 @@ def test_odt_headings_paragraphs_and_lists():
 
 def test_rtf_text_without_control_words():
     doc = load("rhubarb.rtf", ff.RTF.encode())
-    assert doc.sections[0].text == "Rhubarb is forced under a bucket from January.\nThe crowns are split every five years."
+    assert (
+        doc.sections[0].text == "Rhubarb is forced under a bucket from January.\nThe crowns are split every five years."
+    )
     assert doc.sections[0].line_start == 1
 
 

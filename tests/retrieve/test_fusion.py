@@ -31,7 +31,7 @@ def test_overlapping_chunks_of_one_passage_merge_into_one_source():
     from localrag.types import Hit
 
     doc = "alpha beta gamma delta epsilon zeta eta theta"
-    a = Hit(1, "a.md", doc[0:22], char_start=0, char_end=22, line_start=1, line_end=2)   # alpha .. delta
+    a = Hit(1, "a.md", doc[0:22], char_start=0, char_end=22, line_start=1, line_end=2)  # alpha .. delta
     b = Hit(2, "b.md", "other file", char_start=0, char_end=10)
     c = Hit(3, "a.md", doc[11:33], char_start=11, char_end=33, line_start=2, line_end=3)  # gamma .. zeta
     d = Hit(4, "a.md", doc[40:], char_start=40, char_end=len(doc), line_start=5, line_end=5)  # far: stays apart

@@ -69,6 +69,6 @@ def test_rerank_reorders_only_the_top_m(make_settings, notes, embedder, tiny_rer
     hits = idx.search("garden compost tomatoes boiler recipes", k=6, with_terms=False)
     reranked = [h for h in hits if h.scores.rerank is not None]
     assert 1 <= len(reranked) <= 2 and hits[: len(reranked)] == reranked
-    tail = hits[len(reranked):]
+    tail = hits[len(reranked) :]
     assert [h.scores.rrf_rank for h in tail] == sorted(h.scores.rrf_rank for h in tail)
     assert all(h.matched_terms == [] for h in hits)

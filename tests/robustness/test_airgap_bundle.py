@@ -26,7 +26,9 @@ UNSHARE = shutil.which("unshare")
 BASE_PYTHON = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
 
 
-def _offline(cmd: list[str], env: dict[str, str], timeout: float, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def _offline(
+    cmd: list[str], env: dict[str, str], timeout: float, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run([UNSHARE, "-n", *cmd], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 

@@ -36,7 +36,6 @@ from localrag.store import Store
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, embedder):
     base = tmp_path_factory.mktemp("concurrency")

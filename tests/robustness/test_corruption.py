@@ -13,13 +13,18 @@ from pathlib import Path
 
 import pytest
 from tests.helpers import MODELS, make_settings
-from tests.robustness.robustness_support import GEN1, assert_derived_match_catalog, documents, search_paths, write_folder
+from tests.robustness.robustness_support import (
+    GEN1,
+    assert_derived_match_catalog,
+    documents,
+    search_paths,
+    write_folder,
+)
 
 from localrag.cli import main
 from localrag.indexer import index_folder
 from localrag.store import Store
 from localrag.store.atomic import sha256_file
-
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +107,9 @@ def test_cli_warns_on_stderr_and_still_answers(index_copy):
     _truncate(index_dir / "dense.faiss")
     proc = subprocess.run(
         [sys.executable, "-m", "localrag.cli", "status", "--index", str(index_dir), "--json"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     status = json.loads(proc.stdout)

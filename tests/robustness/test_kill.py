@@ -77,7 +77,6 @@ CASES = [
 BEFORE_STAGING = {"walk", "plan", "embedded", "stage-commit"}
 
 
-
 class Reference:
     """What a clean build of one generation looks like."""
 
@@ -113,7 +112,10 @@ def world(tmp_path_factory, embedder):
     assert ref["gen1"].documents == state_of(GEN1) and ref["gen2"].documents == state_of(GEN2)
     g1, g2 = ref["gen1"], ref["gen2"]
     # chunks a complete run embeds: all of generation 1; in the update, the rewritten and the added file's
-    new_chunks = {"first": sum(len(v) for v in g1.chunks.values()), "update": len(g2.chunks["a.md"]) + len(g2.chunks["e.md"])}
+    new_chunks = {
+        "first": sum(len(v) for v in g1.chunks.values()),
+        "update": len(g2.chunks["a.md"]) + len(g2.chunks["e.md"]),
+    }
     return {"base": base, "folder_g1": folder_g1, "folder_up": folder_up, "template": base / "template_g1",
             "ref": ref, "new_chunks": new_chunks, "ctx": forkserver_context()}  # fmt: skip
 

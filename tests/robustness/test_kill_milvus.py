@@ -18,7 +18,15 @@ import pytest
 pytest.importorskip("milvus_lite", reason="Milvus Lite (milvus-lite) is not installed")
 
 from tests.helpers import MODELS, make_settings
-from tests.robustness.robustness_support import GEN1, GEN2, child_cli, forkserver_context, run_child, search_paths, write_folder
+from tests.robustness.robustness_support import (
+    GEN1,
+    GEN2,
+    child_cli,
+    forkserver_context,
+    run_child,
+    search_paths,
+    write_folder,
+)
 
 from localrag.errors import IndexNotFoundError
 from localrag.indexer import index_folder
@@ -39,7 +47,9 @@ CASES = [
 
 
 def _settings(index_dir: Path, db: Path, **extra):
-    return make_settings(index_dir, **{"store.engine": "milvus", "store.milvus.uri": str(db), "retrieval.rerank": False, **extra})
+    return make_settings(
+        index_dir, **{"store.engine": "milvus", "store.milvus.uri": str(db), "retrieval.rerank": False, **extra}
+    )
 
 
 def _env(db: Path, crash: str | None) -> dict[str, str]:
@@ -81,7 +91,13 @@ def world(tmp_path_factory, embedder):
     with open_store(settings, create=True) as store:
         index_folder(store, folder_up, embedder, settings)
     write_folder(folder_up, GEN2)
-    return {"folder_g1": folder_g1, "folder_up": folder_up, "template": template, "ref": ref, "ctx": forkserver_context()}
+    return {
+        "folder_g1": folder_g1,
+        "folder_up": folder_up,
+        "template": template,
+        "ref": ref,
+        "ctx": forkserver_context(),
+    }
 
 
 def check_reader(db: Path, tmp: Path, expected, embedder) -> None:

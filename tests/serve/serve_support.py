@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from tests.helpers import NOTES, REPO, make_settings
+
 START_TIMEOUT_S = 180
 
 
@@ -76,7 +77,9 @@ class Server:
                 self.proc.wait()
 
 
-def start_server(index: Path, models_dir: Path, smollm2: Path, log: Path, token: str | None = None, **env: str) -> Server:
+def start_server(
+    index: Path, models_dir: Path, smollm2: Path, log: Path, token: str | None = None, **env: str
+) -> Server:
     """`localrag serve` on a free loopback port, once /healthz answers (pytest.fail otherwise)."""
     import pytest
 

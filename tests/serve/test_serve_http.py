@@ -86,7 +86,9 @@ def test_search_and_status_are_the_cli_json(http, notes_index, capsys, monkeypat
     _, index = notes_index
     served = http.post("/v1/search", json={"query": "boiler pressure", "k": 3})
     assert served.status_code == 200
-    assert served.json() == cli_json(capsys, monkeypatch, models_dir, "search", "boiler pressure", "--k", "3", "--index", str(index), "--json")
+    assert served.json() == cli_json(
+        capsys, monkeypatch, models_dir, "search", "boiler pressure", "--k", "3", "--index", str(index), "--json"
+    )
     assert served.json()["hits"][0]["path"] == "home/boiler.md"
 
     status = http.get("/v1/status").json()
@@ -125,10 +127,14 @@ def test_requests_over_the_limits_are_refused(http):
     assert "bogus" in error(http.post("/v1/search", json={"query": "boiler", "bogus": 1}), 422)
     assert "query" in error(http.post("/v1/search", json={"query": ""}), 422)
     assert "gpt-4o" in error(
-        http.post("/v1/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}), 404
+        http.post("/v1/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}),
+        404,
     )
     assert "user message" in error(
-        http.post("/v1/chat/completions", json={"model": "localrag", "messages": [{"role": "system", "content": "hi"}]}), 422
+        http.post(
+            "/v1/chat/completions", json={"model": "localrag", "messages": [{"role": "system", "content": "hi"}]}
+        ),
+        422,
     )
 
 
@@ -214,7 +220,9 @@ def test_openai_client_follow_up_uses_the_history(openai_client):
 
 def test_openai_client_streaming(openai_client):
     chunks = list(
-        openai_client.chat.completions.create(model="localrag", messages=[{"role": "user", "content": QUESTION}], stream=True)
+        openai_client.chat.completions.create(
+            model="localrag", messages=[{"role": "user", "content": QUESTION}], stream=True
+        )
     )
     assert chunks[0].choices[0].delta.role == "assistant"
     assert all(c.object == "chat.completion.chunk" and c.model == "localrag" for c in chunks)
@@ -245,14 +253,18 @@ def test_mcp_at_slash_mcp_with_the_sdk_client(server):
 
     async def session_calls():
         async with (
-            httpx.AsyncClient(headers=server.headers, timeout=httpx.Timeout(30, read=300), trust_env=False) as http_client,
+            httpx.AsyncClient(
+                headers=server.headers, timeout=httpx.Timeout(30, read=300), trust_env=False
+            ) as http_client,
             streamable_http_client(f"{server.url}/mcp", http_client=http_client) as (read, write, _),
         ):
             async with ClientSession(read, write) as session:
                 await session.initialize()
                 tools = {t.name: t for t in (await session.list_tools()).tools}
                 found = await session.call_tool("search", {"query": "boiler pressure", "k": 2})
-                passage = await session.call_tool("get_source", {"path": "home/boiler.md", "line_start": 6, "line_end": 7})
+                passage = await session.call_tool(
+                    "get_source", {"path": "home/boiler.md", "line_start": 6, "line_end": 7}
+                )
                 outside = await session.call_tool("get_source", {"path": "../../etc/passwd"})
                 too_many = await session.call_tool("search", {"query": "boiler", "k": MAX_K + 1})
                 return tools, found, passage, outside, too_many

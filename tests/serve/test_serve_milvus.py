@@ -158,9 +158,9 @@ def test_serve_sees_a_new_milvus_version_and_never_half_of_one(tmp_path, models_
                 for _ in range(3):
                     assert http.get("/healthz").json()["generation"] == before
                     for q in QUERIES:
-                        assert [h["path"] for h in http.post("/v1/search", json={"query": q, "k": 5}).json()["hits"]] == [
-                            h["path"] for h in old[q]
-                        ]
+                        assert [
+                            h["path"] for h in http.post("/v1/search", json={"query": q, "k": 5}).json()["hits"]
+                        ] == [h["path"] for h in old[q]]
                     zorblax = http.post("/v1/search", json={"query": "zorblax", "k": 10}).json()["hits"]
                     assert "zorblax" not in str(zorblax)
                     travel = http.post("/v1/search", json={"query": "train", "k": 5, "path": "travel.md"}).json()

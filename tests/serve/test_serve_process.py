@@ -34,7 +34,9 @@ def test_a_non_loopback_host_without_a_token_refuses_to_start(notes_index, model
 
     empty = tmp_path / "token"
     empty.write_text("\n")
-    no_token = run_cli(models_dir, "serve", "--index", str(index), "--host", "0.0.0.0", "--port", port, "--token-file", str(empty))
+    no_token = run_cli(
+        models_dir, "serve", "--index", str(index), "--host", "0.0.0.0", "--port", port, "--token-file", str(empty)
+    )
     assert no_token.returncode == 2 and "serve.token_file" in no_token.stderr and "is empty" in no_token.stderr
 
 
@@ -74,7 +76,10 @@ def test_a_client_that_leaves_cancels_its_answer(long_answers, how):
     else:
         path, body = ("/v1/ask", {"question": LONG_QUESTION})
         if how == "chat":
-            path, body = "/v1/chat/completions", {"model": "localrag", "messages": [{"role": "user", "content": LONG_QUESTION}]}
+            path, body = (
+                "/v1/chat/completions",
+                {"model": "localrag", "messages": [{"role": "user", "content": LONG_QUESTION}]},
+            )
         with long_answers.client(timeout=1.0) as impatient, pytest.raises(httpx.ReadTimeout):
             impatient.post(path, json=body)  # still generating after 1 s: the client gives up
     time.sleep(0.8)
@@ -83,7 +88,9 @@ def test_a_client_that_leaves_cancels_its_answer(long_answers, how):
 
 
 @pytest.mark.slow
-def test_sigkill_in_the_middle_of_an_answer_leaves_the_index_intact(long_answers, notes_index, models_dir, capsys, monkeypatch):
+def test_sigkill_in_the_middle_of_an_answer_leaves_the_index_intact(
+    long_answers, notes_index, models_dir, capsys, monkeypatch
+):
     _, index = notes_index
     monkeypatch.setenv("LOCALRAG_MODELS", str(models_dir))
 
@@ -95,7 +102,10 @@ def test_sigkill_in_the_middle_of_an_answer_leaves_the_index_intact(long_answers
     status_before = cli("status")
     search_before = cli("search", "boiler pressure")
     server = long_answers
-    with server.client() as client, client.stream("POST", "/v1/ask", json={"question": LONG_QUESTION, "stream": True}) as r:
+    with (
+        server.client() as client,
+        client.stream("POST", "/v1/ask", json={"question": LONG_QUESTION, "stream": True}) as r,
+    ):
         for event in sse_events(r.iter_lines()):
             if event.event == "token":
                 server.proc.kill()  # SIGKILL while the model writes

@@ -41,7 +41,15 @@ def test_reads_the_lines_asked_for(store, notes_index):
 
 @pytest.mark.parametrize(
     "path",
-    ["../notes/home/boiler.md", "home/../../index/catalog.sqlite3", "/etc/passwd", "..", "", "home\\boiler.md", "a\x00b"],
+    [
+        "../notes/home/boiler.md",
+        "home/../../index/catalog.sqlite3",
+        "/etc/passwd",
+        "..",
+        "",
+        "home\\boiler.md",
+        "a\x00b",
+    ],
 )
 def test_refuses_paths_that_leave_the_folder(store, path):
     with pytest.raises(SourceAccessError):

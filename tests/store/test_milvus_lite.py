@@ -151,7 +151,9 @@ def test_query_only_process_with_just_the_config(both, tmp_path, models_dir, cap
     and status read everything from Milvus; no index files appear."""
     local, milvus, _ = both
     want = [h.path for h in milvus.search("boiler pressure", k=3)]
-    server, env = _query_server(milvus, tmp_path / "query-server", f'models_dir = "{models_dir}"\n[retrieval]\nrerank = false\n')
+    server, env = _query_server(
+        milvus, tmp_path / "query-server", f'models_dir = "{models_dir}"\n[retrieval]\nrerank = false\n'
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "localrag", "search", "boiler pressure", "--k", "3", "--json"],
         cwd=server, env=env, capture_output=True, text=True, timeout=300,
@@ -169,7 +171,9 @@ def test_query_only_process_with_just_the_config(both, tmp_path, models_dir, cap
 def test_query_only_process_can_ask(both, tmp_path, models_dir, smollm2_path):
     _, milvus, _ = both
     server, env = _query_server(
-        milvus, tmp_path / "ask-server", f'models_dir = "{models_dir}"\n[llm]\nmodel = "{smollm2_path}"\nmax_tokens = 48\n'
+        milvus,
+        tmp_path / "ask-server",
+        f'models_dir = "{models_dir}"\n[llm]\nmodel = "{smollm2_path}"\nmax_tokens = 48\n',
     )
     proc = subprocess.run(
         [sys.executable, "-m", "localrag", "ask", "what fertiliser do the tomatoes get?", "--json"],

@@ -15,8 +15,15 @@ from localrag.types import Chunk
 def _chunks(n: int) -> list[Chunk]:
     return [
         Chunk(
-            text=f"chunk {i} text", ordinal=i, heading=("Top", f"Sub {i}"), page=i + 1 if i % 2 else None,
-            line_start=10 * i + 1, line_end=10 * i + 9, char_start=100 * i, char_end=100 * i + 50, n_tokens=3,
+            text=f"chunk {i} text",
+            ordinal=i,
+            heading=("Top", f"Sub {i}"),
+            page=i + 1 if i % 2 else None,
+            line_start=10 * i + 1,
+            line_end=10 * i + 9,
+            char_start=100 * i,
+            char_end=100 * i + 50,
+            n_tokens=3,
         )
         for i in range(n)
     ]
@@ -47,7 +54,14 @@ def test_document_chunks_and_vectors_round_trip(cat):
     assert cat.generation == 1
     (doc,) = cat.documents()
     assert (doc.id, doc.path, doc.sha256, doc.size, doc.mtime_ns, doc.status, doc.n_chunks) == (
-        doc_id, "a/b.md", "ab", 10, 5, "ok", 3)
+        doc_id,
+        "a/b.md",
+        "ab",
+        10,
+        5,
+        "ok",
+        3,
+    )
     ids = cat.chunk_ids_for_docs([doc_id])
     rows = cat.chunk_rows(ids)
     assert [rows[i].chunk for i in ids] == _chunks(3)
@@ -63,8 +77,9 @@ def test_document_chunks_and_vectors_round_trip(cat):
 def test_removing_a_document_cascades_and_bumps_generation(cat):
     cat.set_meta(dim="4")
     with cat.transaction() as tx:
-        doc_id = tx.put_document("x.md", sha256="s", size=1, mtime_ns=1, chunks=_chunks(2),
-                                 vectors=np.ones((2, 4), np.float32))
+        doc_id = tx.put_document(
+            "x.md", sha256="s", size=1, mtime_ns=1, chunks=_chunks(2), vectors=np.ones((2, 4), np.float32)
+        )
     with cat.transaction() as tx:
         tx.remove_document(doc_id)
     assert cat.generation == 2
@@ -74,8 +89,9 @@ def test_removing_a_document_cascades_and_bumps_generation(cat):
 def test_rename_and_touch_do_not_bump_generation(cat):
     cat.set_meta(dim="4")
     with cat.transaction() as tx:
-        doc_id = tx.put_document("x.md", sha256="s", size=1, mtime_ns=1, chunks=_chunks(1),
-                                 vectors=np.ones((1, 4), np.float32))
+        doc_id = tx.put_document(
+            "x.md", sha256="s", size=1, mtime_ns=1, chunks=_chunks(1), vectors=np.ones((1, 4), np.float32)
+        )
     with cat.transaction() as tx:
         tx.move_document(doc_id, "y.md", size=1, mtime_ns=2)
         tx.touch_document(doc_id, size=1, mtime_ns=3)
@@ -93,8 +109,9 @@ def test_failed_transaction_rolls_back_everything(cat):
 
 def test_skipped_documents_are_listed_with_reasons(cat):
     with cat.transaction() as tx:
-        tx.put_document("scan.pdf", sha256=None, size=9, mtime_ns=1, status="skipped",
-                        error="no text layer; OCR not supported")
+        tx.put_document(
+            "scan.pdf", sha256=None, size=9, mtime_ns=1, status="skipped", error="no text layer; OCR not supported"
+        )
     assert cat.skipped() == [{"path": "scan.pdf", "reason": "no text layer; OCR not supported"}]
     assert cat.counts()["skipped"] == 1 and cat.counts()["documents"] == 0
 
@@ -143,8 +160,9 @@ def test_truncated_catalogue_is_index_corrupt_error(tmp_path):
     cat = Catalog.open(path, create=True)
     cat.set_meta(dim="4")
     with cat.transaction() as tx:
-        tx.put_document("x.md", sha256="s", size=1, mtime_ns=1, chunks=_chunks(50),
-                        vectors=np.ones((50, 4), np.float32))
+        tx.put_document(
+            "x.md", sha256="s", size=1, mtime_ns=1, chunks=_chunks(50), vectors=np.ones((50, 4), np.float32)
+        )
     cat._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     cat.close()
     data = path.read_bytes()
@@ -160,8 +178,9 @@ def test_staged_document_is_invisible_until_published(cat):
     cat.set_meta(dim="8")
     with cat.transaction() as tx:
         tx.put_document("ref.md", sha256="r", size=1, mtime_ns=1, chunks=_chunks(3), vectors=vecs)
-        tx.put_document("a.md", sha256="old", size=1, mtime_ns=1, chunks=_chunks(1),
-                        vectors=np.ones((1, 8), np.float32))
+        tx.put_document(
+            "a.md", sha256="old", size=1, mtime_ns=1, chunks=_chunks(1), vectors=np.ones((1, 8), np.float32)
+        )
     with cat.transaction() as tx:
         tx.stage_document("a.md", sha256="new", config="cfg", chunks=_chunks(3), vectors=vecs)
     assert cat.generation == 1 and cat.document("a.md").sha256 == "old" and cat.counts()["chunks"] == 4
@@ -205,7 +224,6 @@ def test_catalogue_without_staging_tables_gets_them_on_open(tmp_path):
         cat.close()
 
 
-
 def test_catalogue_without_note_columns_gets_them_on_open_and_keeps_its_rows(tmp_path):
     path = tmp_path / Catalog.FILENAME
     old = Catalog.open(path, create=True)
@@ -220,8 +238,14 @@ def test_catalogue_without_note_columns_gets_them_on_open_and_keeps_its_rows(tmp
         assert cat.document("old.md").error == "binary" and cat.document("old.md").note is None
         cat.set_meta(dim="4")
         with cat.transaction() as tx:
-            tx.stage_document("big.csv", sha256="b", config="c", chunks=_chunks(2),
-                              vectors=np.ones((2, 4), np.float32), note="truncated: indexed the first 1,000")
+            tx.stage_document(
+                "big.csv",
+                sha256="b",
+                config="c",
+                chunks=_chunks(2),
+                vectors=np.ones((2, 4), np.float32),
+                note="truncated: indexed the first 1,000",
+            )
         with cat.transaction() as tx:
             tx.put_staged_document("big.csv", size=5, mtime_ns=5)
             tx.clear_staging()
@@ -235,8 +259,9 @@ def test_catalogue_without_note_columns_gets_them_on_open_and_keeps_its_rows(tmp
 def test_a_copy_keeps_the_note_and_skipped_files_have_none(cat):
     cat.set_meta(dim="4")
     with cat.transaction() as tx:
-        tx.stage_document("a.csv", sha256="s", config="c", chunks=_chunks(1),
-                          vectors=np.ones((1, 4), np.float32), note="truncated")
+        tx.stage_document(
+            "a.csv", sha256="s", config="c", chunks=_chunks(1), vectors=np.ones((1, 4), np.float32), note="truncated"
+        )
         tx.put_document("b.bin", sha256="x", size=1, mtime_ns=1, status="skipped", error="binary")
     with cat.transaction() as tx:
         doc_id = tx.put_staged_document("a.csv", size=1, mtime_ns=1)

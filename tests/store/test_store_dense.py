@@ -65,9 +65,9 @@ def test_ivf_past_the_threshold_reaches_its_measured_recall(data):
     assert index.recall >= 0.95 and 1 <= index.nprobe < index.index.nlist
     exact = DenseIndex.build(iter_arrays(ids, vecs), len(ids), 32)
     queries = _queries(vecs, 100, seed=7)  # other queries than the ones nprobe was tuned on
-    recall = np.mean([
-        len({c for c, _ in index.search(q, 10)} & {c for c, _ in exact.search(q, 10)}) / 10 for q in queries
-    ])
+    recall = np.mean(
+        [len({c for c, _ in index.search(q, 10)} & {c for c, _ in exact.search(q, 10)}) / 10 for q in queries]
+    )
     assert recall >= 0.9
     assert set(index.ids().tolist()) == set(ids.tolist())
 

@@ -33,8 +33,14 @@ def _fill(store: Store, docs: dict[str, list[str]] = DOCS, seed: int = 0) -> Non
     with store.write_lock(), store.catalog.transaction() as tx:
         for path, texts in docs.items():
             chunks = [
-                Chunk(text=t, ordinal=i, heading=(path.split("/")[-1],), line_start=i + 1, line_end=i + 1,
-                      page=1 if path.endswith(".pdf") else None)
+                Chunk(
+                    text=t,
+                    ordinal=i,
+                    heading=(path.split("/")[-1],),
+                    line_start=i + 1,
+                    line_end=i + 1,
+                    page=1 if path.endswith(".pdf") else None,
+                )
                 for i, t in enumerate(texts)
             ]
             vecs = rng.standard_normal((len(chunks), DIM)).astype(np.float32)

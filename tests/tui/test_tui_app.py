@@ -94,6 +94,7 @@ async def test_alt_digit_selects_a_source_from_the_question_box_and_digits_still
         await wait_for(pilot, lambda: not isinstance(app.screen, PreviewScreen), 10, "the preview to close")
         assert app.focused is question and question.value == "12"
 
+
 async def test_an_answer_not_in_the_documents_is_marked_and_keeps_its_sources(app_factory):
     app = app_factory()
     async with app.run_test(size=(120, 36)) as pilot:
@@ -181,8 +182,16 @@ async def test_escape_stops_a_generation_and_quitting_mid_answer_is_clean(indexe
     if gguf is None:
         pytest.skip("SmolLM2 GGUF not installed")
     pytest.importorskip("llama_cpp")
-    settings = make_settings(indexed[0], **{"llm.backend": "llama-cpp", "llm.model": str(gguf), "llm.max_tokens": 400,
-                                           "llm.n_ctx": 2048, "llm.temperature": 0.0})
+    settings = make_settings(
+        indexed[0],
+        **{
+            "llm.backend": "llama-cpp",
+            "llm.model": str(gguf),
+            "llm.max_tokens": 400,
+            "llm.n_ctx": 2048,
+            "llm.temperature": 0.0,
+        },
+    )
     app = LocalragApp(settings)
     async with app.run_test(size=(120, 36)) as pilot:
         app.query_one("#question").value = LONG_QUESTION
@@ -197,8 +206,12 @@ async def test_escape_stops_a_generation_and_quitting_mid_answer_is_clean(indexe
         await pilot.press("ctrl+n")  # a fresh chat: the same long question, no follow-up rewriting
         app.query_one("#question").value = LONG_QUESTION
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.generating is not None and len(app.generating.markdown.source) > 0, 240,
-                       "the second answer to stream")
+        await wait_for(
+            pilot,
+            lambda: app.generating is not None and len(app.generating.markdown.source) > 0,
+            240,
+            "the second answer to stream",
+        )
         await pilot.press("ctrl+q")
     assert app.return_code == 0
     assert app.session._cancel.is_set()
@@ -265,8 +278,14 @@ async def test_status_bar_says_rerank_off_when_no_cross_encoder_is_installed(app
 
 
 async def test_status_bar_says_rerank_on_with_a_cross_encoder(app_factory, tiny_reranker):
-    app = app_factory(**{"retrieval.rerank": True, "retrieval.reranker": str(tiny_reranker),
-                         "retrieval.rerank_backend": "torch", "retrieval.rerank_precision": "fp32"})
+    app = app_factory(
+        **{
+            "retrieval.rerank": True,
+            "retrieval.reranker": str(tiny_reranker),
+            "retrieval.rerank_backend": "torch",
+            "retrieval.rerank_precision": "fp32",
+        }
+    )
     async with app.run_test(size=(160, 36)) as pilot:
         assert app.status_bar.rerank == "on"
         await ask(pilot, QUESTION)

@@ -11,31 +11,38 @@ from localrag.tui.past_chats import answers_from_messages
 from localrag.tui.widgets.question_input import InputHistory
 from localrag.types import Answer, Citation, Hit
 
+
 def test_linkify_turns_each_cited_number_into_a_cite_link():
     out = linkify("Seaweed [1]. Both [1, 3] and [2][3].")
     assert out == (
-        "Seaweed [\\[1\\]](cite:1). Both [\\[1\\]](cite:1)[\\[3\\]](cite:3) "
-        "and [\\[2\\]](cite:2)[\\[3\\]](cite:3)."
+        "Seaweed [\\[1\\]](cite:1). Both [\\[1\\]](cite:1)[\\[3\\]](cite:3) and [\\[2\\]](cite:2)[\\[3\\]](cite:3)."
     )
+
 
 @pytest.mark.parametrize("text", ["arr[1] = 2", "see [the docs](http://x) [note]", "`x[2]`", "[1](http://x)"])
 def test_linkify_leaves_non_citations_alone(text):
     assert linkify(text) == text
+
 
 def test_only_cite_links_name_a_source():
     assert cited_number("cite:12") == 12
     assert cited_number("https://example.com") is None
     assert cited_number("cite:x") is None
 
-@pytest.mark.parametrize("pieces", [
-    ["The feed ", "[", "1", "]", " and ", "[2", ", 3]", "."],
-    list("a[1][2] arr[3] b [source 4] c [5"),
-    ["[1]", "[2]"],
-])
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        ["The feed ", "[", "1", "]", " and ", "[2", ", 3]", "."],
+        list("a[1][2] arr[3] b [source 4] c [5"),
+        ["[1]", "[2]"],
+    ],
+)
 def test_streaming_gives_the_same_markdown_as_linkifying_the_whole(pieces):
     s = StreamingLinkifier()
     out = "".join(s.feed(p) for p in pieces) + s.flush()
     assert out == linkify("".join(pieces))
+
 
 def test_streaming_holds_back_an_open_marker_only():
     s = StreamingLinkifier()
@@ -43,10 +50,12 @@ def test_streaming_holds_back_an_open_marker_only():
     assert s.feed("1") == ""
     assert s.feed("] weekly") == "[\\[1\\]](cite:1) weekly"
 
+
 def test_term_spans_match_words_through_the_bm25_stemmer():
     text = "Tomatoes get fertiliser; the tomato fertilised."
     words = [text[a:b] for a, b in term_spans(text, ["tomato", "fertilis"])]
     assert words == ["Tomatoes", "fertiliser", "tomato", "fertilised"]
+
 
 def test_snippet_starts_near_the_first_match_and_keeps_spans_aligned():
     text = "filler " * 100 + "the seaweed fertiliser is used " + "tail " * 100
@@ -54,11 +63,13 @@ def test_snippet_starts_near_the_first_match_and_keeps_spans_aligned():
     assert excerpt.startswith("…") and excerpt.endswith("…")
     assert [excerpt[a:b] for a, b in spans] == ["seaweed"]
 
+
 CHUNK = (
     "The tomatoes get a liquid seaweed fertiliser every two weeks once the first flowers open. "
     "Before flowering I use a balanced 10-10-10 granular feed, one handful per plant. "
     "Water deeply twice a week."
 )
+
 
 def test_cited_spans_find_quotes_and_paraphrases_of_the_cited_source_only():
     answer = (
@@ -72,6 +83,7 @@ def test_cited_spans_find_quotes_and_paraphrases_of_the_cited_source_only():
     assert not any("Water" in s for s in spans)
     assert cited_spans(CHUNK, answer, 3) == []
 
+
 def test_input_history_walks_back_and_returns_to_the_draft():
     h = InputHistory()
     for q in ["first", "second", "second"]:
@@ -83,6 +95,7 @@ def test_input_history_walks_back_and_returns_to_the_draft():
     assert h.newer("first") == "second"
     assert h.newer("second") == "draft"
     assert h.newer("draft") == "draft"
+
 
 def test_open_command_per_editor(tmp_path):
     p = tmp_path / "a b.md"
@@ -107,8 +120,12 @@ def test_answer_facts_say_sources_were_shortened_in_words():
     from localrag.tui.widgets.transcript import answer_facts
 
     hit = Hit(chunk_id=1, path="a.md", text="t", rank=1, score=0.5)
-    assert "2 sources shortened to fit the context" in answer_facts(Answer(question="q", text="t", sources=[hit], shortened_sources=2))
-    assert "1 source shortened to fit the context" in answer_facts(Answer(question="q", text="t", sources=[hit], shortened_sources=1))
+    assert "2 sources shortened to fit the context" in answer_facts(
+        Answer(question="q", text="t", sources=[hit], shortened_sources=2)
+    )
+    assert "1 source shortened to fit the context" in answer_facts(
+        Answer(question="q", text="t", sources=[hit], shortened_sources=1)
+    )
     assert "given in part" not in answer_facts(Answer(question="q", text="t", sources=[hit], shortened_sources=3))
 
 
@@ -129,6 +146,7 @@ def test_editor_is_visual_then_editor_then_the_system_opener(tmp_path, monkeypat
     monkeypatch.delenv("EDITOR")
     assert open_command(p, 7, platform="linux", which=lambda name: "/usr/bin/xdg-open").argv == ["xdg-open", str(p)]
 
+
 def test_source_file_stays_inside_the_indexed_folder(tmp_path):
     root = tmp_path / "root"
     (root / "sub").mkdir(parents=True)
@@ -142,11 +160,25 @@ def test_source_file_stays_inside_the_indexed_folder(tmp_path):
     with pytest.raises(OpenError, match="re-index"):
         source_file(None, "sub/x.md")
 
+
 def test_past_answers_round_trip_through_the_stored_json():
-    hit = Hit(chunk_id=3, path="garden/tomatoes.md", text="seaweed", rank=1, score=0.5,
-              heading=("Tomatoes", "Feeding"), line_start=7, line_end=10)
-    answer = Answer(question="q?", text="seaweed [1]", sources=[hit],
-                    citations=[Citation(1, "garden/tomatoes.md", None, 7, 10)], query="q rewritten")
+    hit = Hit(
+        chunk_id=3,
+        path="garden/tomatoes.md",
+        text="seaweed",
+        rank=1,
+        score=0.5,
+        heading=("Tomatoes", "Feeding"),
+        line_start=7,
+        line_end=10,
+    )
+    answer = Answer(
+        question="q?",
+        text="seaweed [1]",
+        sources=[hit],
+        citations=[Citation(1, "garden/tomatoes.md", None, 7, 10)],
+        query="q rewritten",
+    )
     messages = [
         {"role": "user", "content": "q?"},
         {"role": "assistant", "content": answer.text, "payload": answer.to_json()},

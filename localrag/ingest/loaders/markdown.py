@@ -42,7 +42,9 @@ def find_headings(text: str) -> list[HeadingMark]:
             prev_paragraph = False
             continue
         if m := _ATX.match(line):
-            marks.append(HeadingMark(offsets[i], len(m.group(1)), clean_title(m.group(2) or ""), offsets[i] + len(line) + 1))
+            marks.append(
+                HeadingMark(offsets[i], len(m.group(1)), clean_title(m.group(2) or ""), offsets[i] + len(line) + 1)
+            )
             prev_paragraph = False
             continue
         if prev_paragraph and (m := _SETEXT.match(line)):

@@ -21,8 +21,13 @@ class ChoiceScreen(ModalScreen[Value | None], Generic[Value]):
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, title: str, choices: Sequence[tuple[str, Value]], empty: str = "Nothing to choose from.",
-                 current: Hashable | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        choices: Sequence[tuple[str, Value]],
+        empty: str = "Nothing to choose from.",
+        current: Hashable | None = None,
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.choices = list(choices)

@@ -41,7 +41,11 @@ class PreviewScreen(ModalScreen[None]):
             box.border_subtitle = self.hit.place()
             if self.hit.heading:
                 yield Static(self.hit.heading_path, id="preview-heading", markup=False)
-            note = "highlighted: the passage the answer cites" if self.spans else "the answer quotes no exact passage of this source"
+            note = (
+                "highlighted: the passage the answer cites"
+                if self.spans
+                else "the answer quotes no exact passage of this source"
+            )
             yield Static(note, id="preview-note")
             with VerticalScroll(id="preview-scroll"):
                 yield Static(preview_content(self.hit, self.spans), id="preview-text")

@@ -48,4 +48,4 @@ class IndexProgress(Horizontal):
 
 
 def _short(path: str, width: int = 28) -> str:
-    return path if len(path) <= width else "…" + path[-(width - 1):]
+    return path if len(path) <= width else "…" + path[-(width - 1) :]

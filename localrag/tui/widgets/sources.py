@@ -80,8 +80,14 @@ class SourcesPane(VerticalScroll, can_focus=True):
         self.hits: list[Hit] = []
         self.border_title = "Sources"
 
-    async def show(self, hits: list[Hit], cited: set[int] | None = None, notices: list[str] | None = None,
-                   query: str | None = None, abstained: bool = False) -> None:
+    async def show(
+        self,
+        hits: list[Hit],
+        cited: set[int] | None = None,
+        notices: list[str] | None = None,
+        query: str | None = None,
+        abstained: bool = False,
+    ) -> None:
         """Replace the cards with `hits` (numbered from 1, as the answer cites them)."""
         self.hits = hits
         cited = cited or set()

@@ -47,7 +47,9 @@ class StatusBar(Static):
         self.chunks = info.chunks
         self.skipped = len(info.skipped)
 
-    def set_answer(self, tokens_used: int, context_window: int, retrieve_ms: float | None, first_token_ms: float | None) -> None:
+    def set_answer(
+        self, tokens_used: int, context_window: int, retrieve_ms: float | None, first_token_ms: float | None
+    ) -> None:
         self.tokens_used, self.context_window = tokens_used, context_window
         self.retrieve_ms, self.first_token_ms = retrieve_ms, first_token_ms
 
@@ -60,7 +62,9 @@ class StatusBar(Static):
         ]
         if self.skipped:
             parts.append((f" · {self.skipped} skipped", "$warning"))
-        rerank = {"on": " · rerank on", "missing": " · rerank off (no cross-encoder installed)"}.get(self.rerank, " · rerank off")
+        rerank = {"on": " · rerank on", "missing": " · rerank off (no cross-encoder installed)"}.get(
+            self.rerank, " · rerank off"
+        )
         parts += [sep, (self.model, "bold")]
         if self.device:
             parts.append((f" on {self.device}", "$warning" if self.device == "CPU" else "$success"))

@@ -68,7 +68,9 @@ class AnswerView(Vertical):
 
     def set_sources(self, hits: list[Hit], query: str, notices: list[str]) -> None:
         self.hits, self.search_query, self.notices = hits, query, notices
-        self.query_one(".answer-state", Label).update(f"{len(hits)} sources found · answering…" if hits else "no sources found")
+        self.query_one(".answer-state", Label).update(
+            f"{len(hits)} sources found · answering…" if hits else "no sources found"
+        )
 
     async def write(self, piece: str) -> None:
         if self._stream_closed:
