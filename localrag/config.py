@@ -148,7 +148,7 @@ class LLMSettings(_Section):
     )
     question_first: bool = Field(False, description="put the question before the sources too, not only after them")
     verdict_first: bool = Field(
-        True,
+        False,
         description="yes/no questions: the verdict is the likelier of Yes and No as the reply's first word, and the "
         "model goes on from '<verdict>. The source says' (backends that can continue a reply: llama.cpp)",
     )

@@ -589,7 +589,8 @@ class VerdictLLM(ScriptedLLM):
 @pytest.mark.parametrize(("p_yes", "p_no", "verdict"), [(0.7, 0.2, "Yes"), (0.3, 0.6, "No")])
 def test_a_yes_no_reply_opens_with_the_likelier_verdict_and_goes_on_with_the_source(p_yes, p_no, verdict):
     llm = VerdictLLM([" that the tomatoes get liquid seaweed fertiliser every two weeks."], p_yes, p_no)
-    answer = ChatSession(FixedSearcher(HITS), llm, Settings()).ask("Do the tomatoes get seaweed?")
+    settings = Settings(llm={"verdict_first": True})
+    answer = ChatSession(FixedSearcher(HITS), llm, settings).ask("Do the tomatoes get seaweed?")
     assert llm.openings == [f"{verdict}. The source says"]
     assert (
         answer.draft == f"{verdict}. The source says that the tomatoes get liquid seaweed fertiliser every two weeks."
@@ -600,8 +601,8 @@ def test_a_yes_no_reply_opens_with_the_likelier_verdict_and_goes_on_with_the_sou
 @pytest.mark.parametrize(
     ("question", "settings"),
     [
-        ("What fertiliser do the tomatoes get?", Settings()),  # not a yes/no question
-        ("Do the tomatoes get seaweed?", Settings(llm={"verdict_first": False})),
+        ("What fertiliser do the tomatoes get?", Settings(llm={"verdict_first": True})),  # not yes/no
+        ("Do the tomatoes get seaweed?", Settings()),  # off by default
     ],
 )
 def test_other_questions_and_the_setting_off_leave_the_reply_to_the_model(question, settings):
