@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import platform
 import sys
 import time
@@ -64,12 +65,19 @@ def llm_devices() -> list[tuple[str, GpuRequest]]:
 
 
 def bench_llm(
-    path: Path, gpu: GpuRequest, prompt_tokens: int, gen_tokens: int, n_ctx: int, threads: int
+    path: Path,
+    gpu: GpuRequest,
+    prompt_tokens: int,
+    gen_tokens: int,
+    n_ctx: int,
+    threads: int,
+    variant: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One prompt of `prompt_tokens` tokens, then `gen_tokens` generated tokens, on a fresh context."""
+    """One prompt of `prompt_tokens` tokens, then `gen_tokens` generated tokens, on a fresh context
+    (with the probe's parameter set unless `variant` is given)."""
     import llama_cpp
 
-    variant = choose_variant(path, threads, gpu=gpu)
+    variant = variant if variant is not None else choose_variant(path, threads, gpu=gpu)
     layers = int(variant.get("n_gpu_layers", 0))  # CPU verdicts cached before GPU settings existed lack it
     llama = make_llama(
         path, n_ctx=n_ctx, n_threads=1 if variant.get("single_thread") else threads,
@@ -87,6 +95,7 @@ def bench_llm(
     perf = llama_cpp.llama_perf_context(llama._ctx.ctx)
     row = {
         "device": "GPU" if layers else "CPU",
+        "extra_buffer_types": bool(variant.get("use_extra_bufts")),
         "n_gpu_layers": layers,
         "flash_attn": hardware.flash_attention(gpu.flash_attn, layers),
         "threads": threads,
@@ -99,6 +108,22 @@ def bench_llm(
     if variant.get("fallback"):
         row["fallback"] = variant["fallback"]
     return row
+
+
+def bench_extra_bufts(path: Path, prompt_tokens: int, gen_tokens: int, n_ctx: int, threads: int) -> dict[str, Any]:
+    """The CPU row again with llama.cpp's extra buffer types on (weight repacking; localrag keeps
+    them off because of the AMX crash), in a child process: a crash is reported, not suffered."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    on = {"use_extra_bufts": True, "n_gpu_layers": 0}
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        try:
+            return pool.submit(
+                bench_llm, path, GpuRequest(layers=0), prompt_tokens, gen_tokens, n_ctx, threads, on
+            ).result()
+        except BrokenProcessPool:
+            return {"device": "CPU", "extra_buffer_types": True, "crashed": True}
 
 
 def passages(n: int) -> list[str]:
@@ -140,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-ctx", type=int, default=2048)
     ap.add_argument("--threads", type=int, default=None, help="default: llm.n_threads, else physical cores")
     ap.add_argument("--passages", type=int, default=256, help="passages embedded per device (0: skip)")
+    ap.add_argument(
+        "--extra-bufts", action="store_true", help="add a CPU row with llama.cpp's extra buffer types (repacking) on"
+    )
     args = ap.parse_args(argv)
 
     settings = load_settings(overrides={"llm.model": args.model})
@@ -156,7 +184,12 @@ def main(argv: list[str] | None = None) -> int:
         "model": path.name,
         "llm": [
             bench_llm(path, gpu, args.prompt_tokens, args.gen_tokens, args.n_ctx, threads) for _, gpu in llm_devices()
-        ],
+        ]
+        + (
+            [bench_extra_bufts(path, args.prompt_tokens, args.gen_tokens, args.n_ctx, threads)]
+            if args.extra_bufts
+            else []
+        ),
         "embedder": settings.embedder.model,
         "embedding": [bench_embedder(settings, d, args.passages) for d in embed_devices()] if args.passages else [],
     }

@@ -38,3 +38,20 @@ def test_bench_llm_prints_speed_per_device_with_the_build_info(smollm2_path, mod
     assert [e["device"] for e in embedding[1:]] == sorted(
         {d["device"].split(":")[0] for d in report["machine"]["torch_devices"]}
     )
+
+
+def test_bench_llm_adds_a_row_with_extra_buffer_types_on_and_survives_a_crash_there(smollm2_path, models_dir):
+    pytest.importorskip("llama_cpp")
+    env = {**os.environ, "LOCALRAG_MODELS": str(models_dir)}
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "bench_llm.py"), "--model", str(smollm2_path),
+         "--prompt-tokens", "100", "--gen-tokens", "4", "--passages", "0", "--extra-bufts"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(proc.stdout)["llm"]
+    assert rows[0]["extra_buffer_types"] is False  # localrag's own setting
+    extra = rows[-1]
+    assert extra["device"] == "CPU" and extra["extra_buffer_types"] is True
+    # either measured, or reported as a crash (the AMX problem) without taking the benchmark down
+    assert extra.get("crashed") or (extra["prompt_tokens"] == 100 and extra["prompt_tokens_per_s"] > 0)

@@ -469,6 +469,13 @@ class LlamaCppLLM(BaseLLM):
         with self._lock:
             self._cancel = cancel
             chunks: Any = None
+            sampling: dict[str, Any] = {
+                "max_tokens": max_tokens,
+                "stop": stop or [],
+                "temperature": self.temperature,
+                "seed": self.seed,
+                "stream": True,
+            }
             try:
                 if opening:
                     # the rendered chat prompt with the reply begun: the model continues it
@@ -476,25 +483,11 @@ class LlamaCppLLM(BaseLLM):
                         raise ValueError("this model has no chat template to continue a reply in")
                     prompt = self._prompt_tokens(messages)
                     prompt += self._llama.tokenize(opening.encode("utf-8"), add_bos=False, special=False)
-                    chunks = self._llama.create_completion(
-                        prompt=prompt,
-                        max_tokens=max_tokens,
-                        stop=stop or [],
-                        temperature=self.temperature,
-                        seed=self.seed,
-                        stream=True,
-                    )
+                    chunks = self._llama.create_completion(prompt=prompt, **sampling)
                     yield opening
                     pieces = (chunk["choices"][0]["text"] for chunk in chunks)
                 else:
-                    chunks = self._llama.create_chat_completion(
-                        messages=messages,
-                        max_tokens=max_tokens,
-                        stop=stop or [],
-                        temperature=self.temperature,
-                        seed=self.seed,
-                        stream=True,
-                    )
+                    chunks = self._llama.create_chat_completion(messages=messages, **sampling)
                     pieces = (chunk["choices"][0]["delta"].get("content") for chunk in chunks)
                 for piece in pieces:
                     if cancel is not None and cancel.is_set():
