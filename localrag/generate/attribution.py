@@ -151,10 +151,13 @@ _CAPITALISED = re.compile(r"(?<![\w.'-])[A-Z][a-z]+(?:[A-Z]\w*)?\b")
 _NOT_NAMES = frozenset({"i.e", "e.g", "etc"})
 
 
+_NUMBER_LIKE = re.compile(r"[\d.,/:\-]+")  # "1/2000", "2023-01": numbers, which attribution checks
+
+
 def subject_names(question: str) -> set[str]:
     """The names a question asks about (lowercased): its identifiers, options, paths, acronyms
     and capitalised words other than its first ("Slack", "Homebrew", "lzma.open", "RISC-V")."""
-    found = names(question)
+    found = {n for n in names(question) if not _NUMBER_LIKE.fullmatch(n)}
     opening = len(question) - len(question.lstrip())
     for m in _CAPITALISED.finditer(question):
         word = m.group(0).lower()
@@ -163,14 +166,26 @@ def subject_names(question: str) -> set[str]:
     return found - _NOT_NAMES
 
 
+# Greek letters as their names, so "IL-1beta" and "IL-1β", "TNF-alpha" and "TNF-α" are one name.
+_GREEK = str.maketrans(
+    {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "κ": "kappa", "λ": "lambda", "μ": "mu"}
+)
+# The last part of a hyphenated name that only qualifies it: "Rad53-dependent" names Rad53.
+_QUALIFIER = re.compile(
+    r"-(?:dependent|independent|mediated|induced|related|associated|positive|negative|deficient|specific|"
+    r"derived|based|like|type|free|treated|null)$"
+)
+
+
 def _squash(text: str) -> str:
-    return re.sub(r"[\s_\-]+", "", text.lower())
+    return re.sub(r"[\s_\-]+", "", text.lower().translate(_GREEK))
 
 
 def mentions(squashed_passage: str, name: str) -> bool:
-    """Whether a passage (`_squash`ed) mentions `name`, however spaced, hyphenated or
-    pluralised; a dotted or slashed name when each of its parts is there ("http.server" in the
-    passage of http/server.py)."""
+    """Whether a passage (`_squash`ed) mentions `name`, however spaced, hyphenated, pluralised
+    or qualified ("Rad53-dependent"), with Greek letters spelled out or not; a dotted or slashed
+    name when each of its parts is there ("http.server" in the passage of http/server.py)."""
+    name = _QUALIFIER.sub("", name)
     parts = [p for p in re.split(r"[./]", name) if len(p) > 1] or [name]
     for part in parts:
         forms = {_squash(part)}

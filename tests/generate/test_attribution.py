@@ -212,3 +212,20 @@ def test_a_repeated_name_may_stand_in_the_passages_path_or_headings():
     assert s.status == "unsupported" and "shutil.copyfileobj" in s.missing
     (s,) = support(measure(answer, question, [SHUTIL], titles=["shutil.py\n"]))
     assert s.status == "supported" and s.source == 1
+
+
+@pytest.mark.parametrize(
+    ("question", "passage"),
+    [
+        ("Does IL-1beta rise after surgery?", "Levels of IL-1β rose after surgery."),
+        ("Does TNF-α fall?", "tnf-alpha fell in both arms"),
+        ("Are free histones degraded by a Rad53-dependent mechanism?", "Histone degradation needs the Rad53 kinase."),
+        ("Do 1/2000 people carry it?", "About one in 2,000 people carry it."),  # a number: attribution checks it
+    ],
+)
+def test_a_name_is_mentioned_however_its_greek_letters_qualifier_or_number_are_written(question, passage):
+    assert unmentioned_names(question, [passage]) == []
+
+
+def test_a_qualified_name_still_needs_its_own_part_somewhere():
+    assert unmentioned_names("Is the Rad53-dependent pathway needed?", ["The Mec1 kinase acts."]) == ["rad53-dependent"]
