@@ -543,6 +543,7 @@ def test_attribution_reads_the_whole_passages_not_the_excerpts():
         ("Steps [1] [2] [3] [4] [5] [6] [7] [8] [9] [10] [11]", None),
         ("indented" + " " * 40, None),
         ("Ends normally.", None),
+        ("The mask is 0xFFFFFFFFFFFF", None),  # a short run is text, not a loop
     ],
 )
 def test_loop_start_finds_a_trailing_loop_and_nothing_else(text, kept):

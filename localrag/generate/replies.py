@@ -69,12 +69,13 @@ def declines(reply: str) -> bool:
 # max_tokens.
 _LOOP = re.compile(r"(?P<unit>(?=.{0,7}\S).{1,8}?)(?P=unit){9,}$", re.DOTALL)
 _LOOP_WINDOW = 160  # a loop is caught while it is short (the check runs after every piece)
+_LOOP_MIN_CHARS = 24  # shorter runs are real text: a mask 0xFFFFFFFFFF, a rule of dashes
 
 
 def loop_start(text: str) -> int | None:
     """Where a reply's trailing loop begins (its first repeat kept, so the text still ends
     readably), or None when the reply does not end in one."""
     m = _LOOP.search(text, max(0, len(text) - _LOOP_WINDOW))
-    if m is None:
+    if m is None or m.end() - m.start() < _LOOP_MIN_CHARS:
         return None
     return m.start() + len(m.group("unit"))
