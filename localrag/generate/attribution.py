@@ -154,9 +154,17 @@ _NOT_NAMES = frozenset({"i.e", "e.g", "etc"})
 _NUMBER_LIKE = re.compile(r"[\d.,/:\-]+")  # "1/2000", "2023-01": numbers, which attribution checks
 
 
+# An abbreviation the question defines after its long form: "zidovudine (AZT)", "high-sensitivity
+# cardiac troponin T (HSCT-T)". The long form says what to look for; the passages may never use
+# the question's abbreviation.
+_DEFINED_ALIAS = re.compile(r"(?<=\w)\s+\(([A-Za-z][\w\-]*[A-Z][\w\-]*)\)")
+
+
 def subject_names(question: str) -> set[str]:
     """The names a question asks about (lowercased): its identifiers, options, paths, acronyms
-    and capitalised words other than its first ("Slack", "Homebrew", "lzma.open", "RISC-V")."""
+    and capitalised words other than its first ("Slack", "Homebrew", "lzma.open", "RISC-V"),
+    without the abbreviations it defines in parentheses."""
+    question = _DEFINED_ALIAS.sub("", question)
     found = {n for n in names(question) if not _NUMBER_LIKE.fullmatch(n)}
     opening = len(question) - len(question.lstrip())
     for m in _CAPITALISED.finditer(question):

@@ -229,3 +229,11 @@ def test_a_name_is_mentioned_however_its_greek_letters_qualifier_or_number_are_w
 
 def test_a_qualified_name_still_needs_its_own_part_somewhere():
     assert unmentioned_names("Is the Rad53-dependent pathway needed?", ["The Mec1 kinase acts."]) == ["rad53-dependent"]
+
+
+def test_an_abbreviation_the_question_defines_is_not_required_of_the_passages():
+    passage = "The N348I mutation in reverse transcriptase confers resistance to zidovudine."
+    assert unmentioned_names("Do N348I mutations cause resistance to zidovudine (AZT)?", [passage]) == []
+    # a parenthesised phrase is not an abbreviation, and the long form's own names still count
+    assert unmentioned_names("Is there a Windows installer (.msi or .exe)?", ["Linux and macOS only."]) == ["windows"]
+    assert unmentioned_names("Does K417N escape (RBD-AB)?", [passage]) == ["k417n"]
