@@ -66,10 +66,20 @@ def emit_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def open_index(settings: Settings, create: bool = False, rebuild: bool = False):
+def open_index(settings: Settings, create: bool = False, rebuild: bool = False, take_over: bool = False):
     from localrag.index import Index
 
-    return Index.open(None, settings, create=create, rebuild=rebuild)
+    return Index.open(None, settings, create=create, rebuild=rebuild, take_over=take_over)
+
+
+TakeOverOpt = Annotated[
+    bool,
+    typer.Option(
+        "--take-over",
+        help="Milvus engine: publish even if another index folder publishes to the collection, "
+        "and become its only writer",
+    ),
+]
 
 
 # ---------------------------------------------------------------- index
@@ -81,6 +91,7 @@ def index(
     ],
     index_dir: IndexOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="drop the index and rebuild it from the files")] = False,
+    take_over: TakeOverOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Index a folder, or files and folders (incremental: only new or changed files are embedded)."""
@@ -92,7 +103,7 @@ def index(
     settings = settings_from(index=index_dir)
     progress = None
     try:
-        idx = open_index(settings, create=True, rebuild=rebuild)
+        idx = open_index(settings, create=True, rebuild=rebuild, take_over=take_over)
         with IndexProgress(enabled=not as_json and err.is_terminal, console=err) as progress:
             summary = idx.add(paths[0] if len(paths) == 1 else paths, progress=progress, rebuild=rebuild)
     except KeyboardInterrupt:  # typer would exit 130 without a word
@@ -414,7 +425,11 @@ def eval_beir(
 
 # ---------------------------------------------------------------- watch
 @app.command()
-def watch(path: Annotated[Path, typer.Argument(help="folder to keep indexed")], index_dir: IndexOpt = None) -> None:
+def watch(
+    path: Annotated[Path, typer.Argument(help="folder to keep indexed")],
+    index_dir: IndexOpt = None,
+    take_over: TakeOverOpt = False,
+) -> None:
     """Keep the index current as files change (Ctrl+C to stop)."""
     from localrag.watch import watch_folder
 
@@ -423,7 +438,7 @@ def watch(path: Annotated[Path, typer.Argument(help="folder to keep indexed")], 
             f"not a folder: {path} (watch keeps a folder indexed; after changing single files, run `localrag index FILE...` again)"
         )
     settings = settings_from(index=index_dir)
-    watch_folder(open_index(settings, create=True), path, console=err)
+    watch_folder(open_index(settings, create=True, take_over=take_over), path, console=err)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,20 +50,27 @@ class Index:
         create: bool = False,
         embedder: Embedder | None = None,
         rebuild: bool = False,
+        take_over: bool = False,
     ) -> Index:
+        """`take_over` (the Milvus engine): this index folder becomes the writer of the collection
+        even when another index folder publishes to it (else that is refused: IndexLockedError)."""
         from localrag.store import open_store
 
         settings = settings or load_settings()
         if path is not None:
             settings.index = Path(path).expanduser()
-        store = open_store(settings, create=create, rebuild=rebuild)
+        store = open_store(settings, create=create, rebuild=rebuild, take_over=take_over)
         return cls(store, settings, embedder=embedder)
 
     @classmethod
     def create(
-        cls, path: str | Path | None = None, settings: Settings | None = None, embedder: Embedder | None = None
+        cls,
+        path: str | Path | None = None,
+        settings: Settings | None = None,
+        embedder: Embedder | None = None,
+        take_over: bool = False,
     ) -> Index:
-        return cls.open(path, settings, create=True, embedder=embedder)
+        return cls.open(path, settings, create=True, embedder=embedder, take_over=take_over)
 
     # models, loaded lazily: `search` needs no LLM, `status` needs nothing
     @cached_property

@@ -57,16 +57,21 @@ class Store:
         self.health: dict[str, str] = {"catalog": "ok"}
         self.notices: list[str] = []  # said with every search (e.g. an engine without BM25)
         self._writer: WriteLock | None = None
+        self.take_over = False  # the Milvus engine: publish to a collection another index folder writes
 
     # ---- opening ---------------------------------------------------------------------------
     @classmethod
-    def open(cls, index_dir: Path, settings: Settings, create: bool = False, rebuild: bool = False) -> "Store":
+    def open(
+        cls, index_dir: Path, settings: Settings, create: bool = False, rebuild: bool = False, take_over: bool = False
+    ) -> "Store":
         """Open the index at `index_dir`.
 
         create:  make it when missing (else IndexNotFoundError).
         rebuild: start over (for `localrag index --rebuild`): an unreadable catalogue is moved
                  aside, documents and the recorded embedder are forgotten (chats are kept when
                  the catalogue is readable). Implies create. Takes the write lock briefly.
+        take_over: (the Milvus engine) publish even to a collection another index folder publishes
+                   to, and become its writer (`localrag index --take-over`).
         """
         index_dir = Path(index_dir).expanduser()
         path = index_dir / Catalog.FILENAME
@@ -80,14 +85,15 @@ class Store:
             index_dir.mkdir(mode=0o700, parents=True)
             os.chmod(index_dir, 0o700)
         if rebuild:
-            return cls._open_rebuilt(index_dir, settings)
+            return cls._open_rebuilt(index_dir, settings, take_over)
         store = cls(index_dir, settings, Catalog.open(path, create=True))
+        store.take_over = take_over
         store._check_settings_embedder()
         store.ensure_fresh()
         return store
 
     @classmethod
-    def _open_rebuilt(cls, index_dir: Path, settings: Settings) -> "Store":
+    def _open_rebuilt(cls, index_dir: Path, settings: Settings, take_over: bool = False) -> "Store":
         path = index_dir / Catalog.FILENAME
         with WriteLock(index_dir):
             try:
@@ -100,6 +106,7 @@ class Store:
                     Path(f"{path}{suffix}").unlink(missing_ok=True)
                 catalog = Catalog.open(path, create=True)
             store = cls(index_dir, settings, catalog)
+            store.take_over = take_over
             store.clear()
             store._remove_derived_files()
         store.ensure_fresh()
@@ -371,10 +378,11 @@ def path_matches(path: str, path_glob: str | None, types: Iterable[str] | None) 
     return True
 
 
-def open_store(settings: Settings, create: bool = False, rebuild: bool = False) -> Store:
-    """The store `settings.store.engine` names: local files in `settings.index`, or Milvus."""
+def open_store(settings: Settings, create: bool = False, rebuild: bool = False, take_over: bool = False) -> Store:
+    """The store `settings.store.engine` names: local files in `settings.index`, or Milvus.
+    `take_over`: see `Store.open` (the local engine has no one to take over from)."""
     if settings.store.engine == "milvus":
         from localrag.store.milvus import MilvusStore
 
-        return MilvusStore.open(settings.index, settings, create=create, rebuild=rebuild)
-    return Store.open(settings.index, settings, create=create, rebuild=rebuild)
+        return MilvusStore.open(settings.index, settings, create=create, rebuild=rebuild, take_over=take_over)
+    return Store.open(settings.index, settings, create=create, rebuild=rebuild, take_over=take_over)

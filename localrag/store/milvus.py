@@ -16,13 +16,21 @@ before the flip leaves V whole; the next sync first deletes what a killed one le
 and the rows retired before V (no reader needs them any more). A reader one version behind the
 live one (a server still finishing requests on it) therefore sees its version whole: its rows
 and its document list are kept until the next sync.
+
+One writer per collection: the state row also names the writer that published it ("writer_id",
+a UUID each index folder keeps in its catalogue). A writer with another id refuses to publish
+(IndexLockedError) unless told to take the collection over (`take_over`), so two ledgers'
+versions never interleave. A state row without a writer (written before this guard) is adopted
+by the first writer that publishes.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from localrag.config import Settings
-from localrag.errors import ConfigError, IndexNotFoundError, StoreUnavailableError
+from localrag.errors import ConfigError, IndexLockedError, IndexNotFoundError, StoreUnavailableError
 from localrag.reports import IndexStatus
 from localrag.store import Store, path_matches
 from localrag.store.catalog import Catalog
@@ -89,12 +97,16 @@ class MilvusStore(Store):
 
     # ---- opening ---------------------------------------------------------------------------
     @classmethod
-    def open(cls, index_dir: Path, settings: Settings, create: bool = False, rebuild: bool = False) -> "MilvusStore":
+    def open(
+        cls, index_dir: Path, settings: Settings, create: bool = False, rebuild: bool = False, take_over: bool = False
+    ) -> "MilvusStore":
         """A writer (create/rebuild, or a catalogue in `index_dir`) opens the catalogue too;
-        otherwise the store reads Milvus only."""
+        otherwise the store reads Milvus only. `take_over`: see `Store.open`."""
         index_dir = Path(index_dir).expanduser()
         if create or rebuild or (index_dir / Catalog.FILENAME).is_file():
-            return super().open(index_dir, settings, create=create, rebuild=rebuild)  # type: ignore[return-value]
+            return super().open(  # type: ignore[return-value]
+                index_dir, settings, create=create, rebuild=rebuild, take_over=take_over
+            )
         store = cls(index_dir, settings, None)
         store.ensure_fresh()
         if not store.state:
@@ -127,8 +139,14 @@ class MilvusStore(Store):
             f"but embedder.model is {wanted!r}; use embedder.model = {recorded!r}"
         )
 
+    def clear(self) -> None:
+        """--rebuild: refused before anything is forgotten when another index folder writes the collection."""
+        self._check_writer()
+        super().clear()
+
     def _remove_derived_files(self) -> None:
         """--rebuild: start the collections over (a fresh catalogue's chunk ids start again at 1)."""
+        self._check_writer()
         self._drop()
 
     def _drop(self) -> None:
@@ -152,7 +170,7 @@ class MilvusStore(Store):
             self.state = self._read_state()
             if self.catalog is not None and self.generation != self.catalog.generation:
                 self._sync_if_free()
-        except StoreUnavailableError:
+        except (StoreUnavailableError, IndexLockedError):
             raise
         except Exception as e:  # noqa: BLE001
             raise StoreUnavailableError(f"cannot read Milvus at {self.cfg.uri}: {type(e).__name__}: {e}") from None
@@ -209,6 +227,7 @@ class MilvusStore(Store):
         """The latest version, on this store's connection (a Milvus Lite file opens once per process)."""
         catalog = Catalog.open(self.index_dir / Catalog.FILENAME) if self.catalog is not None else None
         store = MilvusStore(self.index_dir, self.settings, catalog, client=self.client)
+        store.take_over = self.take_over
         store.ensure_fresh()
         # the newest store closes the connection: this one may still serve requests in flight
         store._owns_client, self._owns_client = self._owns_client, False
@@ -300,6 +319,51 @@ class MilvusStore(Store):
             health={**self.health, "fresh": local is None or self.generation == local},
         )
 
+    # ---- the single writer ---------------------------------------------------------------
+    @property
+    def writer_id(self) -> str:
+        """This index folder's writer id: a UUID kept in its catalogue, made on first use."""
+        assert self.catalog is not None, "only a writer has a writer id"
+        wid = self.catalog.get_meta("writer_id")
+        if not wid:
+            wid = uuid.uuid4().hex
+            self.catalog.set_meta(writer_id=wid)
+        return wid
+
+    def _writer_fields(self) -> dict[str, str]:
+        """What the state row records of the writer that published it."""
+        return {"writer_id": self.writer_id, "writer": f"{socket.gethostname()}:{self.index_dir}"}
+
+    def _foreign_writer(self, state: dict) -> str | None:
+        """The writer of `state` when it is another index folder this store may not override, else None."""
+        owner = state.get("writer_id")
+        # get_meta, not writer_id: a reader with a catalogue writes nothing (no id yet: not the owner)
+        if self.catalog is None or not owner or self.take_over or owner == self.catalog.get_meta("writer_id"):
+            return None
+        return str(owner)
+
+    def _check_writer(self, state: dict | None = None) -> None:
+        """Refuse to write to a collection another index folder publishes to (see the module docstring)."""
+        if self.catalog is None:
+            return
+        state = self._read_state() if state is None else state
+        if self._foreign_writer(state) is None:
+            return
+        where = state.get("writer") or "an unknown machine"
+        raise IndexLockedError(
+            f"another index folder ({where}) publishes to the Milvus collection {self.name!r} at {self.cfg.uri}; "
+            f"this one ({self.index_dir}) may not: index from that folder, or make this one the collection's "
+            f"writer, replacing what it holds with this folder's documents: "
+            f"localrag index PATH --index {self.index_dir} --take-over"
+        )
+
+    @contextmanager
+    def write_lock(self, timeout: float = 10.0) -> Iterator[WriteLock]:
+        """The index folder's write lock, then the check that this folder writes the collection."""
+        with super().write_lock(timeout) as lock:
+            self._check_writer()
+            yield lock
+
     # ---- publishing (the writer, under the write lock) -------------------------------------
     def rebuild_derived(self) -> None:
         self.sync()
@@ -310,7 +374,8 @@ class MilvusStore(Store):
     def record_run(self, root: Path, paths: list[str] | None = None) -> None:
         super().record_run(root, paths)
         if self.state:
-            self.state.update(root=str(root), indexed_at=time.time())
+            self._check_writer()  # another folder may have taken the collection over since
+            self.state.update(root=str(root), indexed_at=time.time(), **self._writer_fields())
             self._put_meta({"state": self.state})
 
     def sync(self) -> None:
@@ -321,6 +386,9 @@ class MilvusStore(Store):
             return
         catalog_id = self.catalog.get_meta("created")
         state = self._read_state()
+        self._check_writer(state)
+        if state and self.take_over and state.get("writer_id") not in (None, self.writer_id):
+            log.warning("taking over Milvus collection %r at %s from %s", self.name, self.cfg.uri, state.get("writer"))
         if state and state.get("catalog_id") != catalog_id:
             log.warning(
                 "Milvus collection %r at %s holds another catalogue's chunks; replacing them", self.name, self.cfg.uri
@@ -362,10 +430,12 @@ class MilvusStore(Store):
             "documents_stamp": self.catalog.documents_stamp(),
             "doc_pages": pages,
             "bm25_terms": terms,
+            **self._writer_fields(),
         }
         crash_point("milvus-publish")
         self._put_meta({"state": new_state})  # the commit point
         crash_point("milvus-published")
+        self.take_over = False  # the collection is ours now: another take-over must be asked for again
         self._delete_pages(keep=(old, new))  # a reader still on `old` keeps its document list
         self.state = new_state
         self._read_capabilities()
@@ -374,6 +444,13 @@ class MilvusStore(Store):
         """Sync under the write lock: ours when writing, else taken if free (a writer at work syncs itself)."""
         if self._writer is not None:
             self.sync()
+            return
+        owner = self._foreign_writer(self.state)
+        if owner is not None:  # a reader with a catalogue reads what the collection's writer publishes
+            if f"writer:{self.name}:{owner}" not in _warned:
+                _warned.add(f"writer:{self.name}:{owner}")
+                log.info("Milvus collection %r is published from another index folder (%s), not from %s; "
+                            "reading what it publishes", self.name, self.state.get("writer"), self.index_dir)  # fmt: skip
             return
         lock = WriteLock(self.index_dir)
         if lock.try_acquire():
