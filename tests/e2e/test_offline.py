@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from pytest_socket import SocketBlockedError, disable_socket, enable_socket
@@ -51,6 +52,20 @@ STRACE = shutil.which("strace")
 UNSHARE = shutil.which("unshare")
 
 
+def traced(command: list[str], syscalls: str, trace: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`command` in an empty network namespace under strace, which records the `syscalls` of it
+    and every process it starts in `trace`. Fails the test where strace or unshare -n is missing."""
+    if STRACE is None or UNSHARE is None or subprocess.run([UNSHARE, "-n", "true"]).returncode != 0:
+        pytest.fail("this check needs strace and unshare -n (apt-get install strace util-linux; run as root)")
+    return subprocess.run(
+        [UNSHARE, "-n", STRACE, "-f", "-qq", "-e", f"trace={syscalls}", "-o", str(trace), *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
 # OpenVINO and NNCF phone home at import unless told not to; the openvino case converts a fresh
 # copy of the tiny cross-encoder to int8 (NNCF runs) and embeds with OpenVINO, all under strace.
 BACKENDS = {
@@ -70,8 +85,6 @@ BACKENDS = {
 def test_native_code_makes_no_network_syscalls(backend, notes, tmp_path, models_dir, smollm2_path, tiny_reranker):
     """Native libraries (tokenizers, torch, faiss, llama.cpp, OpenVINO) bypass Python's socket module, so watch
     the syscalls: in an empty network namespace, every inet socket/connect/sendto attempt is recorded by strace."""
-    if STRACE is None or UNSHARE is None or subprocess.run([UNSHARE, "-n", "true"]).returncode != 0:
-        pytest.fail("this check needs strace and unshare -n (apt-get install strace util-linux; run as root)")
     index = tmp_path / "index"
     reranker = tmp_path / "tiny-cross-encoder"
     shutil.copytree(tiny_reranker, reranker, ignore=shutil.ignore_patterns("openvino"))
@@ -94,26 +107,7 @@ def test_native_code_makes_no_network_syscalls(backend, notes, tmp_path, models_
         f"--model {smollm2_path} --json"
     )
     trace = tmp_path / "trace.txt"
-    proc = subprocess.run(
-        [
-            UNSHARE,
-            "-n",
-            STRACE,
-            "-f",
-            "-qq",
-            "-e",
-            "trace=socket,connect,sendto,sendmsg",
-            "-o",
-            str(trace),
-            "sh",
-            "-c",
-            script,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = traced(["sh", "-c", script], "socket,connect,sendto,sendmsg", trace, env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     last = proc.stdout[proc.stdout.rfind('{\n  "question"') :]
     assert json.loads(last)["sources"]
@@ -131,10 +125,7 @@ def test_ocr_makes_no_network_syscalls_and_writes_no_telemetry_state(tmp_path, m
     an empty network namespace: nothing connects or sends over inet, and onnxruntime leaves no
     device id. One inet socket is expected: importing rapidocr imports requests, whose urllib3
     probes for IPv6 by binding a socket to ::1 (loopback, never connected); it is checked as such."""
-    if STRACE is None or UNSHARE is None or subprocess.run([UNSHARE, "-n", "true"]).returncode != 0:
-        pytest.fail("this check needs strace and unshare -n (apt-get install strace util-linux; run as root)")
     import importlib.util
-    from pathlib import Path
 
     spec = importlib.util.spec_from_file_location(
         "format_files", Path(__file__).parents[1] / "fixtures" / "format_files.py"
@@ -149,31 +140,8 @@ def test_ocr_makes_no_network_syscalls_and_writes_no_telemetry_state(tmp_path, m
     env = {**os.environ, "LOCALRAG_MODELS": str(models_dir), "HOME": str(tmp_path / "home")}
     env.pop("ORT_DISABLE_TELEMETRY", None)  # localrag must set it itself
     trace = tmp_path / "trace.txt"
-    proc = subprocess.run(
-        [
-            UNSHARE,
-            "-n",
-            STRACE,
-            "-f",
-            "-qq",
-            "-e",
-            "trace=socket,bind,connect,sendto,sendmsg",
-            "-o",
-            str(trace),
-            sys.executable,
-            "-m",
-            "localrag.cli",
-            "index",
-            str(folder),
-            "--index",
-            str(tmp_path / "index"),
-            "--json",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    command = [sys.executable, "-m", "localrag.cli", "index", str(folder), "--index", str(tmp_path / "index"), "--json"]
+    proc = traced(command, "socket,bind,connect,sendto,sendmsg", trace, env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout)
     assert summary["ocr_pages"] == 2 and summary["skipped"] == []

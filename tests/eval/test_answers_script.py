@@ -40,27 +40,21 @@ def test_relative_to_folder(tmp_path, monkeypatch):
     assert eval_answers.relative_to_folder("elsewhere/x.md", tmp_path / "docs") == "elsewhere/x.md"
 
 
+def _extractive_args(tmp_path, notes, rows: list[dict]) -> list[str]:
+    """The script's arguments for `rows` (written to q.jsonl) over `notes`: extractive answers,
+    k = 3, indexes kept under tmp_path/indexes."""
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return ["--folder", str(notes), "--questions", str(questions), "--llm", "none", "--k", "3",
+            "--index-root", str(tmp_path / "indexes")]  # fmt: skip
+
+
 @pytest.mark.slow
 def test_eval_answers_with_extractive_backend(tmp_path, notes, models_dir, capsys, monkeypatch):
     monkeypatch.setenv("LOCALRAG_MODELS", str(models_dir))
     monkeypatch.chdir(tmp_path)  # expected paths are relative to the current directory
-    questions = tmp_path / "q.jsonl"
     rows = [*NOTES_QUESTIONS, {"id": "u1", "question": "zebra quasar xylophone?", "answerable": False}]
-    questions.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    index_root = tmp_path / "indexes"
-    args = [
-        "--folder",
-        str(notes),
-        "--questions",
-        str(questions),
-        "--llm",
-        "none",
-        "--k",
-        "3",
-        "--index-root",
-        str(index_root),
-        "--sweep",
-    ]
+    args = [*_extractive_args(tmp_path, notes, rows), "--sweep"]
 
     assert _script().main(args) == 0
     report = json.loads(capsys.readouterr().out)
@@ -94,21 +88,7 @@ def test_eval_answers_with_extractive_backend(tmp_path, notes, models_dir, capsy
 def test_replay_decides_the_recorded_replies_again(tmp_path, notes, models_dir, capsys, monkeypatch):
     monkeypatch.setenv("LOCALRAG_MODELS", str(models_dir))
     monkeypatch.chdir(tmp_path)
-    questions = tmp_path / "q.jsonl"
-    rows = NOTES_QUESTIONS
-    questions.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    args = [
-        "--folder",
-        str(notes),
-        "--questions",
-        str(questions),
-        "--llm",
-        "none",
-        "--k",
-        "3",
-        "--index-root",
-        str(tmp_path / "indexes"),
-    ]
+    args = _extractive_args(tmp_path, notes, NOTES_QUESTIONS)
     assert _script().main(args) == 0
     report = json.loads(capsys.readouterr().out)
     assert [r["grade"] for r in report["rows"]] == ["correct", "correct"]
