@@ -114,3 +114,14 @@ def test_model_size_advice_follows_memory_and_cores():
     gpu = hardware.recommend_model(ram_total_gb=32, vram_gb=24, gpu_offload=True, cores=8)
     assert gpu["size"] == "14B" and "24 GB of GPU memory" in gpu["reason"]
     assert hardware.recommend_model(ram_total_gb=32, vram_gb=8, gpu_offload=True, cores=8)["size"] == "7B"
+
+
+def test_torch_cannot_see_a_gpu_is_decided_without_torch_only_where_it_is_certain(tmp_path):
+    node = tmp_path / "nvidia0"
+    assert hardware.torch_cannot_see_a_gpu("Linux", "2.13.0+cpu", nodes=(str(node),))
+    assert hardware.torch_cannot_see_a_gpu("Linux", "2.13.0", nodes=(str(node),))  # no GPU device node
+    node.touch()
+    assert not hardware.torch_cannot_see_a_gpu("Linux", "2.13.0", nodes=(str(node),))  # CUDA build, a GPU node
+    assert hardware.torch_cannot_see_a_gpu("Linux", "2.13.0+cpu", nodes=(str(node),))  # a CPU build sees none
+    assert not hardware.torch_cannot_see_a_gpu("Darwin", "2.13.0", nodes=())  # MPS: only torch can say
+    assert not hardware.torch_cannot_see_a_gpu("Windows", "2.13.0+cpu", nodes=())

@@ -161,3 +161,61 @@ def test_conversion_prints_no_transformers_loss_warning(tiny_reranker, tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().endswith(".xml")
     assert "loss_type" not in proc.stderr, proc.stderr[-2000:]
+
+
+PAIR_QUERIES = ["how is the index kept crash-safe?", "what does FAISS build " * 40]
+
+
+def test_tokenizer_json_encodes_as_transformers_does(minilm_copy, tiny_reranker):
+    """The OpenVINO path tokenizes with `tokenizers` alone (transformers would import torch): ids, mask
+    and token types equal transformers' fast tokenizer's, for batches, pairs and truncation."""
+    from transformers import AutoTokenizer
+
+    from localrag.encoders.tokenizer import FastTokenizer
+
+    long_text = " ".join(TEXTS) * 20  # past every max_length below
+    texts = [*TEXTS, long_text, "Ünïcode ﬁ ligatures, CJK 検索 and emoji 🙂", ""]
+    for folder in (minilm_copy, tiny_reranker):
+        ours, theirs = FastTokenizer(folder), AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        assert ours.model_max_length == theirs.model_max_length
+        for max_length in (16, 128, 256):
+            got = ours(texts, padding=True, truncation=True, max_length=max_length, return_tensors="np")
+            want = theirs(texts, padding=True, truncation=True, max_length=max_length, return_tensors="np")
+            assert got.keys() == set(want.keys())
+            for key in got:
+                np.testing.assert_array_equal(got[key], want[key], err_msg=f"{folder.name} {key} {max_length}")
+            for strategy, n_queries in (
+                ("longest_first", 2),
+                ("only_second", 1),
+            ):  # a long query can't keep only_second
+                queries = [PAIR_QUERIES[i % n_queries] for i in range(len(texts) - 1)]
+                got = ours(queries, texts[:-1], truncation=strategy, max_length=max_length)
+                want = theirs(queries, texts[:-1], padding=True, truncation=strategy, max_length=max_length, return_tensors="np")  # fmt: skip
+                for key in got:
+                    np.testing.assert_array_equal(got[key], want[key], err_msg=f"{folder.name} {strategy} {key}")
+        # untruncated counting (the chunker's) is not capped at tokenizer.json's own 128
+        assert ours([long_text], truncation=False)["input_ids"].shape[1] > 512
+
+
+def test_a_query_on_the_openvino_path_imports_neither_torch_nor_transformers(models_dir):
+    """Loading the default embedder and embedding a question (every `ask` does) must not import torch or
+    transformers: together they were 1.6 s of a 4 s process start. Only where torch might see a GPU
+    does the device check import it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from localrag import hardware
+
+    if not hardware.torch_cannot_see_a_gpu():
+        pytest.skip("torch may see a GPU here: the device check imports it")
+    code = (
+        "import sys; from localrag.config import load_settings; from localrag.encoders import load_embedder;"
+        "e = load_embedder(load_settings()); v = e.encode_query('where is the index kept?');"
+        "print(v.shape[0], 'torch' in sys.modules, 'transformers' in sys.modules)"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo), "LOCALRAG_MODELS": str(models_dir)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300, cwd=repo)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["384", "False", "False"]

@@ -34,9 +34,6 @@ class Reranker:
         threads: int | None = None,
         device: str = "cpu",
     ):
-        import transformers
-
-        transformers.utils.logging.disable_progress_bar()
         check_device(CROSS_ENCODER, backend, device)
         self.device = device
         self.name = Path(model_dir).name

@@ -37,12 +37,6 @@ class Embedder:
         threads: int | None = None,
         device: str = "cpu",
     ):
-        import transformers
-
-        transformers.utils.logging.disable_progress_bar()
-        # count_tokens measures texts longer than the model's window on purpose (to split them)
-        transformers.utils.logging.set_verbosity_error()
-
         model_dir = Path(model_dir)
         if not (model_dir / "modules.json").is_file() and not (model_dir / "config.json").is_file():
             raise ModelMissingError(f"no sentence-transformers model in {model_dir}")

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from localrag.encoders.tokenizer import load_tokenizer
 from localrag.errors import ModelMissingError
 from localrag.offline import block_native_telemetry
 
@@ -374,18 +375,24 @@ def _max_seq_length(model_dir: Path, tokenizer) -> int:
     return int(min(tokenizer.model_max_length, 512))
 
 
-def _uses_sigmoid(model_dir: Path, config) -> bool:
+def _uses_sigmoid(model_dir: Path) -> bool:
     """CrossEncoder's activation for this model, looked up where CrossEncoder looks: the folder's
     config_sentence_transformers.json, then config.json (ms-marco models name Identity there: raw
-    logits), else a sigmoid for one-label models."""
+    logits), else a sigmoid for one-label models. Read as JSON: transformers' AutoConfig would
+    import torch."""
     st_config = model_dir / "config_sentence_transformers.json"
     name = json.loads(st_config.read_text()).get("activation_fn") if st_config.is_file() else None
+    config_file = model_dir / "config.json"
+    config = json.loads(config_file.read_text()) if config_file.is_file() else {}
     if not name:
-        st = getattr(config, "sentence_transformers", None) or {}
-        name = st.get("activation_fn") or getattr(config, "sbert_ce_default_activation_function", None)
+        name = (config.get("sentence_transformers") or {}).get("activation_fn") or config.get(
+            "sbert_ce_default_activation_function"
+        )
     if name:
         return name.rsplit(".", 1)[-1] == "Sigmoid"
-    return config.num_labels == 1
+    # transformers' PretrainedConfig: num_labels is len(id2label) when given, else num_labels, else 2
+    labels = config.get("id2label")
+    return (len(labels) if labels else config.get("num_labels", 2)) == 1
 
 
 class OpenVINOEmbedding:
@@ -393,13 +400,11 @@ class OpenVINOEmbedding:
     its sentence-transformers config says."""
 
     def __init__(self, model_dir: Path, precision: str, batch_size: int, threads: int | None, setting: str):
-        from transformers import AutoTokenizer
-
         self.batch_size = batch_size
         self.encoder = load(model_dir, "embedder", precision, threads, setting)
         self.precision = precision
         self.pooling = pooling_mode(model_dir)
-        self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+        self.tokenizer = load_tokenizer(model_dir)
         self.max_seq_length = _max_seq_length(model_dir, self.tokenizer)
         self.dim = int(self.forward(["dimension probe"]).shape[1])
 
@@ -428,13 +433,11 @@ class OpenVINOCrossEncoder:
     def __init__(
         self, model_dir: Path, precision: str, batch_size: int, max_length: int, threads: int | None, setting: str
     ):
-        from transformers import AutoConfig, AutoTokenizer
-
         self.batch_size = batch_size
         self.max_length = max_length
         self.encoder = load(model_dir, "cross-encoder", precision, threads, setting)
-        self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-        self.sigmoid = _uses_sigmoid(model_dir, AutoConfig.from_pretrained(str(model_dir), local_files_only=True))
+        self.tokenizer = load_tokenizer(model_dir)
+        self.sigmoid = _uses_sigmoid(model_dir)
         self.precision = precision
 
     def score(self, query: str, texts: list[str]) -> list[float]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from localrag.encoders.base import bf16_supported
+from localrag.encoders.tokenizer import quiet_transformers
 
 log = logging.getLogger("localrag")
 
@@ -20,6 +21,7 @@ class TorchEmbedding:
         import torch
         from sentence_transformers import SentenceTransformer
 
+        quiet_transformers()
         self.batch_size = batch_size
         self.model = SentenceTransformer(str(model_dir), device=device, local_files_only=True)
         self.model.eval()
@@ -53,6 +55,7 @@ class TorchCrossEncoder:
         import torch
         from sentence_transformers import CrossEncoder
 
+        quiet_transformers()
         self.batch_size = batch_size
         self.model = CrossEncoder(str(model_dir), device=device, max_length=max_length, local_files_only=True)
         if precision == "bf16" and (device != "cpu" or bf16_supported()):
