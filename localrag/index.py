@@ -138,7 +138,21 @@ class Index:
         from localrag.chat import ChatSession
 
         catalog = self.store.catalog if persist else None
+        self._load_chat_models()
         return ChatSession(self.searcher, self.llm, self.settings, catalog=catalog, chat_id=chat_id)
+
+    def _load_chat_models(self) -> None:
+        """Load the LLM in a thread while the embedder (and reranker) load here: a one-off `ask`
+        pays for both before its first token, and the two loads are mostly reading files and
+        compiling, so together they take about as long as the longer one (~0.5 s each)."""
+        if "llm" in self.__dict__ or "searcher" in self.__dict__:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="localrag-load-llm") as pool:
+            llm = pool.submit(lambda: self.llm)
+            self.searcher  # noqa: B018 (loads the embedder and reranker)
+            llm.result()
 
     def ask(self, question: str, **filters: Any) -> Answer:
         """One-off question (not stored as a chat); filters: path_glob, types."""

@@ -293,6 +293,11 @@ class OpenVINOEncoder:
             "NUM_STREAMS": threads,
             "INFERENCE_NUM_THREADS": threads,
         }
+        compiled_cache = xml.parent / "compiled"
+        if os.access(xml.parent, os.W_OK):
+            # OpenVINO keeps the compiled model here and reuses it while the IR, the settings and its
+            # own version match: compiling MiniLM took 0.57 s of every process start, loading it 0.16 s
+            core.set_property({"CACHE_DIR": str(compiled_cache)})
         self.compiled = core.compile_model(str(xml), "CPU", config)
         self.streams = int(self.compiled.get_property("NUM_STREAMS"))
         self.input_names = [i.get_any_name() for i in self.compiled.inputs]

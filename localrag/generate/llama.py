@@ -38,6 +38,8 @@ from typing import Any
 from localrag import hardware
 from localrag.errors import LLMError
 from localrag.generate.base import BaseLLM
+from localrag.generate.prefix_cache import MIN_TOKENS as MIN_PREFIX_TOKENS
+from localrag.generate.prefix_cache import PrefixCache, shared_prefix
 
 log = logging.getLogger("localrag")
 
@@ -354,6 +356,7 @@ class LlamaCppLLM(BaseLLM):
         self._llama = make_llama(path, n_gpu_layers=self.gpu_layers, **self._load_args)
         self.n_ctx = self._llama.n_ctx()
         self._formatter = self._template_formatter()
+        self.prefix_restored = False  # the first prompt's fixed beginning came from prefix_cache
         self.continues_replies = self._formatter is not None  # a reply is continued in the rendered template
         self._use_template()
 
@@ -378,6 +381,36 @@ class LlamaCppLLM(BaseLLM):
         return LLMError(
             f"{self.name}: {what} failed on the GPU ({error}); this answer stopped, the next question runs on the CPU"
         )
+
+    def _prefix_cache(self) -> PrefixCache:
+        import llama_cpp
+
+        stat = self.path.stat()
+        identity = {
+            "model": str(self.path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+            "llama_cpp": getattr(llama_cpp, "__version__", "?"), "n_ctx": self.n_ctx,
+            "n_batch": self._llama.n_batch, "gpu_layers": self.gpu_layers,
+            **{k: v for k, v in self._load_args.items() if k in ("use_extra_bufts", "flash_attn", "seed")},
+        }  # fmt: skip
+        return PrefixCache(identity)
+
+    def _warm_start(self, messages: list[dict[str, str]], tokens: list[int]) -> None:
+        """Before this model's first prompt: restore the saved state after the prompt's fixed beginning
+        (template opening and system prompt), or evaluate that beginning and save it
+        (localrag/generate/prefix_cache.py). Later prompts reuse it in memory."""
+        llama = self._llama
+        if self._formatter is None or llama.n_tokens > 0 or not messages or messages[0]["role"] != "system":
+            return
+        opening = self._prompt_tokens([messages[0], {"role": "user", "content": ""}])
+        prefix = shared_prefix(tokens, opening)[: len(tokens) - 1]  # generation evaluates at least one token
+        if len(prefix) < MIN_PREFIX_TOKENS:
+            return
+        cache = self._prefix_cache()
+        if cache.restore(llama, prefix):
+            self.prefix_restored = True
+            return
+        llama.eval(prefix)
+        cache.save(llama, prefix)
 
     def _should_abort(self, _data: Any) -> bool:
         cancel = self._cancel
@@ -439,6 +472,7 @@ class LlamaCppLLM(BaseLLM):
             self._cancel = cancel
             try:
                 llama = self._llama
+                self._warm_start(messages, tokens)
                 cached = llama.longest_token_prefix(llama._input_ids, tokens)
                 llama.n_tokens = min(cached, len(tokens) - 1)  # eval() drops the cache past this
                 llama.eval(tokens[llama.n_tokens :])
@@ -482,11 +516,14 @@ class LlamaCppLLM(BaseLLM):
                     if self._formatter is None:
                         raise ValueError("this model has no chat template to continue a reply in")
                     prompt = self._prompt_tokens(messages)
+                    self._warm_start(messages, prompt)
                     prompt += self._llama.tokenize(opening.encode("utf-8"), add_bos=False, special=False)
                     chunks = self._llama.create_completion(prompt=prompt, **sampling)
                     yield opening
                     pieces = (chunk["choices"][0]["text"] for chunk in chunks)
                 else:
+                    if self._formatter is not None:
+                        self._warm_start(messages, self._prompt_tokens(messages))
                     chunks = self._llama.create_chat_completion(messages=messages, **sampling)
                     pieces = (chunk["choices"][0]["delta"].get("content") for chunk in chunks)
                 for piece in pieces:

@@ -160,3 +160,38 @@ def test_a_reply_can_be_begun_and_the_model_continues_it_in_the_template(smol):
     opening_tokens = smol._llama.tokenize(b"Yes. The source says", add_bos=False, special=False)
     evaluated = list(smol._llama._input_ids[: plan.prompt_tokens + len(opening_tokens)])
     assert evaluated == smol._prompt_tokens(plan.messages) + opening_tokens
+
+
+def test_the_prompts_fixed_beginning_is_saved_once_and_restored_by_later_processes(smollm2_path, tmp_path, monkeypatch):
+    """A one-off `ask` restores the state after the template opening and system prompt instead of
+    evaluating them again; the reply is the same, and a corrupt saved state is evaluated and replaced."""
+    from localrag.generate.llama import LlamaCppLLM
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    folder = tmp_path / "localrag" / "llm-prefix"
+
+    def fresh():  # a new model object: what a new process has (load_llama would share one)
+        return LlamaCppLLM(smollm2_path, n_ctx=1024, n_threads=2, temperature=0.0)
+
+    first = fresh()
+    plan = _plan(first)
+    reply = "".join(first.stream(plan.messages, 24))
+    assert not first.prefix_restored
+    (state,) = folder.glob("*.state")
+    saved = state.read_bytes()
+
+    second = fresh()
+    assert "".join(second.stream(plan.messages, 24)) == reply
+    assert second.prefix_restored
+    # it holds exactly the shared beginning: the system prompt and the user turn's opening
+    other = _plan(second, question="Which plants need the most water?").messages
+    assert second._llama.n_tokens > 0 and len(list(folder.glob("*.state"))) == 1
+    restored = fresh()
+    restored._warm_start(other, restored._prompt_tokens(other))
+    assert restored.prefix_restored
+    assert restored.count_tokens(other[0]["content"]) < restored._llama.n_tokens < len(restored._prompt_tokens(other))
+
+    state.write_bytes(saved[: len(saved) // 2])  # torn
+    third = fresh()
+    assert "".join(third.stream(plan.messages, 24)) == reply
+    assert not third.prefix_restored and state.read_bytes() == saved
