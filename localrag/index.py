@@ -147,12 +147,23 @@ class Index:
         compiling, so together they take about as long as the longer one (~0.5 s each)."""
         if "llm" in self.__dict__ or "searcher" in self.__dict__:
             return
-        from concurrent.futures import ThreadPoolExecutor
+        import threading
 
-        with ThreadPoolExecutor(1, thread_name_prefix="localrag-load-llm") as pool:
-            llm = pool.submit(lambda: self.llm)
-            self.searcher  # noqa: B018 (loads the embedder and reranker)
-            llm.result()
+        failed: list[BaseException] = []
+
+        def load_llm() -> None:
+            try:
+                self.llm  # noqa: B018
+            except BaseException as e:  # raised again below, in the caller's thread
+                failed.append(e)
+
+        # a daemon thread: Ctrl+C during the loads (a first run probes the model) exits at once
+        thread = threading.Thread(target=load_llm, name="localrag-load-llm", daemon=True)
+        thread.start()
+        self.searcher  # noqa: B018 (loads the embedder and reranker)
+        thread.join()
+        if failed:
+            raise failed[0]
 
     def ask(self, question: str, **filters: Any) -> Answer:
         """One-off question (not stored as a chat); filters: path_glob, types."""
