@@ -301,6 +301,7 @@ def abstention_table(samples: Sequence[tuple[bool, float]], thresholds: Iterable
 
 
 _DIGITS = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
+_ENUMERATOR = re.compile(r"^\s*\(?\d{1,2}[.)]\s+")
 _CODE_NAME = re.compile(r"`([^`\n]+)`|(?<![\w-])(--?[A-Za-z][\w-]+|\w+(?:[._]\w+)+(?:\(\))?)")
 
 
@@ -308,13 +309,13 @@ def lacks_fact(sentence: str, passage: str) -> bool:
     """Whether a sentence states a number or a code name (`quoted`, --option, dotted or
     snake_case identifier) that the passage does not contain literally. A check independent of
     the attribution's own, for the benchmark's "marked supported but not in its source" count."""
-    plain = _without_marks(sentence)
+    plain = _ENUMERATOR.sub("", _without_marks(sentence))  # "2. Build a wheel": 2 is the item's place
     text = passage.replace(",", "").lower()
     for m in _DIGITS.finditer(plain):
         if m.group(0).replace(",", "") not in text:
             return True
     for m in _CODE_NAME.finditer(plain):
-        name = (m.group(1) or m.group(2)).strip(".").lower()
+        name = (m.group(1) or m.group(2)).strip(".").replace(",", "").lower()  # compared as the passage is
         if name and name not in text:
             return True
     return False

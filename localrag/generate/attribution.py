@@ -322,7 +322,8 @@ def measure(
         # what it repeats from the question must hold where its facts do ("Node.js 20 ... is
         # Hydrogen" is not backed by a passage that names Hydrogen for Node.js 18)
         # (numbers in digits: "which two defences" asks for two things, it names no version)
-        echoed = (sentence_numbers & question_digits, (sentence_names & question_names) - facts[1])
+        # (a name taken from the question's plain words, "the `timeout` parameter", counts too)
+        echoed = (sentence_numbers & question_digits, sentence_names - facts[1])
         if not any(facts) or _thin(facts, plain, question_terms):
             # Only the question's own words ("Yes, statins lower LDL."): a verdict on it, backed by
             # a passage that says nearly all of them, or by none (a restated unanswerable question).

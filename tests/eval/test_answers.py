@@ -250,6 +250,10 @@ def test_summarize_reports_correct_partly_wrong_and_supported_sentences_lacking_
         ("Set LOCALRAG_LLM__MODEL or pass --model-path [1].", "Set LOCALRAG_LLM__MODEL.", True),
         ("It uses shutil.copyfileobj [1].", "shutil.copyfile copies a file.", True),
         ("Tomatoes get seaweed [1].", "The tomatoes get seaweed.", False),
+        ("2. Build a wheel for a package [1].", "Build a wheel for a package from source.", False),  # its place
+        ("2. Build 3 wheels [1].", "Build wheels.", True),
+        ("Set `separators` to `(',', ':')` [1].", "specify ``(',', ':')`` to eliminate whitespace; separators", False),
+        ("Set `separators` to `(';', ':')` [1].", "specify ``(',', ':')`` to eliminate whitespace; separators", True),
     ],
 )
 def test_lacks_fact(sentence, passage, lacks):

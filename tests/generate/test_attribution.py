@@ -237,3 +237,16 @@ def test_an_abbreviation_the_question_defines_is_not_required_of_the_passages():
     # a parenthesised phrase is not an abbreviation, and the long form's own names still count
     assert unmentioned_names("Is there a Windows installer (.msi or .exe)?", ["Linux and macOS only."]) == ["windows"]
     assert unmentioned_names("Does K417N escape (RBD-AB)?", [passage]) == ["k417n"]
+
+
+def test_a_name_made_of_a_plain_question_word_must_stand_where_the_facts_do():
+    """"How do I change the timeout?" answered with "set the `timeout` parameter in localrag.toml":
+    the name comes from the question's plain words, but a passage that never says it cannot back it."""
+    from localrag.generate.attribution import measure, support
+
+    question = "How do I change the timeout for answers?"
+    reply = "You can set the `timeout` parameter in the `localrag.toml` file."
+    without = ["Settings live in localrag.toml; each section names its model and its threads."]
+    with_it = ["Settings live in localrag.toml; the timeout parameter sets how long an answer may take."]
+    assert support(measure(reply, question, without))[0].status != "supported"
+    assert support(measure(reply, question, with_it))[0].status == "supported"
