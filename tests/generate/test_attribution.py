@@ -240,7 +240,7 @@ def test_an_abbreviation_the_question_defines_is_not_required_of_the_passages():
 
 
 def test_a_name_made_of_a_plain_question_word_must_stand_where_the_facts_do():
-    """"How do I change the timeout?" answered with "set the `timeout` parameter in localrag.toml":
+    """A question "How do I change the timeout?" answered with "set the `timeout` parameter in localrag.toml":
     the name comes from the question's plain words, but a passage that never says it cannot back it."""
     from localrag.generate.attribution import measure, support
 
