@@ -54,8 +54,13 @@ log = logging.getLogger("localrag")
 
 # Skips whose cause may go away without the file changing (chmod, a file that reappears).
 _TRANSIENT_REASONS = ("unreadable", "vanished")
-# Skips that OCR may undo: retried while [ingest] ocr is "auto" (also those of older versions).
-_NEEDS_OCR_REASONS = ("no text layer; OCR", "image: OCR is off")
+# Skips that OCR may undo, retried while [ingest] ocr is "auto" (also those of older versions): OCR
+# was off, or its engine could not run here (not installed, a model file failing its checksum),
+# which reinstalling rapidocr mends without the file changing.
+_OCR_ENGINE_REASONS = ("OCR model", "OCR engine not installed")
+_NEEDS_OCR_REASONS = ("no text layer; OCR", "image: OCR is off", *_OCR_ENGINE_REASONS)
+# The same for a PDF indexed in part: its note says which pages without text were left out and why.
+_OCR_LEFT_OUT = tuple(f"pages without text left out: {r}" for r in ("OCR is off", *_OCR_ENGINE_REASONS))
 
 
 @dataclass(slots=True)
@@ -263,7 +268,10 @@ class _Run:
         self.unchanged_by_sha = {
             row.sha256: row
             for f in files
-            if (row := existing.get(f.rel)) is not None and row.status == "ok" and _same_stat(row, f)
+            if (row := existing.get(f.rel)) is not None
+            and row.status == "ok"
+            and _same_stat(row, f)
+            and not self._ocr_may_add(row)
         }
         self.progress(ev.Scan(files=len(items), skipped=len(items) - len(files)))
 
@@ -290,8 +298,17 @@ class _Run:
             self.ops.append(_Op("skip", item.rel, reason=item.reason))
         return "skipped"
 
+    def _ocr_may_add(self, doc: DocumentRow) -> bool:
+        """Whether OCR, now on, may read pages that this indexed-in-part document left out."""
+        return (
+            self.settings.ingest.ocr == "auto"
+            and doc.status == "ok"
+            and any(reason in (doc.note or "") for reason in _OCR_LEFT_OUT)
+        )
+
     def _plan_file(self, entry: FileEntry, old: DocumentRow | None) -> str:
-        if old is not None and _same_stat(old, entry):
+        reread = old is not None and self._ocr_may_add(old)
+        if old is not None and _same_stat(old, entry) and not reread:
             if old.status == "ok":
                 self.report.unchanged += 1
                 return "unchanged"
@@ -304,7 +321,7 @@ class _Run:
         except SkipFile as e:
             return self._skip(entry, None, e.reason)
         sha = hashlib.sha256(data).hexdigest()
-        if old is not None and old.sha256 == sha and old.status == "ok":
+        if old is not None and old.sha256 == sha and old.status == "ok" and not reread:
             self.ops.append(_Op("touch", entry.rel, entry=entry, doc=old))
             self.report.unchanged += 1
             return "unchanged"

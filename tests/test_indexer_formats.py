@@ -121,3 +121,97 @@ def test_the_cli_progress_shows_ocr_pages_per_second():
         progress(ev.Scan(files=1, skipped=0))
         progress(ev.Ocr(path="scan.pdf", done=3, seconds=6.0))
     assert "pages read by OCR" in out.getvalue() and "0.50 pages/s" in out.getvalue()
+
+
+def _mixed_pdf() -> bytes:
+    """Page 1 with a text layer, page 2 a scan."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.multi_cell(0, 8, "Page one has a real text layer about the rainwater tank.")
+    pdf.add_page()
+    pdf.image(ff.text_image(["Page two was scanned: hosepipes banned in August."]), x=10, y=10, w=190)
+    return bytes(pdf.output())
+
+
+BAD = {  # file: (bytes, the reason it is skipped with); zip bombs measured against a 4 MB cap
+    "truncated.xlsx": (lambda: ff.xlsx_bytes()[:300], "corrupt XLSX:"),
+    "locked.odt": (lambda: ff.password_odf(ff.odt_bytes()), "password-protected ODT"),
+    "locked.pptx": (
+        lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600),
+        "password-protected or old-format file (not PPTX)",
+    ),
+    "bomb.pptx": (lambda: ff.zip_bomb("ppt/slides/slide1.xml", 5), "PPTX unpacks to 5 MB (> 4 MB cap; a zip bomb?)"),
+    "drm.epub": (ff.drm_epub_bytes, "DRM-protected EPUB"),
+    "corrupt.ipynb": (lambda: b'{"cells": [', "corrupt notebook:"),
+    "not-really.rtf": (lambda: b"plain words", "not an RTF file (no {\\rtf header)"),
+    "pixel-bomb.png": (ff.pixel_bomb_png, "image too large ("),
+}
+BROKEN_OCR = "OCR model PP-OCRv6_det_small.onnx fails its sha256 check (not the file of rapidocr 3.10.0)"
+
+
+def test_bad_files_and_a_failing_ocr_cost_only_themselves_and_ocr_is_retried_once_mended(folder, tmp_path, monkeypatch):
+    """A folder of every format plus broken files, indexed while the OCR models fail their checksum:
+    each broken file and each scan is skipped with its reason, a PDF with a text page keeps it,
+    and every other file is indexed and found. With rapidocr mended (the files unchanged), the
+    next run reads the scans and the left-out page."""
+    from tests.fixtures.bad_files import matches
+    from tests.ingest.test_ocr import tampered_package
+
+    from localrag.ingest import ocr
+
+    for name, (build, _) in BAD.items():
+        (folder / name).write_bytes(build())
+    (folder / "note.png").write_bytes(ff.png_bytes(["The shed key hangs behind the water butt."]))
+    (folder / "tank.pdf").write_bytes(_mixed_pdf())
+    settings = Settings(index=tmp_path / "index", ingest=IngestSettings(max_unpacked_mb=4))
+    store = Store.open(settings.index, settings, create=True)
+    tampered_package(tmp_path, monkeypatch, "PP-OCRv6_det_small.onnx")
+    ocr._engine.cache_clear()
+    try:
+        summary = index_folder(store, folder, CountingEmbedder(), settings)
+    finally:
+        monkeypatch.undo()
+        ocr._engine.cache_clear()
+    skipped = {s["path"]: s["reason"] for s in summary.skipped}
+    expected = {name: reason for name, (_, reason) in BAD.items()} | {"note.png": BROKEN_OCR, "scan.pdf": BROKEN_OCR}
+    assert set(skipped) == set(expected)
+    assert all(matches(skipped[name], reason) for name, reason in expected.items()), skipped
+    good = len(ff.FILES) + 2  # the format files, LICENSE and the text page of tank.pdf
+    assert summary.added == good and summary.ocr_pages == 0
+    assert summary.notes == [{"path": "tank.pdf", "note": f"pages without text left out: {BROKEN_OCR}"}]
+    for query, path in [("backup heater", "deck.pptx"), ("heirloom", "budget.xlsx"), ("garlic", "allotment.epub"),
+                        ("shed key", "club.mbox"), ("nitrogen", "soil.ipynb"), ("pear tree", "LICENSE"),
+                        ("courgettes", "harvest.ods"), ("codling", "orchard.odt"), ("3312", "meter.eml"),
+                        ("rainwater", "tank.pdf")]:  # fmt: skip
+        assert any(h.path == path for h in _hits(store, query)), (query, path)
+
+    summary = index_folder(store, folder, CountingEmbedder(), settings)  # OCR mended, no file changed
+    assert {s["path"] for s in summary.skipped} == set(BAD)
+    assert (summary.added, summary.updated, summary.unchanged) == (2, 1, good - 1)
+    assert summary.ocr_pages == 3 and summary.notes == []
+    places = {h.path: h.place() for q in ("hosepipes", "bonfires", "water butt") for h in _hits(store, q)}
+    assert places["tank.pdf"] == "page 2 (OCR)" and places["scan.pdf"] == "page 1 (OCR)"
+    assert places["note.png"] == "image (OCR)"
+    assert index_folder(store, folder, CountingEmbedder(), settings).unchanged == good + 2  # nothing left to retry
+    store.close()
+
+
+def test_a_pdf_indexed_in_part_with_ocr_off_gains_its_scanned_pages_when_ocr_is_on(tmp_path):
+    root = tmp_path / "home"
+    root.mkdir()
+    (root / "tank.pdf").write_bytes(_mixed_pdf())
+    settings = Settings(index=tmp_path / "index", ingest=IngestSettings(ocr="off"))
+    store = Store.open(settings.index, settings, create=True)
+    summary = index_folder(store, root, CountingEmbedder(), settings)
+    assert summary.added == 1 and summary.ocr_pages == 0
+    assert summary.notes == [{"path": "tank.pdf", "note": "pages without text left out: OCR is off ([ingest] ocr)"}]
+    assert index_folder(store, root, CountingEmbedder(), settings).unchanged == 1  # still off: not re-read
+    settings.ingest.ocr = "auto"
+    summary = index_folder(store, root, CountingEmbedder(), settings)
+    assert summary.updated == 1 and summary.ocr_pages == 1 and summary.notes == []
+    [hit] = [h for h in _hits(store, "hosepipes") if h.path == "tank.pdf"]
+    assert hit.place() == "page 2 (OCR)"
+    store.close()

@@ -423,6 +423,11 @@ def test_airgap_bundle_leaves_the_ocr_models_to_the_rapidocr_wheel(tmp_path, cap
     out = tmp_path / "bundle-models"
     bundle.copy_models(bundle.choose_models(tmp_path, None), tmp_path, out)
     assert sorted(p.name for p in out.iterdir()) == ["registry.toml", "tiny.gguf"]
+    # ...because the wheels the bundle collects hold the OCR engine, its models and its runtime:
+    # rapidocr at the version the registry entry pins, and onnxruntime.
+    packages = bundle.resolve_installed(bundle.project_requirements())
+    assert m.bundled_spec(OCR).source["requirement"] == f"rapidocr=={packages['rapidocr']}"
+    assert "onnxruntime" in packages and "pypdfium2" in packages
 
 
 # --------------------------------------------------------------------------- add

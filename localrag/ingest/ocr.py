@@ -59,7 +59,7 @@ def model_paths() -> dict[str, Path]:
     by_use = {f.use: f for f in spec.files if f.use}
     if set(by_use) != set(USES):
         raise OcrUnavailable(
-            f"registry entry {REGISTRY_NAME!r} names no {' and '.join(sorted(set(USES) - set(by_use)))} model: reinstall localrag"
+            f"OCR models: registry entry {REGISTRY_NAME!r} names no {' and '.join(sorted(set(USES) - set(by_use)))} model: reinstall localrag"
         )
     pinned = (spec.source.get("requirement") or spec.package).replace("==", " ")
     paths = {}

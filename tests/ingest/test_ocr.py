@@ -38,6 +38,15 @@ def test_png_is_read_and_counted():
     assert len(pages) == 1 and 0 < pages[0] < 120  # seconds spent on the page
 
 
+@pytest.mark.parametrize(("name", "fmt"), [("photo.jpg", "JPEG"), ("photo.webp", "WEBP"), ("scan.bmp", "BMP")])
+def test_jpeg_webp_and_bmp_are_read(name, fmt):
+    out = io.BytesIO()
+    ff.text_image(["Rota for March: Carol waters."]).convert("RGB").save(out, fmt)
+    doc = load_document(name, out.getvalue(), S)
+    assert [s.locator for s in doc.sections] == ["image (OCR)"]
+    assert {"rota", "march", "carol", "waters"} <= words(doc.text.replace(":", " "))
+
+
 def test_image_only_pdf_pages_keep_their_numbers_and_say_ocr():
     pdf = ff.image_only_pdf([["Invoice 4711 from the glazier", "Total due: 420 EUR by 31 March"]])
     seen = []

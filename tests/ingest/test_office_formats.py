@@ -114,6 +114,21 @@ def test_extensionless_text_is_read_by_content(name):
     assert doc.sections[0].text.startswith("Permission") and doc.sections[0].line_end == 2
 
 
+def test_readme_and_makefile_found_by_the_walk_and_loaded(tmp_path):
+    """The issue's own examples, through walk -> read -> load: README as text, Makefile as code
+    (its targets split like functions), neither 'unsupported'."""
+    from localrag.ingest import FileEntry, read_file, walk
+
+    (tmp_path / "README").write_text("Read me first: the pumps are serviced in spring.\n")
+    (tmp_path / "Makefile").write_text(".PHONY: test\ntest:\n\tpytest -q\n\nlint:\n\truff check .\n")
+    entries = {e.rel: e for e in walk(tmp_path, S)}
+    assert all(isinstance(e, FileEntry) for e in entries.values()) and set(entries) == {"README", "Makefile"}
+    readme = load("README", read_file(entries["README"], S.max_file_mb))
+    assert readme.sections[0].text == "Read me first: the pumps are serviced in spring."
+    make = load("Makefile", read_file(entries["Makefile"], S.max_file_mb))
+    assert "pytest -q" in make.text and "ruff check ." in make.text and make.sections[-1].line_end == 6
+
+
 def test_extensionless_binary_and_mailbox_by_content():
     from localrag.ingest import SkipFile
 

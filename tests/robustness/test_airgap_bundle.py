@@ -65,7 +65,8 @@ def test_bundle_contents(installed):
     out, summary = installed["out"], installed["summary"]
     info = json.loads((out / "bundle.json").read_text())
     wheels = {p.name for p in (out / "wheels").glob("*.whl")}
-    for name in ("torch-", "llama_cpp_python-", "localrag-", "faiss_cpu-", "sentence_transformers-", "bm25s-"):
+    for name in ("torch-", "llama_cpp_python-", "localrag-", "faiss_cpu-", "sentence_transformers-", "bm25s-",
+                 "rapidocr-3.10.0-", "onnxruntime-", "pypdfium2-"):  # fmt: skip
         assert any(w.startswith(name) for w in wheels), f"no {name}* wheel"
     assert len(wheels) == len(info["packages"]) + 1  # + localrag itself
     assert info["models"] == ["all-MiniLM-L6-v2", "smollm2-135m-instruct"]
@@ -101,6 +102,8 @@ def test_doctor_index_search_and_ask_offline(installed):
     assert doctor.returncode in (0, 1), doctor.stderr  # 1: problems listed, e.g. the default LLM left out
     problems = " ".join(p.get("problem", "") for p in report.get("problems", []))
     assert "all-MiniLM-L6-v2" not in problems and "smollm2" not in problems.lower(), problems
+    # the OCR models: present and verified inside the installed rapidocr (else a notice or a problem)
+    assert "ocr" not in problems.lower() and not any("OCR" in n for n in report.get("notices", [])), report
 
     folder = base / "docs"
     write_folder(folder, GEN1)
@@ -117,3 +120,22 @@ def test_doctor_index_search_and_ask_offline(installed):
     answer = json.loads(run.stdout)
     assert answer["sources"] and answer["sources"][0]["path"] == "c.md"
     assert os.path.isdir(prefix / "models" / "all-MiniLM-L6-v2")
+
+
+def test_ocr_runs_from_the_installed_bundle_offline(installed):
+    """A photo of a note, indexed from the offline install: the OCR engine, its models (from the
+    rapidocr wheel) and onnxruntime all came from the bundle."""
+    from tests.fixtures import format_files as ff
+
+    prefix, base, env = installed["prefix"], installed["base"], installed["env"]
+    folder = base / "scans"
+    folder.mkdir()
+    (folder / "note.png").write_bytes(ff.png_bytes(["The shed key hangs behind the water butt."]))
+    index = base / "scan-index"
+    run = _offline([str(prefix / "localrag"), "index", str(folder), "--index", str(index), "--json"], env, 600, base)
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = json.loads(run.stdout)
+    assert summary["ocr_pages"] == 1 and summary["skipped"] == [] and summary["added"] == 1
+    run = _offline([str(prefix / "localrag"), "search", "shed key", "--index", str(index), "--json"], env, 300, base)
+    [hit, *_] = json.loads(run.stdout)["hits"]
+    assert hit["path"] == "note.png" and hit["locator"] == "image (OCR)"

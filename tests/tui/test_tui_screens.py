@@ -255,6 +255,24 @@ async def test_sources_pane_numbers_marks_selects_previews_and_opens():
         assert isinstance(app.messages[-1], PreviewSource) and app.messages[-1].n == 2
 
 
+async def test_sources_pane_and_preview_name_the_place_in_the_format_s_own_terms():
+    """A scanned page, a slide's notes and a sheet's rows are shown as 'page 3 (OCR)', 'slide 2,
+    notes' and 'sheet Budget, rows 2-40' (the chunk's locator), not as line numbers."""
+    scan = Hit(chunk_id=9, path="scans/rules.pdf", page=3, locator="page 3 (OCR)", text="Bonfires are banned.")
+    notes = Hit(chunk_id=10, path="deck.pptx", locator="slide 2, notes", heading=("Glass budget",), text="Ask Leeds.")
+    rows = Hit(chunk_id=11, path="budget.xlsx", locator="sheet Budget, rows 2-40", text="Item | Cost\nSeeds | 7.25")
+    pane = SourcesPane(id="sources")
+    app = Host(pane)
+    async with app.run_test(size=SIZE) as pilot:
+        await pane.show([scan, notes, rows], cited={1})
+        seconds = [str(c.content).splitlines()[1] for c in app.query(SourceCard)]
+        assert seconds[0].startswith("page 3 (OCR) · score")
+        assert seconds[1].startswith("slide 2, notes · score") and seconds[1].endswith("· Glass budget")
+        assert seconds[2].startswith("sheet Budget, rows 2-40 · score")
+        screen = await opened(pilot, PreviewScreen(scan, 1))
+        assert "page 3 (OCR)" in str(screen.query_one("#preview-box").border_subtitle)
+
+
 async def test_sources_pane_without_sources_and_for_an_abstained_answer():
     pane = SourcesPane()
     app = Host(pane)

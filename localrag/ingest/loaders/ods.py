@@ -18,7 +18,7 @@ from localrag.ingest.document import Document
 from localrag.ingest.errors import SkipFile
 from localrag.ingest.loaders.table import Row, TableWriter
 from localrag.ingest.options import LoadOptions
-from localrag.ingest.zipped import check_zip
+from localrag.ingest.zipped import check_odf
 
 MAX_REPEAT = 1000
 _CELL_TAGS = {(TABLENS, "table-cell"), (TABLENS, "covered-table-cell")}
@@ -53,7 +53,7 @@ def _rows(table) -> Iterator[Row]:
 
 
 def load_ods(data: bytes, options: LoadOptions) -> Document:
-    check_zip(data, "ODS", options.ingest.max_unpacked_mb)
+    check_odf(data, "ODS", options.ingest.max_unpacked_mb)
     try:
         document = opendocument.load(BytesIO(data))
         tables = document.spreadsheet.getElementsByType(Table)

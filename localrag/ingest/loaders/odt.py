@@ -12,7 +12,7 @@ from odf.table import TableRow
 from localrag.ingest.document import Document, TextBuilder
 from localrag.ingest.errors import SkipFile
 from localrag.ingest.loaders.table import row_line
-from localrag.ingest.zipped import check_zip
+from localrag.ingest.zipped import check_odf
 
 _CONTAINERS = {(TEXTNS, "section"), (TEXTNS, "soft-page-break"), (TABLENS, "table-header-rows")}
 
@@ -63,7 +63,7 @@ class _Walker:
 
 
 def load_odt(data: bytes, max_unpacked_mb: float = 300.0) -> Document:
-    check_zip(data, "ODT", max_unpacked_mb)
+    check_odf(data, "ODT", max_unpacked_mb)
     try:
         document = opendocument.load(BytesIO(data))
         body = document.text

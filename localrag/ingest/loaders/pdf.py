@@ -149,6 +149,8 @@ def load_pdf(data: bytes, options: LoadOptions | None = None) -> Document:
         except SkipFile as e:
             ocr_failure = e.reason
             notes.append(f"pages without text left out: {e.reason}")
+    elif scanned:
+        notes.append("pages without text left out: OCR is off ([ingest] ocr)")
     builder = TextBuilder()
     for number, text in texts.items():
         heading = _heading_for(number - 1, marks)
