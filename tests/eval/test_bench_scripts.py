@@ -87,3 +87,26 @@ def test_bench_ocr_quick(models_dir) -> None:
     assert ("sans/clean", "image", 300) in conditions and ("serif/two-column", "pdf", 300) in conditions
     assert report["pages"] == len(report["conditions"]) and report["pages_per_second"] > 0
     assert report["mean_cer_300dpi_clean"] <= 0.03  # the goal the issue set; measured 0.0
+
+
+@pytest.mark.slow
+def test_bench_ask_start_times_fresh_processes(notes, tmp_path, models_dir, smollm2_path) -> None:
+    """One question, asked as a fresh `localrag ask` on a pseudo-terminal: the first answer character
+    comes before the exit, and after the in-process first token the command's footer reports."""
+    env = {**os.environ, "LOCALRAG_MODELS": str(models_dir)}
+    index = tmp_path / "indexes" / "notes"
+    build = [sys.executable, "-m", "localrag", "index", str(notes), "--index", str(index), "--json"]
+    subprocess.run(build, cwd=REPO, env=env, check=True, capture_output=True, timeout=300)
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    question = {"id": "n-1", "question": "What do the tomatoes get fed?", "answerable": True, "split": "test",
+                "expected_path": "garden/tomatoes.md"}  # fmt: skip
+    (bench / "notes.jsonl").write_text(json.dumps(question) + "\n")
+    report = run_script(
+        "bench_ask_start.py", "--bench", str(bench), "--index-root", str(index.parent),
+        "--", "--model", str(smollm2_path), models_dir=models_dir,
+    )  # fmt: skip
+    (row,) = report["rows"]
+    assert row["id"] == "n-1" and report["sets"]["notes"]["questions"] == 1
+    assert 0 < row["first_char_s"] <= row["wall_s"]
+    assert row["first_token_s"] is not None and row["first_char_s"] > row["first_token_s"]
