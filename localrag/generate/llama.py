@@ -405,12 +405,19 @@ class LlamaCppLLM(BaseLLM):
         prefix = shared_prefix(tokens, opening)[: len(tokens) - 1]  # generation evaluates at least one token
         if len(prefix) < MIN_PREFIX_TOKENS:
             return
-        cache = self._prefix_cache()
-        if cache.restore(llama, prefix):
-            self.prefix_restored = True
+        try:
+            cache = self._prefix_cache()
+            if cache.restore(llama, prefix):
+                self.prefix_restored = True
+                return
+        except (AttributeError, OSError) as e:  # a llama-cpp-python without these internals
+            log.info("no saved prompt state: %s", e)
             return
         llama.eval(prefix)
-        cache.save(llama, prefix)
+        try:
+            cache.save(llama, prefix)
+        except (AttributeError, OSError) as e:
+            log.info("cannot save the prompt state: %s", e)
 
     def _should_abort(self, _data: Any) -> bool:
         cancel = self._cancel

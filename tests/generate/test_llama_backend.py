@@ -195,3 +195,23 @@ def test_the_prompts_fixed_beginning_is_saved_once_and_restored_by_later_process
     third = fresh()
     assert "".join(third.stream(plan.messages, 24)) == reply
     assert not third.prefix_restored and state.read_bytes() == saved
+
+
+def test_without_the_state_internals_generation_goes_on(smollm2_path, tmp_path, monkeypatch):
+    """A llama-cpp-python whose internals differ (no llama_state_* or _ctx): the prompt is evaluated
+    as usual, nothing saved, the reply the same."""
+    import llama_cpp
+
+    from localrag.generate.llama import LlamaCppLLM
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    plain = LlamaCppLLM(smollm2_path, n_ctx=1024, n_threads=2, temperature=0.0)
+    plan = _plan(plain)
+    reply = "".join(plain.stream(plan.messages, 16))
+    monkeypatch.delattr(llama_cpp, "llama_state_get_size")
+    monkeypatch.delattr(llama_cpp, "llama_state_set_data")
+    for state in (tmp_path / "localrag" / "llm-prefix").glob("*"):
+        state.unlink()
+    bare = LlamaCppLLM(smollm2_path, n_ctx=1024, n_threads=2, temperature=0.0)
+    assert "".join(bare.stream(plan.messages, 16)) == reply
+    assert not bare.prefix_restored and not list((tmp_path / "localrag" / "llm-prefix").glob("*.state"))
