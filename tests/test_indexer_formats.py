@@ -124,16 +124,9 @@ def test_the_cli_progress_shows_ocr_pages_per_second():
 
 
 def _mixed_pdf() -> bytes:
-    """Page 1 with a text layer, page 2 a scan."""
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.set_font("helvetica", size=12)
-    pdf.multi_cell(0, 8, "Page one has a real text layer about the rainwater tank.")
-    pdf.add_page()
-    pdf.image(ff.text_image(["Page two was scanned: hosepipes banned in August."]), x=10, y=10, w=190)
-    return bytes(pdf.output())
+    return ff.mixed_pdf(
+        "Page one has a real text layer about the rainwater tank.", "Page two was scanned: hosepipes banned in August."
+    )
 
 
 BAD = {  # file: (bytes, the reason it is skipped with); zip bombs measured against a 4 MB cap

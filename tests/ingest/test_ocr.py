@@ -58,15 +58,10 @@ def test_image_only_pdf_pages_keep_their_numbers_and_say_ocr():
 
 
 def test_mixed_pdf_ocr_only_where_the_text_layer_is_missing():
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.set_font("helvetica", size=12)
-    pdf.multi_cell(0, 8, "Page one has a real text layer about compost bays.")
-    pdf.add_page()
-    pdf.image(ff.text_image(["Page two was scanned: bonfires banned in May."]), x=10, y=10, w=190)
-    doc = load_document("mixed.pdf", bytes(pdf.output()), S)
+    pdf = ff.mixed_pdf(
+        "Page one has a real text layer about compost bays.", "Page two was scanned: bonfires banned in May."
+    )
+    doc = load_document("mixed.pdf", pdf, S)
     assert [(s.page, s.locator) for s in doc.sections] == [(1, None), (2, "page 2 (OCR)")]
     assert "compost bays" in doc.sections[0].text and "bonfires" in doc.sections[1].text.lower()
 
