@@ -111,7 +111,9 @@ def flash_attention(setting: str, gpu_layers: int) -> str:
 _LINUX_GPU_NODES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
 
 
-def torch_cannot_see_a_gpu(system: str | None = None, torch_version: str | None = None, nodes=_LINUX_GPU_NODES) -> bool:
+def torch_cannot_see_a_gpu(
+    system: str | None = None, torch_version: str | None = None, nodes: tuple[str, ...] = _LINUX_GPU_NODES
+) -> bool:
     """True when torch certainly sees no accelerator, decided without importing it (an import costs
     ~1.5 s of every `ask`): a Linux machine with a CPU-only torch build ("+cpu") or with no GPU device
     node. Elsewhere (macOS has MPS, Windows no such nodes) only torch can say."""

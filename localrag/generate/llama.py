@@ -394,13 +394,16 @@ class LlamaCppLLM(BaseLLM):
         }  # fmt: skip
         return PrefixCache(identity)
 
-    def _warm_start(self, messages: list[dict[str, str]], tokens: list[int]) -> None:
+    def _warm_start(self, messages: list[dict[str, str]], tokens: list[int] | None = None) -> None:
         """Before this model's first prompt: restore the saved state after the prompt's fixed beginning
         (template opening and system prompt), or evaluate that beginning and save it
-        (localrag/generate/prefix_cache.py). Later prompts reuse it in memory."""
+        (localrag/generate/prefix_cache.py). Later prompts reuse it in memory, so they return at
+        once, before the prompt (`tokens`, rendered here when not given) is rendered."""
         llama = self._llama
         if self._formatter is None or llama.n_tokens > 0 or not messages or messages[0]["role"] != "system":
             return
+        if tokens is None:
+            tokens = self._prompt_tokens(messages)
         opening = self._prompt_tokens([messages[0], {"role": "user", "content": ""}])
         prefix = shared_prefix(tokens, opening)[: len(tokens) - 1]  # generation evaluates at least one token
         if len(prefix) < MIN_PREFIX_TOKENS:
@@ -529,8 +532,7 @@ class LlamaCppLLM(BaseLLM):
                     yield opening
                     pieces = (chunk["choices"][0]["text"] for chunk in chunks)
                 else:
-                    if self._formatter is not None:
-                        self._warm_start(messages, self._prompt_tokens(messages))
+                    self._warm_start(messages)
                     chunks = self._llama.create_chat_completion(messages=messages, **sampling)
                     pieces = (chunk["choices"][0]["delta"].get("content") for chunk in chunks)
                 for piece in pieces:
