@@ -1,11 +1,13 @@
 """The public Python API: the CLI, the TUI and users' scripts all go through `Index`.
 
-from localrag import Index
-idx = Index.open("indexes/notes")            # or Index.create(path)
-idx.add("~/notes")                           # incremental; returns an IndexReport
-hits = idx.search("tomato fertiliser", k=5)
-answer = idx.ask("what fertiliser do the tomatoes get?")   # .text, .citations, .sources
-for event in idx.ask_stream("..."): ...
+    from localrag import Index
+    idx = Index.open("indexes/notes")            # or Index.create(path)
+    idx.add("~/notes")                           # incremental; returns an IndexReport
+    hits = idx.search("tomato fertiliser", k=5)
+    answer = idx.ask("what fertiliser do the tomatoes get?")   # .text, .citations, .sources
+    for event in idx.ask_stream("..."): ...
+
+Models load when first needed: `search` loads no LLM, `status` no model at all.
 """
 
 from __future__ import annotations
